@@ -32,3 +32,12 @@ test-long: build
 
 clean-build:
 	rm -rf dist
+
+# Benchmarks: each bench-* target adds itself to BENCH_TARGETS; `make bench` runs them all in turn.
+.PHONY: bench bench-raft
+BENCH_TARGETS := bench-raft
+bench:
+	@for target in $(BENCH_TARGETS); do $(MAKE) --no-print-directory $$target || exit 1; done
+
+bench-raft: build
+	node dist/bench/raft.js $(BENCH_ARGS)
