@@ -1,0 +1,58 @@
+// # Errors of the key-value service
+//
+// Every failure a client can see has a `code` and an HTTP status, so the API layer answers
+// `{ "error": { "code", "message" } }` without guessing, and the command line can tell "retry elsewhere" (no
+// leader) from "the outcome is unknown" (a write that timed out after it was proposed).
+
+/** The reasons a request to the key-value service fails. */
+export type KvErrorCode =
+  | 'KeyEmpty'
+  | 'KeyTooLong'
+  | 'ValueTooLarge'
+  | 'BadRequest'
+  | 'KeyNotFound'
+  | 'MemberNotFound'
+  | 'RouteNotFound'
+  | 'MethodNotAllowed'
+  | 'NoLeader'
+  | 'Unavailable'
+  | 'OutcomeUnknown'
+  | 'Stopped'
+  | 'Corrupt'
+  | 'Internal';
+
+const statusOf: Record<KvErrorCode, number> = {
+  KeyEmpty: 400,
+  KeyTooLong: 414,
+  ValueTooLarge: 413,
+  BadRequest: 400,
+  KeyNotFound: 404,
+  MemberNotFound: 404,
+  RouteNotFound: 404,
+  MethodNotAllowed: 405,
+  NoLeader: 503,
+  Unavailable: 503,
+  OutcomeUnknown: 504,
+  Stopped: 503,
+  Corrupt: 500,
+  Internal: 500,
+};
+
+/** A failure of the key-value service, carrying the HTTP status the API answers with. */
+export class KvError extends Error {
+  override name = 'KvError';
+  readonly status: number;
+
+  constructor(
+    readonly code: KvErrorCode,
+    message: string,
+  ) {
+    super(message);
+    this.status = statusOf[code];
+  }
+
+  /** Whether a client may safely send the same request again (the request certainly changed nothing). */
+  get retryable(): boolean {
+    return this.code === 'NoLeader' || this.code === 'Unavailable' || this.code === 'Stopped';
+  }
+}
