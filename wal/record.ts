@@ -1,0 +1,237 @@
+// # Record framing
+//
+// A segment file is a sequence of frames. Each frame is one record:
+//
+//     length word (8 bytes) | CRC (4 bytes) | type (1 byte) | data | zero padding to a multiple of 8
+//
+// The length word holds the body length (CRC + type + data) in bytes 0-3 (little-endian), the padding count in
+// byte 4, a zero in byte 5, and in bytes 6-7 the low 16 bits of the CRC-32C of bytes 0-5. etcd's WAL uses the same
+// 8-byte word with the padding in its top byte; the check bits are tsraft's addition, so that a damaged length word
+// is recognised as damage rather than read as "the file ends inside this record", which is what a crash looks like.
+// An all-zero word marks the end of the log: segments are preallocated with zeros, and no real frame has a zero
+// word (the body is at least 5 bytes, and the check bits of a valid word are not all zero for that length).
+//
+// The CRC is a chain, as in etcd: each record's CRC covers its type byte and data, starting from the CRC of the
+// record before it, across segment boundaries. A CRC record (first in every segment) carries the running value
+// without changing it, which ties each segment to the one before: a segment that is missing, reordered, or taken
+// from another log breaks the chain. Unlike etcd, the type byte is covered too, so a flipped type cannot make an
+// entry read as a hard state.
+
+import { crc32c } from '@node-rs/crc32';
+import { WalError, hexCrc } from './errors';
+
+/** The kind of a record. Values are etcd's walpb record types. */
+export enum RecordType {
+  /** The node and cluster identity; second record of every segment. */
+  Metadata = 1,
+  /** One raft log entry (raftpb.Entry wire format). */
+  Entry = 2,
+  /** A raft HardState (raftpb.HardState wire format). */
+  State = 3,
+  /** The running CRC at the start of a segment; first record of every segment. */
+  Crc = 4,
+  /** A snapshot marker: index, term and membership of a snapshot saved by the application. */
+  Snapshot = 5,
+}
+
+/** Bytes of the length word. */
+export const LENGTH_WORD_BYTES = 8;
+/** Bytes of a body before its data: CRC and type. */
+const BODY_HEADER_BYTES = 5;
+/** The disk sector size that torn writes are assumed to respect: a write reaches the disk in whole sectors. */
+export const SECTOR_BYTES = 512;
+
+/** A record to write: its type and its encoded data. */
+export interface RecordInput {
+  type: RecordType;
+  data: Uint8Array;
+}
+
+/** A record read back, with the offset of its frame in its segment. */
+export interface ScannedRecord extends RecordInput {
+  offset: number;
+}
+
+/** Extends the CRC chain over one record: its type byte, then its data. */
+export function chainCrc(prev: number, type: RecordType, data: Uint8Array): number {
+  return crc32c(data, crc32c(Uint8Array.of(type), prev));
+}
+
+function paddingFor(bodyLen: number): number {
+  return (8 - (bodyLen % 8)) % 8;
+}
+
+/** The bytes a record with `dataLen` bytes of data occupies on disk. */
+export function frameSize(dataLen: number): number {
+  const bodyLen = BODY_HEADER_BYTES + dataLen;
+  return LENGTH_WORD_BYTES + bodyLen + paddingFor(bodyLen);
+}
+
+function lengthWordCheck(buf: Uint8Array, off: number): number {
+  return crc32c(buf.subarray(off, off + 6)) & 0xffff;
+}
+
+/**
+ * Frames `records` into one buffer, continuing the CRC chain from `crc`. Returns the bytes and the new running CRC.
+ * One buffer means one write() for a whole batch, so a crash leaves a prefix of it on disk.
+ */
+export function encodeFrames(records: readonly RecordInput[], crc: number): { bytes: Buffer; crc: number } {
+  let total = 0;
+  for (const r of records) total += frameSize(r.data.length);
+  const buf = Buffer.alloc(total);
+  let off = 0;
+  let running = crc;
+  for (const r of records) {
+    if (r.type === RecordType.Crc && r.data.length !== 0) {
+      throw new WalError('InvalidState', 'A CRC record carries no data');
+    }
+    const bodyLen = BODY_HEADER_BYTES + r.data.length;
+    buf.writeUInt32LE(bodyLen, off);
+    buf[off + 4] = paddingFor(bodyLen);
+    buf.writeUInt16LE(lengthWordCheck(buf, off), off + 6);
+    // A CRC record stores the running value as is; every other record extends the chain.
+    if (r.type !== RecordType.Crc) running = chainCrc(running, r.type, r.data);
+    buf.writeUInt32LE(running >>> 0, off + LENGTH_WORD_BYTES);
+    buf[off + LENGTH_WORD_BYTES + 4] = r.type;
+    buf.set(r.data, off + LENGTH_WORD_BYTES + BODY_HEADER_BYTES);
+    off += frameSize(r.data.length);
+  }
+  return { bytes: buf, crc: running };
+}
+
+/** A torn final record: where it starts (the offset to truncate to) and what was wrong with it. */
+export interface TornTail {
+  offset: number;
+  reason: string;
+}
+
+/** What one segment holds: its records, the running CRC after them, where the next frame goes, any torn tail. */
+export interface SegmentScan {
+  records: ScannedRecord[];
+  crc: number;
+  end: number;
+  torn: TornTail | null;
+}
+
+const ZERO_CHUNK = Buffer.alloc(64 * 1024);
+
+/** The offset just past the last non-zero byte of `bytes` (0 if every byte is zero). */
+export function dataEnd(bytes: Uint8Array): number {
+  const view = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
+  let hi = view.length;
+  // Compare whole chunks with memcmp first: a preallocated segment is mostly zeros.
+  while (hi > 0) {
+    const lo = Math.max(0, hi - ZERO_CHUNK.length);
+    if (view.compare(ZERO_CHUNK, 0, hi - lo, lo, hi) !== 0) break;
+    hi = lo;
+  }
+  while (hi > 0 && view[hi - 1] === 0) hi--;
+  return hi;
+}
+
+function isVerifiedType(t: number): t is RecordType {
+  return t >= RecordType.Metadata && t <= RecordType.Snapshot;
+}
+
+/**
+ * Reads the frames of one segment, verifying the length words, the padding, the types and the CRC chain.
+ *
+ * `crc` is the running CRC at the end of the previous segment, or null when this is the first segment read and its
+ * CRC record seeds the chain. In the last segment (`isLast`), a final frame that a crash mid-append explains is
+ * reported as `torn` instead of refused (see `tornReason`). Everything else that is wrong throws a WalError naming
+ * the file and offset.
+ */
+export function scanSegment(file: string, bytes: Uint8Array, crc: number | null, isLast: boolean): SegmentScan {
+  const records: ScannedRecord[] = [];
+  let running = crc;
+  let off = 0;
+  let written = -1;
+  const writtenEnd = (): number => (written >= 0 ? written : (written = dataEnd(bytes)));
+  const finish = (torn: TornTail | null): SegmentScan => {
+    if (running === null) throw new WalError('Corrupt', `${file}: segment has no CRC record`, { file, offset: 0 });
+    return { records, crc: running, end: off, torn };
+  };
+  // A damaged frame is a torn tail only where a crash can leave one: after the segment header (segments appear
+  // whole, by rename), in the last segment, with nothing but zeros after the frame's unwritten part.
+  const tornOrThrow = (reason: string, frameEnd: number, err: WalError): SegmentScan => {
+    const headerDone = records.length >= 2;
+    const unwrittenFrom = Math.ceil(writtenEnd() / SECTOR_BYTES) * SECTOR_BYTES;
+    if (isLast && headerDone && (frameEnd > bytes.length || unwrittenFrom < frameEnd)) {
+      return finish({ offset: off, reason });
+    }
+    throw err;
+  };
+
+  for (;;) {
+    const left = bytes.length - off;
+    if (left === 0) return finish(null);
+    if (left < LENGTH_WORD_BYTES || isZero(bytes, off, LENGTH_WORD_BYTES)) {
+      if (writtenEnd() <= off) return finish(null);
+      if (left < LENGTH_WORD_BYTES) {
+        const reason = `the file ends inside the length word at offset ${off}`;
+        return tornOrThrow(reason, bytes.length + 1, new WalError('Corrupt', `${file}: ${reason}`, { file, offset: off }));
+      }
+      throw new WalError('Corrupt', `${file}: non-zero bytes after the end of the log at offset ${off}`, {
+        file,
+        offset: off,
+      });
+    }
+    const bodyLen = readU32(bytes, off);
+    const pad = bytes[off + 4];
+    const check = bytes[off + 6] | (bytes[off + 7] << 8);
+    if (check !== lengthWordCheck(bytes, off) || bytes[off + 5] !== 0 || bodyLen < BODY_HEADER_BYTES || pad !== paddingFor(bodyLen)) {
+      throw new WalError('Corrupt', `${file}: invalid length word at offset ${off}`, { file, offset: off });
+    }
+    const frameEnd = off + LENGTH_WORD_BYTES + bodyLen + pad;
+    if (frameEnd > bytes.length) {
+      const reason = `the file ends at ${bytes.length}, inside the record at offset ${off} that ends at ${frameEnd}`;
+      return tornOrThrow(reason, frameEnd, new WalError('Corrupt', `${file}: ${reason}`, { file, offset: off }));
+    }
+    const bodyStart = off + LENGTH_WORD_BYTES;
+    const stored = readU32(bytes, bodyStart);
+    const type = bytes[bodyStart + 4];
+    const data = bytes.subarray(bodyStart + BODY_HEADER_BYTES, bodyStart + bodyLen);
+    const fail = (reason: string, detail: { expectedCrc?: number; actualCrc?: number } = {}): SegmentScan =>
+      tornOrThrow(reason, frameEnd, new WalError(detail.expectedCrc === undefined ? 'Corrupt' : 'CrcMismatch',
+        `${file}: ${reason}`, { file, offset: off, ...detail }));
+
+    if (!isVerifiedType(type)) return fail(`unknown record type ${type} at offset ${off}`);
+    if (!isZero(bytes, bodyStart + bodyLen, pad)) return fail(`non-zero padding in the record at offset ${off}`);
+    if (records.length === 0 && type !== RecordType.Crc) {
+      throw new WalError('Corrupt', `${file}: segment does not start with a CRC record (type ${type} at offset 0)`, {
+        file,
+        offset: off,
+      });
+    }
+    if (type === RecordType.Crc) {
+      if (records.length !== 0 || data.length !== 0) return fail(`misplaced CRC record at offset ${off}`);
+      if (running !== null && stored !== running) {
+        throw new WalError('CrcMismatch', `${file}: CRC mismatch at offset ${off}: the segment starts from ` +
+          `${hexCrc(stored)} but the previous segment ends at ${hexCrc(running)}`,
+          { file, offset: off, expectedCrc: running, actualCrc: stored });
+      }
+      running = stored;
+    } else {
+      const expected = chainCrc(running ?? 0, type, data);
+      if (expected !== stored) {
+        return fail(`CRC mismatch at offset ${off}: expected ${hexCrc(expected)}, stored ${hexCrc(stored)}`, {
+          expectedCrc: expected,
+          actualCrc: stored,
+        });
+      }
+      running = expected;
+    }
+    records.push({ type, data, offset: off });
+    off = frameEnd;
+  }
+}
+
+function readU32(b: Uint8Array, off: number): number {
+  return (b[off] | (b[off + 1] << 8) | (b[off + 2] << 16) | (b[off + 3] << 24)) >>> 0;
+}
+
+function isZero(b: Uint8Array, off: number, len: number): boolean {
+  const end = Math.min(b.length, off + len);
+  for (let i = off; i < end; i++) if (b[i] !== 0) return false;
+  return true;
+}

@@ -1,0 +1,70 @@
+// # Segment files
+//
+// The log is split into segment files named `<seq>-<index>.wal`, both as 16 lowercase hex digits (etcd's names):
+// `seq` counts segments from 0 and `index` is the raft index the segment's first new entry was expected to have
+// when it was cut. Names sort in log order, and the index lets `open` skip segments wholly before a snapshot.
+
+import * as fs from 'fs';
+import { WalError } from './errors';
+
+/** A segment's identity as its name encodes it. */
+export interface SegmentName {
+  seq: number;
+  index: number;
+  name: string;
+}
+
+const SEGMENT_RE = /^([0-9a-f]{16})-([0-9a-f]{16})\.wal$/;
+
+function hex16(n: number): string {
+  return n.toString(16).padStart(16, '0');
+}
+
+/** The file name of segment `seq` starting at raft index `index`. */
+export function segmentName(seq: number, index: number): string {
+  return `${hex16(seq)}-${hex16(index)}.wal`;
+}
+
+/** Parses a segment file name; null for any other file. */
+export function parseSegmentName(name: string): SegmentName | null {
+  const m = SEGMENT_RE.exec(name);
+  if (m === null) return null;
+  const seq = Number.parseInt(m[1], 16);
+  const index = Number.parseInt(m[2], 16);
+  if (!Number.isSafeInteger(seq) || !Number.isSafeInteger(index)) return null;
+  return { seq, index, name };
+}
+
+/** The segments in `dir`, in sequence order. Other files (the lock, `.broken` copies, temporaries) are ignored. */
+export function listSegments(dir: string): SegmentName[] {
+  const out: SegmentName[] = [];
+  for (const f of fs.readdirSync(dir)) {
+    const s = parseSegmentName(f);
+    if (s !== null) out.push(s);
+  }
+  return out.sort((a, b) => a.seq - b.seq);
+}
+
+/** Throws unless the sequence numbers are consecutive: a gap means a segment file is missing. */
+export function checkConsecutive(dir: string, segs: readonly SegmentName[]): void {
+  for (let i = 1; i < segs.length; i++) {
+    if (segs[i].seq !== segs[i - 1].seq + 1) {
+      throw new WalError('MissingSegment', `WAL directory ${dir} is missing segment ${segs[i - 1].seq + 1}: ` +
+        `${segs[i - 1].name} is followed by ${segs[i].name}`);
+    }
+  }
+}
+
+/**
+ * The segments to read for a snapshot at `index`: the last one whose name index is at most `index` (it holds the
+ * entry after the snapshot, or the snapshot itself was taken while it was the tail) and every one after it.
+ */
+export function selectSegments(dir: string, segs: readonly SegmentName[], index: number): SegmentName[] {
+  checkConsecutive(dir, segs);
+  let from = -1;
+  for (let i = 0; i < segs.length; i++) if (segs[i].index <= index) from = i;
+  if (from < 0) {
+    throw new WalError('NotFound', `WAL directory ${dir} has no segment covering index ${index}`);
+  }
+  return segs.slice(from);
+}

@@ -1,0 +1,393 @@
+// # The write-ahead log
+//
+// Rule S1 of Figure 2 says a server's current term, its vote and its log must be on stable storage before it
+// answers a request. `Wal` is that storage for tsraft: an append-only sequence of records (hard states, entries,
+// snapshot markers) in segment files, each record checked by a CRC chained across the whole log.
+//
+// Exported API (the rest of the module is internal):
+//
+//     Wal.create(dir, metadata, options?): Wal         new directory, ready to append
+//     Wal.open(dir, atSnapshot, options?): Wal          locks an existing directory; call readAll() next
+//     Wal.exists(dir): boolean                          true if dir holds any segment
+//     Wal.validSnapshotEntries(dir): WalSnapshot[]      markers at or below the last commit, without locking
+//     wal.readAll(): { metadata, hardState, entries }   replays the log (repairing a torn tail); then appendable
+//     wal.save(hardState, entries, mustSync): void      appends; fdatasyncs when mustSync
+//     wal.saveSnapshot(walSnapshot): void               appends a snapshot marker and syncs
+//     wal.sync(): void                                  fdatasync of the tail segment
+//     wal.releaseLockTo(index): void                    segments wholly before `index` are no longer needed
+//     wal.purgeSegments(keep = 0): string[]             deletes released segments but the newest `keep`
+//     wal.close(): void                                 syncs and releases the directory
+//     WalError (code: WalErrorCode), WalMetadata, WalSnapshot, WalOptions, ReadAllResult, DEFAULT_SEGMENT_SIZE
+//
+// Every call is synchronous: a save returns once the bytes are written (and, with mustSync, on disk), which is what
+// the Ready loop needs before it sends messages that depend on them.
+//
+// The application persists a snapshot in this order: the snapshot file (snap/), then the WAL's snapshot marker
+// (`saveSnapshot`), then the hard state and entries (`save`). See docs/durability.md for why.
+
+import * as fs from 'fs';
+import * as path from 'path';
+import { encodeEntry, encodeHardState } from '../raft/codec';
+import { Logger, RaftPanic } from '../raft/logger';
+import { Entry, HardState, emptyHardState, isEmptyHardState } from '../raft/types';
+import { DecodedLog, SegmentImage, decodeLog } from './decoder';
+import { WalError } from './errors';
+import { DirLock } from './lock';
+import { RecordInput, RecordType, TornTail, dataEnd, encodeFrames } from './record';
+import { SegmentName, listSegments, parseSegmentName, segmentName, selectSegments } from './segment';
+import { WalMetadata, WalSnapshot, emptyWalSnapshot, encodeMetadata, encodeWalSnapshot } from './walpb';
+
+export { WalError } from './errors';
+export type { WalErrorCode } from './errors';
+export { emptyWalSnapshot } from './walpb';
+export type { WalMetadata, WalSnapshot } from './walpb';
+
+/** Segments are cut once they reach this many bytes, as etcd's default. */
+export const DEFAULT_SEGMENT_SIZE = 64 * 1024 * 1024;
+
+/** Tuning and reporting. */
+export interface WalOptions {
+  /** Cut a new segment once the tail reaches this size; new segments are preallocated to it. */
+  segmentSize?: number;
+  /** Where repairs and cuts are reported. Defaults to standard error. */
+  logger?: Logger;
+}
+
+/** What `readAll` recovers. */
+export interface ReadAllResult {
+  metadata: WalMetadata;
+  /** The last hard state saved (empty if none was). */
+  hardState: HardState;
+  /** The entries after the snapshot `open` was given, contiguous from its index + 1. */
+  entries: Entry[];
+}
+
+const stderrLogger: Logger = {
+  debug: () => undefined,
+  info: (m) => process.stderr.write(`wal: ${m}\n`),
+  warning: (m) => process.stderr.write(`wal: ${m}\n`),
+  error: (m) => process.stderr.write(`wal: ${m}\n`),
+  panic: (m): never => {
+    throw new RaftPanic(m);
+  },
+};
+
+function fsyncDir(dir: string): void {
+  const fd = fs.openSync(dir, 'r');
+  try {
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+function writeAll(fd: number, buf: Uint8Array, position: number): void {
+  let done = 0;
+  while (done < buf.length) done += fs.writeSync(fd, buf, done, buf.length - done, position + done);
+}
+
+/** The segment being appended to. */
+interface Tail {
+  segment: SegmentName;
+  fd: number;
+}
+
+/** An append-only, CRC-chained log of raft state in a directory of segment files. */
+export class Wal {
+  private lock: DirLock | null;
+  private readonly segmentSize: number;
+  private readonly logger: Logger;
+  /** The snapshot `open` was given; non-null exactly until `readAll` has run. */
+  private start: WalSnapshot | null = null;
+  /** Segments still needed, oldest first; the last is the tail. Invariant: non-empty while open. */
+  private live: SegmentName[];
+  private tail: Tail | null = null;
+  /** Where the next frame goes in the tail. Invariant: every byte of the tail from here on is zero. */
+  private offset = 0;
+  /** The CRC chain's running value after the last record written. */
+  private crc = 0;
+  /** The index of the last entry written (or of the snapshot if none followed); names the next segment. */
+  private lastIndex = 0;
+  /** The last hard state written; repeated at the head of every new segment. */
+  private state: HardState = emptyHardState();
+  private metadata: WalMetadata | null = null;
+
+  private constructor(
+    readonly dir: string,
+    lock: DirLock,
+    live: SegmentName[],
+    options: WalOptions,
+  ) {
+    this.lock = lock;
+    this.live = live;
+    this.segmentSize = options.segmentSize ?? DEFAULT_SEGMENT_SIZE;
+    this.logger = options.logger ?? stderrLogger;
+    if (!Number.isSafeInteger(this.segmentSize) || this.segmentSize < 4096) {
+      throw new WalError('InvalidState', `Segment size ${this.segmentSize} is below the minimum of 4096 bytes`);
+    }
+  }
+
+  /** True if `dir` exists and holds at least one segment file. */
+  static exists(dir: string): boolean {
+    try {
+      return fs.readdirSync(dir).some((f) => parseSegmentName(f) !== null);
+    } catch (err) {
+      if (typeof err === 'object' && err !== null && 'code' in err && err.code === 'ENOENT') return false;
+      throw err;
+    }
+  }
+
+  /**
+   * Creates a WAL in `dir` holding only `metadata` and the empty snapshot marker, and returns it locked and ready to
+   * append. The first segment is written in `<dir>.tmp` and the directory renamed into place, so a crash never
+   * leaves a half-made WAL under the real name. Throws WalError 'Exists' if `dir` already holds a WAL.
+   */
+  static create(dir: string, metadata: WalMetadata, options: WalOptions = {}): Wal {
+    if (Wal.exists(dir)) throw new WalError('Exists', `WAL directory ${dir} already holds a WAL`);
+    const tmp = `${path.resolve(dir)}.tmp`;
+    fs.rmSync(tmp, { recursive: true, force: true });
+    fs.mkdirSync(tmp, { recursive: true });
+    const lock = DirLock.acquire(tmp);
+    try {
+      const first = { seq: 0, index: 0, name: segmentName(0, 0) };
+      const wal = new Wal(dir, lock, [first], options);
+      const header: RecordInput[] = [
+        { type: RecordType.Crc, data: new Uint8Array(0) },
+        { type: RecordType.Metadata, data: encodeMetadata(metadata) },
+        { type: RecordType.Snapshot, data: encodeWalSnapshot(emptyWalSnapshot()) },
+      ];
+      const fd = wal.writeNewSegment(path.join(tmp, first.name), header, 0);
+      // The lock is held on an open file, so it moves with the directory.
+      fs.rmSync(dir, { recursive: true, force: true });
+      fs.renameSync(tmp, dir);
+      fsyncDir(path.dirname(path.resolve(dir)));
+      wal.tail = { segment: first, fd };
+      wal.metadata = metadata;
+      return wal;
+    } catch (err) {
+      lock.release();
+      throw err;
+    }
+  }
+
+  /**
+   * Locks `dir` and prepares to read it from the segment holding `atSnapshot` on. Call `readAll` before appending.
+   * Throws WalError 'Locked' (naming the holder's pid), 'NotFound' or 'MissingSegment'.
+   */
+  static open(dir: string, atSnapshot: WalSnapshot, options: WalOptions = {}): Wal {
+    if (!Wal.exists(dir)) throw new WalError('NotFound', `WAL directory ${dir} holds no segment`);
+    const lock = DirLock.acquire(dir);
+    try {
+      // A segment still under its temporary name was never renamed into the log: a crash interrupted its creation.
+      for (const f of fs.readdirSync(dir)) if (f.endsWith('.wal.tmp')) fs.rmSync(path.join(dir, f));
+      const wal = new Wal(dir, lock, selectSegments(dir, listSegments(dir), atSnapshot.index), options);
+      wal.start = atSnapshot;
+      return wal;
+    } catch (err) {
+      lock.release();
+      throw err;
+    }
+  }
+
+  /**
+   * The snapshot markers in `dir` whose index is at most the last hard state's commit: the snapshots the WAL can be
+   * opened at, for `Snapshotter.loadNewestAvailable`. Reads without locking and repairs nothing.
+   */
+  static validSnapshotEntries(dir: string): WalSnapshot[] {
+    const segs = listSegments(dir);
+    const images = segs.map((segment) => ({ segment, bytes: fs.readFileSync(path.join(dir, segment.name)) }));
+    const log = decodeLog(images, { start: emptyWalSnapshot(), entries: false });
+    return log.snapshots.filter((s) => s.index <= log.hardState.commit);
+  }
+
+  /**
+   * Replays the log from the snapshot given to `open`: verifies the CRC chain, the segment headers, the index
+   * continuity and the snapshot marker, cuts away a torn final record (keeping a `.broken` copy), and leaves the WAL
+   * ready to append after the last good record. Throws WalError on any other damage, after releasing the lock.
+   */
+  readAll(): ReadAllResult {
+    const start = this.start;
+    if (start === null || this.lock === null) {
+      throw new WalError('InvalidState', `WAL ${this.dir}: readAll is called once, after open`);
+    }
+    try {
+      const images: SegmentImage[] = this.live.map((segment) => ({
+        segment,
+        bytes: fs.readFileSync(path.join(this.dir, segment.name)),
+      }));
+      const log = decodeLog(images, { start, entries: true });
+      const last = images[images.length - 1];
+      if (log.torn !== null) this.repair(last, log.torn);
+      this.resumeAfter(log, last.segment);
+      this.start = null;
+      return { metadata: log.metadata, hardState: log.hardState, entries: log.entries };
+    } catch (err) {
+      // A log that cannot be read is not ours to hold: free the directory for whoever examines it next.
+      this.close();
+      throw err;
+    }
+  }
+
+  /**
+   * Appends `entries`, then `hardState` unless it is empty, in one write; fdatasyncs when `mustSync` (Ready's
+   * mustSync: the term, vote or log changed). Entries may overwrite a conflicting suffix: replay keeps the later one.
+   */
+  save(hardState: HardState, entries: readonly Entry[], mustSync: boolean): void {
+    this.writable();
+    const hasState = !isEmptyHardState(hardState);
+    if (!hasState && entries.length === 0) return;
+    const records: RecordInput[] = entries.map((e) => ({ type: RecordType.Entry, data: encodeEntry(e) }));
+    if (hasState) records.push({ type: RecordType.State, data: encodeHardState(hardState) });
+    this.append(records);
+    if (entries.length > 0) this.lastIndex = entries[entries.length - 1].index;
+    if (hasState) this.state = { ...hardState };
+    if (this.offset >= this.segmentSize) this.cut();
+    else if (mustSync) this.sync();
+  }
+
+  /** Appends a snapshot marker and syncs. The snapshot file must already be durable (see the module comment). */
+  saveSnapshot(snapshot: WalSnapshot): void {
+    this.writable();
+    this.append([{ type: RecordType.Snapshot, data: encodeWalSnapshot(snapshot) }]);
+    this.lastIndex = Math.max(this.lastIndex, snapshot.index);
+    if (this.offset >= this.segmentSize) this.cut();
+    else this.sync();
+  }
+
+  /** Makes everything appended so far durable (fdatasync of the tail segment). */
+  sync(): void {
+    fs.fdatasyncSync(this.writable().fd);
+  }
+
+  /**
+   * Declares that entries below `index` are no longer needed (a snapshot covers them): every segment before the one
+   * holding `index` becomes purgeable. The tail is never released.
+   */
+  releaseLockTo(index: number): void {
+    this.writable();
+    let keepFrom = this.live.length - 1;
+    for (let i = 0; i < this.live.length; i++) {
+      if (this.live[i].index >= index) {
+        keepFrom = i - 1;
+        break;
+      }
+    }
+    if (keepFrom > 0) this.live = this.live.slice(keepFrom);
+  }
+
+  /**
+   * Deletes the segments released by `releaseLockTo`, except the newest `keep` of them, and syncs the directory.
+   * Returns the names deleted, oldest first.
+   */
+  purgeSegments(keep = 0): string[] {
+    this.writable();
+    const firstLive = this.live[0].seq;
+    const released = listSegments(this.dir).filter((s) => s.seq < firstLive);
+    const doomed = released.slice(0, Math.max(0, released.length - keep));
+    for (const s of doomed) fs.rmSync(path.join(this.dir, s.name));
+    if (doomed.length > 0) fsyncDir(this.dir);
+    return doomed.map((s) => s.name);
+  }
+
+  /** Syncs the tail, closes it and releases the directory. Idempotent. */
+  close(): void {
+    if (this.tail !== null) {
+      fs.fdatasyncSync(this.tail.fd);
+      fs.closeSync(this.tail.fd);
+      this.tail = null;
+    }
+    this.lock?.release();
+    this.lock = null;
+  }
+
+  private writable(): Tail {
+    if (this.tail === null || this.lock === null) {
+      throw new WalError('InvalidState', `WAL ${this.dir} is not open for appending (readAll first; not after close)`);
+    }
+    return this.tail;
+  }
+
+  private append(records: RecordInput[]): void {
+    const tail = this.writable();
+    const { bytes, crc } = encodeFrames(records, this.crc);
+    writeAll(tail.fd, bytes, this.offset);
+    this.offset += bytes.length;
+    this.crc = crc;
+  }
+
+  /** Writes a new segment file with `header` frames, preallocated and synced; returns its open descriptor. */
+  private writeNewSegment(file: string, header: RecordInput[], crc: number): number {
+    const fd = fs.openSync(file, 'w+');
+    // Preallocate by setting the size: the file reads as zeros past the log's end, which is how the end is found,
+    // and appends within it change no file size, so fdatasync has no size to flush.
+    fs.ftruncateSync(fd, this.segmentSize);
+    const frames = encodeFrames(header, crc);
+    writeAll(fd, frames.bytes, 0);
+    fs.fsyncSync(fd);
+    this.offset = frames.bytes.length;
+    this.crc = frames.crc;
+    return fd;
+  }
+
+  /**
+   * Starts the next segment: seals the tail at its last record, then writes the new one under a temporary name,
+   * syncs it, renames it into place and syncs the directory, so it appears whole or not at all.
+   */
+  private cut(): void {
+    const tail = this.writable();
+    const metadata = this.metadata;
+    if (metadata === null) throw new WalError('InvalidState', `WAL ${this.dir} has no metadata`);
+    fs.ftruncateSync(tail.fd, this.offset);
+    fs.fsyncSync(tail.fd);
+    const segment = { seq: tail.segment.seq + 1, index: this.lastIndex + 1, name: '' };
+    segment.name = segmentName(segment.seq, segment.index);
+    const final = path.join(this.dir, segment.name);
+    const header: RecordInput[] = [
+      { type: RecordType.Crc, data: new Uint8Array(0) },
+      { type: RecordType.Metadata, data: encodeMetadata(metadata) },
+      { type: RecordType.State, data: encodeHardState(this.state) },
+    ];
+    const fd = this.writeNewSegment(`${final}.tmp`, header, this.crc);
+    fs.renameSync(`${final}.tmp`, final);
+    fsyncDir(this.dir);
+    fs.closeSync(tail.fd);
+    this.tail = { segment, fd };
+    this.live.push(segment);
+    this.logger.info(`created segment ${segment.name}`);
+  }
+
+  /** Cuts a torn final record away, keeping the damaged file aside as `<name>.broken`. */
+  private repair(img: SegmentImage, torn: TornTail): void {
+    const file = path.join(this.dir, img.segment.name);
+    let broken = `${file}.broken`;
+    for (let n = 1; fs.existsSync(broken); n++) broken = `${file}.broken.${n}`;
+    fs.copyFileSync(file, broken);
+    const cut = dataEnd(img.bytes) - torn.offset;
+    const fd = fs.openSync(file, 'r+');
+    try {
+      // Truncate, then extend: the bytes after the cut read as zeros again, as the end-of-log rule requires.
+      fs.ftruncateSync(fd, torn.offset);
+      fs.ftruncateSync(fd, Math.max(img.bytes.length, this.segmentSize));
+      fs.fsyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+    this.logger.warning(`repaired ${file}: cut ${cut} bytes at offset ${torn.offset} (${torn.reason}); ` +
+      `the damaged file is kept as ${path.basename(broken)}`);
+  }
+
+  /** Opens the tail for appending after the last good record found by `decodeLog`. */
+  private resumeAfter(log: DecodedLog, segment: SegmentName): void {
+    const fd = fs.openSync(path.join(this.dir, segment.name), 'r+');
+    if (fs.fstatSync(fd).size < this.segmentSize) {
+      fs.ftruncateSync(fd, this.segmentSize);
+      fs.fsyncSync(fd);
+    }
+    this.tail = { segment, fd };
+    this.offset = log.end;
+    this.crc = log.crc;
+    this.lastIndex = log.lastIndex;
+    this.state = log.hardState;
+    this.metadata = log.metadata;
+  }
+}
