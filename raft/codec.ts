@@ -118,7 +118,8 @@ function confStateSize(cs: ConfState): number {
 }
 
 function metadataSize(s: Snapshot): number {
-  return delimitedSize(confStateSize(s.metadata.confState)) + 2 + varintSize(s.metadata.index) + varintSize(s.metadata.term);
+  const m = s.metadata;
+  return delimitedSize(confStateSize(m.confState)) + 2 + varintSize(m.index) + varintSize(m.term);
 }
 
 function snapshotSize(s: Snapshot): number {
@@ -812,7 +813,11 @@ export function decodeConfChange(buf: Uint8Array): ConfChange {
 
 /** Decodes a raftpb.ConfChangeV2. Throws CodecError. */
 export function decodeConfChangeV2(buf: Uint8Array): ConfChangeV2 {
-  const blank: ConfChangeV2 = { transition: ConfChangeTransition.ConfChangeTransitionAuto, changes: [], context: EMPTY };
+  const blank: ConfChangeV2 = {
+    transition: ConfChangeTransition.ConfChangeTransitionAuto,
+    changes: [],
+    context: EMPTY,
+  };
   return decodeWith(buf, blank, readConfChangeV2);
 }
 

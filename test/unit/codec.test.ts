@@ -299,7 +299,9 @@ const baseMessageArb = fc.record({
   context: data,
 });
 const messageArb: fc.Arbitrary<Message> = baseMessageArb.chain((m) =>
-  fc.array(baseMessageArb, { maxLength: 2 }).map((rs) => ({ ...m, responses: rs.map((r) => ({ ...r, responses: [] })) })),
+  fc
+    .array(baseMessageArb, { maxLength: 2 })
+    .map((rs) => ({ ...m, responses: rs.map((r) => ({ ...r, responses: [] })) })),
 );
 const confChangeArb: fc.Arbitrary<ConfChange> = fc.record({ type: enumOf(4), nodeId: uint, context: data, id: uint });
 const confChangeV2Arb: fc.Arbitrary<ConfChangeV2> = fc.record({
@@ -329,7 +331,9 @@ describe('codec properties', () => {
     fc.assert(fc.property(confChangeArb, (cc) => expect(decodeConfChange(encodeConfChange(cc))).toEqual(cc)));
     fc.assert(fc.property(confChangeV2Arb, (cc) => expect(decodeConfChangeV2(encodeConfChangeV2(cc))).toEqual(cc)));
     fc.assert(
-      fc.property(fc.array(messageArb, { maxLength: 4 }), (ms) => expect(decodeMessages(encodeMessages(ms))).toEqual(ms)),
+      fc.property(fc.array(messageArb, { maxLength: 4 }), (ms) =>
+        expect(decodeMessages(encodeMessages(ms))).toEqual(ms),
+      ),
     );
   });
 
