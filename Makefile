@@ -41,3 +41,80 @@ bench:
 
 bench-raft: build
 	node dist/bench/raft.js $(BENCH_ARGS)
+
+# A local three-member cluster, run in the background. Logs and pid files go to $(RUN_DIR); data to $(DATA_ROOT).
+# Every address and directory is a variable, e.g. `make run-all RUN_DIR=/tmp/c NODE1_CLIENT=3379 ...`.
+.PHONY: run-all run-single start-node1 start-node2 start-node3 stop-node1 stop-node2 stop-node3 stop-all \
+	put-node get-node del-node status clean bench-e2e
+RUN_DIR ?= run
+DATA_ROOT ?= $(RUN_DIR)/data
+HOST ?= 127.0.0.1
+NODE1_CLIENT ?= 2379
+NODE1_PEER ?= 2380
+NODE2_CLIENT ?= 12379
+NODE2_PEER ?= 12380
+NODE3_CLIENT ?= 22379
+NODE3_PEER ?= 22380
+SERVE_ARGS ?=
+PORT ?= $(NODE1_CLIENT)
+TSRAFT := node dist/kvstore/cli.js
+INITIAL_CLUSTER = 1=http://$(HOST):$(NODE1_PEER),2=http://$(HOST):$(NODE2_PEER),3=http://$(HOST):$(NODE3_PEER)
+ALL_ENDPOINTS = http://$(HOST):$(NODE1_CLIENT),http://$(HOST):$(NODE2_CLIENT),http://$(HOST):$(NODE3_CLIENT)
+
+dist/kvstore/cli.js:
+	$(MAKE) --no-print-directory build
+
+run-all: build
+	@$(MAKE) --no-print-directory start-node1 start-node2 start-node3
+	@$(TSRAFT) --endpoints $(ALL_ENDPOINTS) health --wait 30000
+	@echo "Cluster up. Try: make put-node PORT=$(NODE1_CLIENT) DATA=greeting=hello; make get-node PORT=$(NODE3_CLIENT) DATA=greeting"
+
+# One member that is a whole cluster by itself.
+run-single: build
+	@$(MAKE) --no-print-directory start-node1 INITIAL_CLUSTER=1=http://$(HOST):$(NODE1_PEER)
+	@$(TSRAFT) --endpoints http://$(HOST):$(NODE1_CLIENT) health --wait 30000
+
+start-node1 start-node2 start-node3: start-node%: dist/kvstore/cli.js
+	@mkdir -p $(RUN_DIR) $(DATA_ROOT)
+	@if [ -f $(RUN_DIR)/node$*.pid ] && kill -0 $$(cat $(RUN_DIR)/node$*.pid) 2>/dev/null; then \
+		echo "node $* is already running (pid $$(cat $(RUN_DIR)/node$*.pid))"; \
+	else \
+		nohup $(TSRAFT) serve --id $* --data-dir $(DATA_ROOT)/node$* \
+			--listen-client http://$(HOST):$(NODE$*_CLIENT) --listen-peer http://$(HOST):$(NODE$*_PEER) \
+			--initial-cluster $(INITIAL_CLUSTER) $(SERVE_ARGS) >> $(RUN_DIR)/node$*.log 2>&1 < /dev/null & \
+		echo $$! > $(RUN_DIR)/node$*.pid; \
+		echo "node $* started (pid $$!, client http://$(HOST):$(NODE$*_CLIENT), log $(RUN_DIR)/node$*.log)"; \
+	fi
+
+stop-node1 stop-node2 stop-node3: stop-node%:
+	@if [ -f $(RUN_DIR)/node$*.pid ] && kill -0 $$(cat $(RUN_DIR)/node$*.pid) 2>/dev/null; then \
+		pid=$$(cat $(RUN_DIR)/node$*.pid); kill $$pid; \
+		for i in $$(seq 100); do kill -0 $$pid 2>/dev/null || break; sleep 0.1; done; \
+		if kill -0 $$pid 2>/dev/null; then kill -9 $$pid; fi; \
+		echo "node $* stopped"; \
+	else \
+		echo "node $* is not running"; \
+	fi
+	@rm -f $(RUN_DIR)/node$*.pid
+
+stop-all: stop-node1 stop-node2 stop-node3
+
+put-node: dist/kvstore/cli.js
+	@d='$(DATA)'; $(TSRAFT) --endpoints http://$(HOST):$(PORT) put "$${d%%=*}" "$${d#*=}"
+
+get-node: dist/kvstore/cli.js
+	@$(TSRAFT) --endpoints http://$(HOST):$(PORT) get '$(DATA)'
+
+del-node: dist/kvstore/cli.js
+	@$(TSRAFT) --endpoints http://$(HOST):$(PORT) del '$(DATA)'
+
+status: dist/kvstore/cli.js
+	@$(TSRAFT) --endpoints $(ALL_ENDPOINTS) status
+
+# Removes logs, pid files and every member's data. Stops nothing: run `make stop-all` first.
+clean:
+	rm -rf $(RUN_DIR) $(DATA_ROOT)
+
+BENCH_TARGETS += bench-e2e
+bench-e2e: build
+	node dist/bench/e2e.js $(BENCH_ARGS)

@@ -21,6 +21,8 @@ export interface Member {
 export interface MemberContext {
   peerURL: string;
   clientURL: string;
+  /** Names the API request that proposed the change, so the proposer knows when it is applied. */
+  request?: string;
 }
 
 /** The JSON form stored in snapshots and returned by the API. */
@@ -45,9 +47,11 @@ export function decodeMemberContext(bytes: Uint8Array): MemberContext {
   if (typeof parsed !== 'object' || parsed === null) throw new KvError('Corrupt', 'ConfChange context is not an object');
   const peerURL: unknown = Reflect.get(parsed, 'peerURL');
   const clientURL: unknown = Reflect.get(parsed, 'clientURL');
+  const request: unknown = Reflect.get(parsed, 'request');
   return {
     peerURL: typeof peerURL === 'string' ? peerURL : '',
     clientURL: typeof clientURL === 'string' ? clientURL : '',
+    ...(typeof request === 'string' ? { request } : {}),
   };
 }
 

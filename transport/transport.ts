@@ -86,6 +86,13 @@ export class Transport {
     );
   }
 
+  /** Makes the peer set exactly `peers` (by ID), adding, re-pointing and removing senders as needed. */
+  syncPeers(peers: readonly { id: NodeId; peerURL: string }[]): void {
+    const keep = new Set(peers.map((p) => p.id));
+    for (const id of [...this.peers.keys()]) if (!keep.has(id)) this.removePeer(id);
+    for (const p of peers) this.addPeer(p.id, p.peerURL);
+  }
+
   removePeer(id: NodeId): void {
     this.peers.get(id)?.stop();
     this.peers.delete(id);

@@ -1,0 +1,272 @@
+// # The client API
+//
+// HTTP + JSON on the client port. Any member accepts any request: a write is proposed on the member that received
+// it (Raft forwards the proposal to the leader) and answered once THIS member has applied it, so a read sent to the
+// same member afterwards sees it. Reads are linearizable unless the client asks for `consistency=serializable`.
+// Every error is `{ "error": { "code", "message" } }`; see docs/http-api.md.
+
+import express, { NextFunction, Request, Response } from 'express';
+import { ConfChangeType, NodeId, None, StateType } from '../raft/types';
+import { CommandOp } from './command';
+import { KvError } from './errors';
+import { Member, encodeMemberContext } from './members';
+import { RaftNode } from './node';
+
+/** Limits and identity the API enforces and reports. */
+export interface ApiOptions {
+  clusterId: string;
+  maxKeyBytes: number;
+  maxValueBytes: number;
+  maxListLimit: number;
+}
+
+/** The express app of the client port. `getNode` is null until the node has started. */
+export function clientApp(node: RaftNode, opts: ApiOptions): express.Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.disable('etag');
+  const raw = express.raw({ type: () => true, limit: opts.maxValueBytes });
+  const json = express.json({ type: () => true, limit: 64 * 1024 });
+
+  app.get('/health', (_req, res) => {
+    if (node.isStopped) throw new KvError('Stopped', `Member ${node.id} has stopped`);
+    if (node.leaderId === None) throw new KvError('NoLeader', 'No leader is known yet');
+    res.json({ health: 'ok', id: node.id, leader: node.leaderId });
+  });
+
+  app.get('/kv', async (req, res) => {
+    const prefix = stringQuery(req, 'prefix') ?? '';
+    const limitText = stringQuery(req, 'limit');
+    let limit = opts.maxListLimit;
+    if (limitText !== undefined) {
+      limit = Number(limitText);
+      if (!/^[0-9]+$/.test(limitText) || limit < 1 || limit > opts.maxListLimit) {
+        throw new KvError('BadRequest', `Query parameter limit must be an integer from 1 to ${opts.maxListLimit}, not "${limitText}"`);
+      }
+    }
+    checkKeySize(prefix, opts.maxKeyBytes, 'Prefix');
+    await readBarrier(node, req);
+    const kvs = node.kv.list(prefix, limit).map((kv) => ({ key: kv.key, value: kv.value.toString('utf8') }));
+    res.json({ kvs, count: kvs.length });
+  });
+
+  app.all('/kv/', () => {
+    throw new KvError('KeyEmpty', 'Key must not be empty');
+  });
+
+  app.get('/kv/:key', async (req, res) => {
+    const key = checkKey(req, opts.maxKeyBytes);
+    await readBarrier(node, req);
+    const value = node.kv.get(key);
+    if (value === undefined) throw new KvError('KeyNotFound', `Key "${key}" not found`);
+    res.type('application/octet-stream').send(value);
+  });
+
+  app.put('/kv/:key', raw, async (req, res) => {
+    const key = checkKey(req, opts.maxKeyBytes);
+    const body: unknown = req.body;
+    const value = Buffer.isBuffer(body) ? body : Buffer.alloc(0);
+    const result = await node.propose(CommandOp.Put, key, value);
+    res.status(result.existed ? 200 : 201).json({ key, created: !result.existed });
+  });
+
+  app.delete('/kv/:key', async (req, res) => {
+    const key = checkKey(req, opts.maxKeyBytes);
+    const result = await node.propose(CommandOp.Delete, key, new Uint8Array(0));
+    if (!result.existed) throw new KvError('KeyNotFound', `Key "${key}" not found`);
+    res.json({ key, deleted: true });
+  });
+
+  app.get('/members', (_req, res) => {
+    res.json({ clusterId: opts.clusterId, leader: node.leaderId, members: node.members.list() });
+  });
+
+  app.post('/members', json, async (req, res) => {
+    const body = objectBody(req);
+    const peerURL = checkURL(Reflect.get(body, 'peerURL'), 'peerURL');
+    const clientURLValue: unknown = Reflect.get(body, 'clientURL');
+    const clientURL = clientURLValue === undefined ? '' : checkURL(clientURLValue, 'clientURL');
+    const learnerValue: unknown = Reflect.get(body, 'learner');
+    if (learnerValue !== undefined && typeof learnerValue !== 'boolean') throw new KvError('BadRequest', 'Field learner must be true or false');
+    const idValue: unknown = Reflect.get(body, 'id');
+    const id = idValue === undefined ? node.members.nextId() : checkId(idValue);
+    if (node.members.has(id) || node.members.isRemoved(id)) throw new KvError('BadRequest', `Member ID ${id} is or was already in use`);
+    if (node.members.list().some((m) => m.peerURL === peerURL)) throw new KvError('BadRequest', `Peer URL ${peerURL} is already a member's`);
+    const request = node.nextRequestTag();
+    const type = learnerValue === true ? ConfChangeType.ConfChangeAddLearnerNode : ConfChangeType.ConfChangeAddNode;
+    await node.proposeConfChange({ type, nodeId: id, context: encodeMemberContext({ peerURL, clientURL, request }), id: 0 }, request);
+    res.status(201).json({ id, clusterId: opts.clusterId, member: node.members.get(id) ?? null, members: node.members.list() });
+  });
+
+  app.post('/members/:id/promote', async (req, res) => {
+    const member = existingMember(node, req);
+    if (!member.learner) throw new KvError('BadRequest', `Member ${member.id} is already a voter`);
+    const request = node.nextRequestTag();
+    const context = encodeMemberContext({ peerURL: member.peerURL, clientURL: member.clientURL, request });
+    await node.proposeConfChange({ type: ConfChangeType.ConfChangeAddNode, nodeId: member.id, context, id: 0 }, request);
+    res.json({ member: node.members.get(member.id) ?? null, members: node.members.list() });
+  });
+
+  app.delete('/members/:id', async (req, res) => {
+    const member = existingMember(node, req);
+    const request = node.nextRequestTag();
+    const context = encodeMemberContext({ peerURL: '', clientURL: '', request });
+    await node.proposeConfChange({ type: ConfChangeType.ConfChangeRemoveNode, nodeId: member.id, context, id: 0 }, request);
+    res.json({ removed: member.id, members: node.members.list() });
+  });
+
+  app.post('/leader/transfer', json, async (req, res) => {
+    const toValue: unknown = Reflect.get(objectBody(req), 'to');
+    const to = toValue === undefined ? pickTransferee(node) : checkId(toValue);
+    const target = node.members.get(to);
+    if (target === undefined || target.learner) throw new KvError('BadRequest', `Member ${to} is not a voter`);
+    if (node.leaderId === None) throw new KvError('NoLeader', 'No leader is known to transfer leadership from');
+    const leader = to === node.leaderId ? to : await node.transferLeader(to);
+    res.json({ leader });
+  });
+
+  app.get('/status', (_req, res) => {
+    res.json(statusJSON(node, opts.clusterId));
+  });
+
+  app.use('/kv', methodNotAllowed('GET'));
+  app.use('/kv/:key', methodNotAllowed('GET, PUT, DELETE'));
+  app.use((req: Request) => {
+    throw new KvError('RouteNotFound', `No route ${req.method} ${req.path}`);
+  });
+  app.use(errorHandler);
+  return app;
+}
+
+function methodNotAllowed(allow: string) {
+  return (req: Request, res: Response) => {
+    res.set('Allow', allow);
+    throw new KvError('MethodNotAllowed', `Method ${req.method} is not allowed on ${req.baseUrl}${req.path === '/' ? '' : req.path}`);
+  };
+}
+
+function errorHandler(err: unknown, _req: Request, res: Response, _next: NextFunction): void {
+  const e = toKvError(err);
+  if (e.status === 503) res.set('Retry-After', '1');
+  if (e.status >= 500 && e.code === 'Internal') process.stderr.write(`${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  res.status(e.status).json({ error: { code: e.code, message: e.message } });
+}
+
+function toKvError(err: unknown): KvError {
+  if (err instanceof KvError) return err;
+  if (err instanceof URIError) return new KvError('BadRequest', 'The URL is not valid percent-encoded UTF-8');
+  if (typeof err === 'object' && err !== null) {
+    const type: unknown = Reflect.get(err, 'type');
+    const status: unknown = Reflect.get(err, 'status');
+    if (type === 'entity.too.large') return new KvError('ValueTooLarge', 'The request body exceeds the size limit');
+    if (type === 'entity.parse.failed') return new KvError('BadRequest', 'The request body is not valid JSON');
+    if (typeof status === 'number' && status >= 400 && status < 500) {
+      return new KvError('BadRequest', err instanceof Error ? err.message : 'Bad request');
+    }
+  }
+  return new KvError('Internal', err instanceof Error ? err.message : String(err));
+}
+
+function readBarrier(node: RaftNode, req: Request): Promise<void> {
+  const consistency = stringQuery(req, 'consistency') ?? 'linearizable';
+  if (consistency === 'serializable') return Promise.resolve();
+  if (consistency !== 'linearizable') {
+    throw new KvError('BadRequest', `Query parameter consistency must be linearizable or serializable, not "${consistency}"`);
+  }
+  return node.readBarrier();
+}
+
+function stringQuery(req: Request, name: string): string | undefined {
+  const value: unknown = req.query[name];
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string') throw new KvError('BadRequest', `Query parameter ${name} must be given once`);
+  return value;
+}
+
+function checkKey(req: Request, maxKeyBytes: number): string {
+  const key: unknown = req.params.key;
+  if (typeof key !== 'string' || key === '') throw new KvError('KeyEmpty', 'Key must not be empty');
+  checkKeySize(key, maxKeyBytes, 'Key');
+  return key;
+}
+
+function checkKeySize(key: string, maxKeyBytes: number, what: string): void {
+  const bytes = Buffer.byteLength(key, 'utf8');
+  if (bytes > maxKeyBytes) throw new KvError('KeyTooLong', `${what} of ${bytes} bytes exceeds the limit of ${maxKeyBytes}`);
+}
+
+function objectBody(req: Request): object {
+  const body: unknown = req.body;
+  if (body === undefined) return {};
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new KvError('BadRequest', 'The request body must be a JSON object');
+  return body;
+}
+
+function checkURL(value: unknown, field: string): string {
+  if (typeof value !== 'string') throw new KvError('BadRequest', `Field ${field} must be a URL string`);
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new KvError('BadRequest', `Field ${field} is not a URL: "${value}"`);
+  }
+  if (url.protocol !== 'http:') throw new KvError('BadRequest', `Field ${field} must be an http:// URL`);
+  return url.origin;
+}
+
+function checkId(value: unknown): NodeId {
+  const id = typeof value === 'string' && /^[0-9]+$/.test(value) ? Number(value) : value;
+  if (typeof id !== 'number' || !Number.isSafeInteger(id) || id < 1) throw new KvError('BadRequest', `Member ID must be a positive integer, not ${JSON.stringify(value)}`);
+  return id;
+}
+
+function existingMember(node: RaftNode, req: Request): Member {
+  const id = checkId(req.params.id);
+  const member = node.members.get(id);
+  if (member === undefined) throw new KvError('MemberNotFound', `Member ${id} is not in the cluster`);
+  return member;
+}
+
+// Prefer the most caught-up voter (only the leader tracks that); any other voter otherwise.
+function pickTransferee(node: RaftNode): NodeId {
+  const voters = node.members.list().filter((m) => !m.learner && m.id !== node.leaderId);
+  const progress = node.progress();
+  voters.sort((a, b) => (progress.get(b.id)?.match ?? 0) - (progress.get(a.id)?.match ?? 0));
+  const first = voters[0];
+  if (first === undefined) throw new KvError('BadRequest', 'No other voter to transfer leadership to');
+  return first.id;
+}
+
+/** The JSON of `GET /status`. */
+export function statusJSON(node: RaftNode, clusterId: string): Record<string, unknown> {
+  const progress: Record<string, unknown> = {};
+  for (const [id, p] of node.progress()) progress[String(id)] = p;
+  const hs = node.hardState();
+  return {
+    id: node.id,
+    clusterId,
+    role: roleName(node.role),
+    term: hs.term,
+    vote: hs.vote,
+    leader: node.leaderId,
+    commit: hs.commit,
+    applied: node.applied,
+    snapshotIndex: node.lastSnapshotIndex,
+    keys: node.kv.size,
+    members: node.members.list(),
+    progress,
+  };
+}
+
+function roleName(role: StateType): string {
+  switch (role) {
+    case StateType.StateLeader:
+      return 'leader';
+    case StateType.StateCandidate:
+      return 'candidate';
+    case StateType.StatePreCandidate:
+      return 'pre-candidate';
+    default:
+      return 'follower';
+  }
+}

@@ -1,0 +1,225 @@
+#!/usr/bin/env node
+// # The `tsraft` command
+//
+// `tsraft serve ...` runs a member; every other command is a client of the HTTP API (kvstore/client.ts) and
+// talks to whichever of `--endpoints` answers. Output is meant for people; errors go to standard error with a
+// non-zero exit status.
+
+import { Command, Option } from 'commander';
+import { KvClient } from './client';
+import { KvError } from './errors';
+import { LogLevel, configureColour, nodeLogger } from './logger';
+import { serve } from './serve';
+
+const defaultEndpoints = 'http://127.0.0.1:2379,http://127.0.0.1:12379,http://127.0.0.1:22379';
+
+const program = new Command();
+program
+  .name('tsraft')
+  .description("A replicated key-value store on etcd's Raft design")
+  .option('--endpoints <urls>', 'client URLs of members, comma separated', defaultEndpoints)
+  .option('--timeout <ms>', 'give up on a command after this long', integer, 10_000)
+  .showHelpAfterError();
+
+program
+  .command('serve')
+  .description('run a member')
+  .option('--id <n>', 'member ID (required with --initial-cluster)', integer)
+  .requiredOption('--data-dir <dir>', 'where the WAL and snapshots live')
+  .option('--listen-client <url>', 'client API address', 'http://127.0.0.1:2379')
+  .option('--listen-peer <url>', 'peer transport address', 'http://127.0.0.1:2380')
+  .option('--initial-cluster <list>', 'start a new cluster: 1=http://127.0.0.1:2380,2=...')
+  .option('--join <url>', 'client URL(s) of a running member: ask to be added, then start')
+  .option('--cluster-id <hex>', 'cluster ID (default: a hash of the initial cluster)')
+  .option('--tick-ms <n>', 'milliseconds per Raft tick', integer, 100)
+  .option('--election-ticks <n>', 'ticks without a leader before an election', integer, 10)
+  .option('--heartbeat-ticks <n>', 'ticks between leader heartbeats', integer, 1)
+  .option('--snapshot-count <n>', 'applied entries between snapshots', integer, 10_000)
+  .option('--snapshot-catchup <n>', 'entries kept behind a snapshot for slow followers', integer, 5_000)
+  .option('--max-key-bytes <n>', 'longest key', integer, 4096)
+  .option('--max-value-bytes <n>', 'largest value', integer, 1024 * 1024)
+  .option('--request-timeout-ms <n>', 'how long a write or read may wait', integer, 5_000)
+  .addOption(new Option('--log-level <level>', 'least severe level printed').choices(['debug', 'info', 'warning', 'error']).default('info'))
+  .action(async (o: Record<string, unknown>) => {
+    configureColour();
+    const idValue = o.id;
+    const id = typeof idValue === 'number' ? idValue : undefined;
+    const logger = nodeLogger(id ?? 0, o.logLevel as LogLevel);
+    const member = await serve({
+      ...(id === undefined ? {} : { id }),
+      dataDir: String(o.dataDir),
+      listenClient: String(o.listenClient),
+      listenPeer: String(o.listenPeer),
+      ...(typeof o.initialCluster === 'string' ? { initialCluster: o.initialCluster } : {}),
+      ...(typeof o.join === 'string' ? { join: o.join } : {}),
+      ...(typeof o.clusterId === 'string' ? { clusterId: o.clusterId } : {}),
+      tickMs: Number(o.tickMs),
+      electionTicks: Number(o.electionTicks),
+      heartbeatTicks: Number(o.heartbeatTicks),
+      snapshotCount: Number(o.snapshotCount),
+      snapshotCatchup: Number(o.snapshotCatchup),
+      maxKeyBytes: Number(o.maxKeyBytes),
+      maxValueBytes: Number(o.maxValueBytes),
+      requestTimeoutMs: Number(o.requestTimeoutMs),
+      logger: id === undefined ? nodeLogger(0, o.logLevel as LogLevel) : logger,
+    });
+    for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+      process.once(signal, () => void member.stop(`received ${signal}`));
+    }
+    await member.stopped;
+    process.exit(0);
+  });
+
+program
+  .command('put <key> <value>')
+  .description('store a value (use - to read it from standard input)')
+  .action(async (key: string, value: string) => {
+    const bytes = value === '-' ? await readStdin() : Buffer.from(value, 'utf8');
+    const { created } = await client().put(key, bytes);
+    console.log(created ? 'OK (created)' : 'OK');
+  });
+
+program
+  .command('get <key>')
+  .description('print a value')
+  .option('--serializable', 'read the local copy without confirming leadership (may be stale)')
+  .action(async (key: string, o: { serializable?: boolean }) => {
+    const value = await client().get(key, o.serializable === true ? 'serializable' : 'linearizable');
+    if (value === null) throw new KvError('KeyNotFound', `Key "${key}" not found`);
+    process.stdout.write(value);
+    if (process.stdout.isTTY) process.stdout.write('\n');
+  });
+
+program
+  .command('del <key>')
+  .description('delete a key')
+  .action(async (key: string) => {
+    if (!(await client().del(key))) throw new KvError('KeyNotFound', `Key "${key}" not found`);
+    console.log('OK');
+  });
+
+program
+  .command('list [prefix]')
+  .description('list keys and values under a prefix')
+  .option('--limit <n>', 'at most this many', integer)
+  .option('--serializable', 'read the local copy without confirming leadership (may be stale)')
+  .action(async (prefix: string | undefined, o: { limit?: number; serializable?: boolean }) => {
+    const kvs = await client().list(prefix ?? '', o.limit, o.serializable === true ? 'serializable' : 'linearizable');
+    for (const kv of kvs) console.log(`${kv.key}\t${kv.value}`);
+  });
+
+program
+  .command('members')
+  .description('list the members')
+  .action(async () => {
+    const list = await client().members();
+    console.log(`cluster ${list.clusterId}`);
+    for (const m of list.members) {
+      const tags = [m.id === list.leader ? 'leader' : '', m.learner ? 'learner' : ''].filter((t) => t !== '').join(', ');
+      console.log(`${m.id}\tpeer ${m.peerURL}\tclient ${m.clientURL === '' ? '?' : m.clientURL}${tags === '' ? '' : `\t(${tags})`}`);
+    }
+  });
+
+const member = program.command('member').description('change the membership');
+member
+  .command('add <peerURL>')
+  .description('add a member by peer URL (then start it with `serve --join`)')
+  .option('--learner', 'add as a non-voting learner')
+  .option('--id <n>', 'member ID (default: chosen by the cluster)', integer)
+  .action(async (peerURL: string, o: { learner?: boolean; id?: number }) => {
+    const reply = await client().addMember(peerURL, { ...(o.learner === true ? { learner: true } : {}), ...(o.id === undefined ? {} : { id: o.id }) });
+    console.log(`added member ${String(Reflect.get(reply as object, 'id'))}`);
+  });
+member
+  .command('remove <id>')
+  .description('remove a member (it stops itself)')
+  .action(async (id: string) => {
+    await client().removeMember(integer(id));
+    console.log(`removed member ${id}`);
+  });
+member
+  .command('promote <id>')
+  .description('make a learner a voter')
+  .action(async (id: string) => {
+    await client().promoteMember(integer(id));
+    console.log(`promoted member ${id}`);
+  });
+
+program
+  .command('status')
+  .description('show every endpoint: role, term, leader, commit and applied indexes')
+  .option('--json', 'print the raw JSON')
+  .action(async (o: { json?: boolean }) => {
+    const all = await client().statusAll();
+    if (o.json === true) {
+      console.log(JSON.stringify(all, null, 2));
+      return;
+    }
+    let ok = 0;
+    for (const s of all) {
+      if (s.status === undefined) {
+        console.log(`${s.endpoint}\tunreachable: ${s.error ?? ''}`);
+        continue;
+      }
+      ok++;
+      const st = s.status;
+      console.log(
+        `${s.endpoint}\tid ${String(st.id)}\t${String(st.role)}\tterm ${String(st.term)}\tleader ${String(st.leader)}\tcommit ${String(st.commit)}\tapplied ${String(st.applied)}\tsnapshot ${String(st.snapshotIndex)}`,
+      );
+    }
+    if (ok === 0) throw new KvError('Unavailable', 'No endpoint answered');
+  });
+
+program
+  .command('health')
+  .description('exit 0 once some endpoint serves requests (has a leader)')
+  .option('--wait <ms>', 'keep asking for this long', integer, 0)
+  .action(async (o: { wait: number }) => {
+    const endpoints = program.opts<{ endpoints: string }>().endpoints.split(',');
+    const deadline = Date.now() + o.wait;
+    for (;;) {
+      for (const endpoint of endpoints) {
+        try {
+          const res = await fetch(`${endpoint.replace(/\/+$/, '')}/health`, { signal: AbortSignal.timeout(1000) });
+          if (res.ok) {
+            console.log(`${endpoint} is healthy`);
+            return;
+          }
+        } catch {
+          // Not up yet; try the next endpoint.
+        }
+      }
+      if (Date.now() >= deadline) throw new KvError('Unavailable', `No endpoint became healthy within ${o.wait} ms`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  });
+
+program
+  .command('transfer-leader [id]')
+  .description('hand leadership to a member (default: the most up-to-date voter)')
+  .action(async (id: string | undefined) => {
+    const { leader } = await client().transferLeader(id === undefined ? undefined : integer(id));
+    console.log(`leader is now member ${leader}`);
+  });
+
+function client(): KvClient {
+  const o = program.opts<{ endpoints: string; timeout: number }>();
+  return new KvClient(o.endpoints.split(','), { timeoutMs: o.timeout });
+}
+
+function integer(text: string): number {
+  if (!/^[0-9]+$/.test(text)) throw new KvError('BadRequest', `Expected a non-negative integer, not "${text}"`);
+  return Number(text);
+}
+
+async function readStdin(): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(String(chunk)));
+  return Buffer.concat(chunks);
+}
+
+program.parseAsync(process.argv).catch((err: unknown) => {
+  const message = err instanceof KvError ? `${err.message} (${err.code})` : err instanceof Error ? err.message : String(err);
+  process.stderr.write(`Error: ${message}\n`);
+  process.exit(1);
+});

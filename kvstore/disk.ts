@@ -1,0 +1,144 @@
+// # A member's data directory
+//
+//   <data-dir>/members.json   the membership known when the member was created (initial cluster, or the join reply)
+//   <data-dir>/snap/          snapshot files (snap/)
+//   <data-dir>/wal/           the write-ahead log (wal/), whose metadata names the member and the cluster
+//
+// On restart the node rebuilds MemoryStorage exactly as it was: the newest snapshot the WAL vouches for (a marker
+// at or below the last commit index), then the HardState and the entries the WAL holds after it. Applying the log
+// again from that snapshot rebuilds the key-value map and the membership, so nothing else needs to be stored.
+
+import fs from 'node:fs';
+import path from 'node:path';
+import { Logger } from '../raft/logger';
+import { MemoryStorage } from '../raft/storage';
+import { Entry, HardState, Snapshot, emptySnapshot, isEmptyHardState, isEmptySnapshot } from '../raft/types';
+import { SnapError, Snapshotter } from '../snap/snapshotter';
+import { Wal } from '../wal/wal';
+import { KvError } from './errors';
+import { Member, Membership, parseMembershipJSON } from './members';
+import { NodeStart, Persistence } from './node';
+
+/** Who this member is, as stored in its data directory. */
+export interface MemberMeta {
+  id: number;
+  /** Hexadecimal, at most 12 digits (the WAL stores it as a number). */
+  clusterId: string;
+  members: Member[];
+}
+
+const walDir = (dataDir: string): string => path.join(dataDir, 'wal');
+const snapDir = (dataDir: string): string => path.join(dataDir, 'snap');
+const membersFile = (dataDir: string): string => path.join(dataDir, 'members.json');
+
+/** Whether the directory already holds a member (a WAL). */
+export function diskExists(dataDir: string): boolean {
+  return Wal.exists(walDir(dataDir));
+}
+
+/** Creates the data directory of a new member. The members file is written first: a WAL implies it exists. */
+export function createDisk(dataDir: string, meta: MemberMeta, logger: Logger): NodeStart {
+  fs.mkdirSync(snapDir(dataDir), { recursive: true });
+  writeFileDurably(membersFile(dataDir), JSON.stringify({ members: meta.members, removed: [] }, null, 2));
+  const wal = Wal.create(walDir(dataDir), { nodeId: meta.id, clusterId: Number.parseInt(meta.clusterId, 16) }, { logger });
+  return {
+    storage: new MemoryStorage(),
+    persistence: new DiskPersistence(wal, new Snapshotter(snapDir(dataDir), logger)),
+    snapshot: emptySnapshot(),
+    members: new Membership(meta.members),
+    bootstrap: [],
+  };
+}
+
+/** Opens an existing member's directory and rebuilds its storage. */
+export function openDisk(dataDir: string, logger: Logger): { meta: MemberMeta; start: NodeStart } {
+  const snapshotter = new Snapshotter(snapDir(dataDir), logger);
+  const snapshot = newestSnapshot(snapshotter, dataDir);
+  const wal = Wal.open(walDir(dataDir), { index: snapshot.metadata.index, term: snapshot.metadata.term, confState: snapshot.metadata.confState }, { logger });
+  try {
+    const { metadata, hardState, entries } = wal.readAll();
+    const storage = new MemoryStorage();
+    if (!isEmptySnapshot(snapshot)) storage.applySnapshot(snapshot);
+    if (!isEmptyHardState(hardState)) storage.setHardState(hardState);
+    storage.append(entries);
+    const seed = readMembers(membersFile(dataDir));
+    logger.info(`loaded snapshot at ${snapshot.metadata.index}, ${entries.length} WAL entries, commit ${hardState.commit}`);
+    return {
+      meta: { id: metadata.nodeId, clusterId: metadata.clusterId.toString(16), members: seed },
+      start: { storage, persistence: new DiskPersistence(wal, snapshotter), snapshot, members: new Membership(seed), bootstrap: [] },
+    };
+  } catch (err) {
+    wal.close();
+    throw err;
+  }
+}
+
+// The newest snapshot file the WAL has a marker for; none at all (a young member) means starting from the empty one.
+function newestSnapshot(snapshotter: Snapshotter, dataDir: string): Snapshot {
+  try {
+    return snapshotter.loadNewestAvailable(Wal.validSnapshotEntries(walDir(dataDir)));
+  } catch (err) {
+    if (err instanceof SnapError && err.code === 'NoSnapshot') return emptySnapshot();
+    throw err;
+  }
+}
+
+class DiskPersistence implements Persistence {
+  constructor(
+    private readonly wal: Wal,
+    private readonly snapshotter: Snapshotter,
+  ) {}
+
+  saveSnapshot(snap: Snapshot): void {
+    this.snapshotter.saveSnap(snap);
+    this.wal.saveSnapshot({ index: snap.metadata.index, term: snap.metadata.term, confState: snap.metadata.confState });
+  }
+
+  save(hardState: HardState, entries: Entry[], mustSync: boolean): void {
+    if (isEmptyHardState(hardState) && entries.length === 0) return;
+    this.wal.save(hardState, entries, mustSync);
+  }
+
+  // Segments wholly before the snapshot are no longer needed to restart; keep one extra for inspection.
+  release(snap: Snapshot): void {
+    this.wal.releaseLockTo(snap.metadata.index);
+    this.wal.purgeSegments(1);
+    this.snapshotter.purge(2);
+  }
+
+  close(): void {
+    this.wal.close();
+  }
+}
+
+function readMembers(file: string): Member[] {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new KvError('Corrupt', `Cannot read ${file}: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  try {
+    return parseMembershipJSON(JSON.parse(text)).members;
+  } catch (err) {
+    throw new KvError('Corrupt', `${file} is not a membership file: ${err instanceof Error ? err.message : String(err)}`);
+  }
+}
+
+function writeFileDurably(file: string, text: string): void {
+  const tmp = `${file}.tmp`;
+  const fd = fs.openSync(tmp, 'w');
+  try {
+    fs.writeSync(fd, text);
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+  fs.renameSync(tmp, file);
+  const dir = fs.openSync(path.dirname(file), 'r');
+  try {
+    fs.fsyncSync(dir);
+  } finally {
+    fs.closeSync(dir);
+  }
+}

@@ -1,0 +1,574 @@
+// # The Ready loop
+//
+// The core (raft/) is a pure state machine: it never touches a disk, a socket or a clock. This file is the driver
+// that does, for one node. It owns the RawNode and runs one loop that:
+//
+// 1. gathers everything that arrived since the last turn: peer messages, ticks of the clock, client proposals,
+//    configuration changes, read requests, reports about unreachable peers, and hands it all to the RawNode;
+// 2. asks for one `Ready` and handles it in the order Raft's safety requires (see docs/ready-loop.md):
+//    a. a snapshot from the leader: its file, then its WAL record, then MemoryStorage;
+//    b. the HardState and new entries: WAL (fsync when `mustSync`), then MemoryStorage;
+//    c. messages to peers: only now, because a vote or an acknowledgement promises that the state it depends on
+//       is on stable storage (Figure 2, "Persistent state ... updated on stable storage before responding");
+//    d. committed entries: applied to the key-value map in log order, configuration changes through
+//       `applyConfChange` (§5.3, thesis §4.1);
+// 3. calls `advance()`, and every `snapshotCount` applied entries compacts the log into a snapshot (§7).
+//
+// Step 1 drains every queue before step 2, so under load one Ready (and so one fsync) covers many requests.
+
+import crypto from 'node:crypto';
+import { decodeConfChange, decodeConfChangeV2 } from '../raft/codec';
+import { RaftError } from '../raft/errors';
+import { Logger } from '../raft/logger';
+import { RawNode, Ready, SnapshotStatus } from '../raft/rawnode';
+import { SeededRand } from '../raft/rand';
+import { MemoryStorage } from '../raft/storage';
+import { StateType as ProgressState } from '../raft/tracker/state';
+import {
+  ConfChange,
+  ConfState,
+  Entry,
+  EntryType,
+  HardState,
+  Message,
+  NodeId,
+  None,
+  Snapshot,
+  StateType,
+  isEmptyHardState,
+  isEmptySnapshot,
+} from '../raft/types';
+import { Command, CommandOp, decodeCommand, encodeCommand } from './command';
+import { KvError } from './errors';
+import { ApplyResult, KvStore } from './kv';
+import { Membership, decodeMemberContext } from './members';
+import { encodeSnapshotData, restoreSnapshotData } from './snapshot';
+
+/** Where the loop makes state durable (kvstore/disk.ts on wal/ and snap/). */
+export interface Persistence {
+  /** Writes the snapshot file, then its WAL record (so the WAL never points at a missing snapshot). */
+  saveSnapshot(snap: Snapshot): void;
+  /** Appends the HardState and entries to the WAL; fsyncs when `mustSync`. */
+  save(hardState: Ready['hardState'], entries: Entry[], mustSync: boolean): void;
+  /** Lets the WAL and snapshot files older than `snap` go. */
+  release(snap: Snapshot): void;
+  close(): void;
+}
+
+/** The knobs of one node's loop. */
+export interface NodeOptions {
+  id: NodeId;
+  tickMs: number;
+  electionTicks: number;
+  heartbeatTicks: number;
+  /** Applied entries between two snapshots. */
+  snapshotCount: number;
+  /** Entries kept in memory behind a snapshot, for followers that are only a little behind. */
+  snapshotCatchup: number;
+  /** How long a proposal, read or membership change may wait before it fails. */
+  requestTimeoutMs: number;
+  logger: Logger;
+}
+
+/** What the node restored from disk (kvstore/disk.ts), or a fresh start. */
+export interface NodeStart {
+  storage: MemoryStorage;
+  persistence: Persistence;
+  /** The snapshot MemoryStorage holds, or an empty one. */
+  snapshot: Snapshot;
+  /** The membership known before the log is applied: the initial cluster, or what a join was told. */
+  members: Membership;
+  /** Peers to bootstrap a brand-new cluster with; empty on restart or join. */
+  bootstrap: { id: NodeId; context: Uint8Array }[];
+}
+
+/** Hooks the node calls as membership changes, so the transport can follow. */
+export interface NodeHooks {
+  onPeersChanged(members: Membership): void;
+  /** Sends a Ready's messages; must not block. */
+  send(msgs: Message[]): void;
+  /** The node applied its own removal, or learned of it; it has stopped. */
+  onRemoved(): void;
+}
+
+/** A peer's replication progress, as the leader tracks it (§5.3: nextIndex and matchIndex). */
+export interface PeerProgress {
+  match: number;
+  next: number;
+  state: string;
+  recentActive: boolean;
+}
+
+interface Waiter<T> {
+  resolve(value: T): void;
+  reject(err: KvError): void;
+  timer: NodeJS.Timeout;
+}
+
+interface ReadBatch {
+  // Invariant: `index` is 0 until the ReadState for this batch arrives.
+  index: number;
+  waiters: Waiter<void>[];
+}
+
+/** A node of the replicated key-value store: the RawNode, its storage, the map, and the loop between them. */
+export class RaftNode {
+  readonly kv = new KvStore();
+  readonly members: Membership;
+  private readonly raw: RawNode;
+  private readonly storage: MemoryStorage;
+  private readonly persistence: Persistence;
+
+  // Invariant: appliedIndex <= the HardState's commit; snapshotIndex <= appliedIndex.
+  private appliedIndex: number;
+  private snapshotIndex: number;
+  private confState: ConfState;
+  private leader: NodeId = None;
+  private role_: StateType = StateType.StateFollower;
+
+  // Inboxes, drained at the start of every turn of the loop.
+  private inMessages: Message[] = [];
+  private inTicks = 0;
+  private inProposals: { data: Uint8Array; waiter: Waiter<ApplyResult> }[] = [];
+  private inReads: Waiter<void>[] = [];
+  private inReports: (() => void)[] = [];
+
+  private readonly epoch = crypto.randomBytes(4).readUInt32BE(0);
+  private seq = 0;
+  private readonly proposals = new Map<number, Waiter<ApplyResult>>();
+  private readonly confChanges = new Map<string, Waiter<void>>();
+  private readonly reads = new Map<string, ReadBatch>();
+  private readonly transfers: { to: NodeId; waiter: Waiter<NodeId> }[] = [];
+
+  private scheduled = false;
+  private ticker: NodeJS.Timeout | null = null;
+  private stopped = false;
+  private removed = false;
+
+  constructor(
+    private readonly opts: NodeOptions,
+    start: NodeStart,
+    private readonly hooks: NodeHooks,
+  ) {
+    this.storage = start.storage;
+    this.persistence = start.persistence;
+    this.members = start.members;
+    this.appliedIndex = start.snapshot.metadata.index;
+    this.snapshotIndex = start.snapshot.metadata.index;
+    this.confState = start.snapshot.metadata.confState;
+    if (!isEmptySnapshot(start.snapshot)) restoreSnapshotData(start.snapshot.data, this.kv, this.members);
+    this.raw = new RawNode({
+      id: opts.id,
+      electionTick: opts.electionTicks,
+      heartbeatTick: opts.heartbeatTicks,
+      storage: this.storage,
+      applied: this.appliedIndex,
+      maxSizePerMsg: 1024 * 1024,
+      maxInflightMsgs: 256,
+      maxUncommittedEntriesSize: 1 << 30,
+      checkQuorum: true,
+      preVote: true,
+      stepDownOnRemoval: true,
+      logger: opts.logger,
+      // Election timeouts must differ between members and between runs; the core takes its randomness from here.
+      rand: new SeededRand(crypto.randomBytes(4).readUInt32BE(0)),
+    });
+    if (start.bootstrap.length > 0) this.raw.bootstrap(start.bootstrap.map((p) => ({ id: p.id, context: p.context })));
+    this.hooks.onPeersChanged(this.members);
+  }
+
+  /** Starts the clock; the loop runs whenever there is work. */
+  start(): void {
+    this.ticker = setInterval(() => {
+      this.inTicks++;
+      this.schedule();
+    }, this.opts.tickMs);
+    this.schedule();
+  }
+
+  /** Stops the clock and fails every waiting request. Safe to call twice. */
+  stop(): void {
+    if (this.stopped) return;
+    this.stopped = true;
+    if (this.ticker !== null) clearInterval(this.ticker);
+    const err = new KvError('Stopped', `Member ${this.opts.id} is stopping`);
+    for (const w of this.proposals.values()) settle(w, () => w.reject(err));
+    for (const w of this.confChanges.values()) settle(w, () => w.reject(err));
+    for (const b of this.reads.values()) for (const w of b.waiters) settle(w, () => w.reject(err));
+    for (const p of this.inProposals) settle(p.waiter, () => p.waiter.reject(err));
+    for (const w of this.inReads) settle(w, () => w.reject(err));
+    for (const t of this.transfers) settle(t.waiter, () => t.waiter.reject(err));
+    this.persistence.close();
+  }
+
+  get isStopped(): boolean {
+    return this.stopped;
+  }
+
+  // ## Entry points (any time, from HTTP handlers); each queues work and wakes the loop.
+
+  /** Messages from the transport. */
+  deliver(msgs: Message[]): void {
+    if (this.stopped) return;
+    for (const m of msgs) this.inMessages.push(m);
+    this.schedule();
+  }
+
+  reportUnreachable(id: NodeId): void {
+    this.report(() => this.raw.reportUnreachable(id));
+  }
+
+  reportSnapshot(id: NodeId, ok: boolean): void {
+    this.report(() => this.raw.reportSnapshot(id, ok ? SnapshotStatus.SnapshotFinish : SnapshotStatus.SnapshotFailure));
+  }
+
+  /** Proposes a write; resolves once it is applied on THIS node, so a read here right after sees it. */
+  propose(op: CommandOp, key: string, value: Uint8Array): Promise<ApplyResult> {
+    this.checkServing();
+    const seq = ++this.seq;
+    const cmd: Command = { op, epoch: this.epoch, seq, key, value };
+    return new Promise<ApplyResult>((resolve, reject) => {
+      const waiter = this.waiter<ApplyResult>(resolve, reject, () => {
+        this.proposals.delete(seq);
+        return new KvError('OutcomeUnknown', `Write to "${key}" was proposed but not applied within ${this.opts.requestTimeoutMs} ms; it may or may not take effect`);
+      });
+      this.proposals.set(seq, waiter);
+      this.inProposals.push({ data: encodeCommand(cmd), waiter });
+      this.schedule();
+    });
+  }
+
+  /**
+   * Waits until a read on this node would be linearizable: ReadIndex (§8, thesis §6.4) confirms this node's
+   * leader still leads and gives the commit index at the time of the request; once that index is applied, the
+   * local map reflects every write acknowledged before the read began.
+   */
+  readBarrier(): Promise<void> {
+    this.checkServing();
+    return new Promise<void>((resolve, reject) => {
+      const waiter: Waiter<void> = this.waiter<void>(resolve, reject, () => {
+        this.inReads = this.inReads.filter((w) => w !== waiter);
+        for (const b of this.reads.values()) b.waiters = b.waiters.filter((w) => w !== waiter);
+        return new KvError('Unavailable', `Read could not be confirmed by a quorum within ${this.opts.requestTimeoutMs} ms`);
+      });
+      this.inReads.push(waiter);
+      this.schedule();
+    });
+  }
+
+  /** Proposes a configuration change and resolves once this node has applied it. */
+  proposeConfChange(cc: ConfChange, requestTag: string): Promise<void> {
+    this.checkServing();
+    return new Promise<void>((resolve, reject) => {
+      const waiter = this.waiter<void>(resolve, reject, () => {
+        this.confChanges.delete(requestTag);
+        return new KvError('OutcomeUnknown', `Membership change was proposed but not applied within ${this.opts.requestTimeoutMs} ms; check the member list`);
+      });
+      this.confChanges.set(requestTag, waiter);
+      this.report(() => {
+        try {
+          this.raw.proposeConfChange(cc);
+        } catch (err) {
+          this.confChanges.delete(requestTag);
+          settle(waiter, () => waiter.reject(toKvError(err)));
+        }
+      });
+    });
+  }
+
+  /** A fresh tag for a configuration change's context, matched when the change is applied. */
+  nextRequestTag(): string {
+    return `${this.epoch}:${++this.seq}`;
+  }
+
+  /** Asks the leader to hand leadership to `to` (thesis §3.10); resolves with the new leader. */
+  transferLeader(to: NodeId): Promise<NodeId> {
+    this.checkServing();
+    return new Promise<NodeId>((resolve, reject) => {
+      const waiter: Waiter<NodeId> = this.waiter<NodeId>(resolve, reject, () => {
+        const i = this.transfers.findIndex((t) => t.waiter === waiter);
+        if (i >= 0) this.transfers.splice(i, 1);
+        return new KvError('Unavailable', `Leadership did not move to member ${to} within ${this.opts.requestTimeoutMs} ms`);
+      });
+      this.transfers.push({ to, waiter });
+      this.report(() => this.raw.transferLeader(to));
+    });
+  }
+
+  // ## What the API reports.
+
+  get id(): NodeId {
+    return this.opts.id;
+  }
+
+  get leaderId(): NodeId {
+    return this.leader;
+  }
+
+  get applied(): number {
+    return this.appliedIndex;
+  }
+
+  get lastSnapshotIndex(): number {
+    return this.snapshotIndex;
+  }
+
+  get isRemoved(): boolean {
+    return this.removed;
+  }
+
+  get role(): StateType {
+    return this.role_;
+  }
+
+  /** Term, vote and commit index, as of the last Ready (which is durable by the time anyone can ask). */
+  hardState(): HardState {
+    const s = this.raw.basicStatus();
+    return { term: s.term, vote: s.vote, commit: s.commit };
+  }
+
+  /** What the leader knows of each peer's log (empty on a follower). */
+  progress(): Map<NodeId, PeerProgress> {
+    const out = new Map<NodeId, PeerProgress>();
+    for (const [id, pr] of this.raw.status().progress) {
+      out.set(id, { match: pr.match, next: pr.next, state: ProgressState[pr.state] ?? String(pr.state), recentActive: pr.recentActive });
+    }
+    return out;
+  }
+
+  // ## The loop.
+
+  private schedule(): void {
+    if (this.scheduled || this.stopped) return;
+    this.scheduled = true;
+    setImmediate(() => this.turn());
+  }
+
+  private report(fn: () => void): void {
+    if (this.stopped) return;
+    this.inReports.push(fn);
+    this.schedule();
+  }
+
+  // One turn: hand everything queued to the RawNode, then handle Readies until there are none. Everything here is
+  // synchronous, so requests that arrive meanwhile queue up for the next turn's single Ready.
+  private turn(): void {
+    this.scheduled = false;
+    if (this.stopped) return;
+    try {
+      this.drain();
+      while (!this.stopped && this.raw.hasReady()) {
+        const rd = this.raw.ready();
+        this.handleReady(rd);
+        this.raw.advance();
+        this.maybeSnapshot();
+      }
+    } catch (err) {
+      // A failed write to the WAL leaves memory ahead of the disk; carrying on could acknowledge what a restart
+      // would forget. Stop, and let the operator restart from the files.
+      this.opts.logger.error(`stopping: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+      this.stop();
+      this.hooks.onRemoved();
+      return;
+    }
+    if (this.removed) {
+      this.opts.logger.warning(`member ${this.opts.id} was removed from the cluster; stopping`);
+      this.stop();
+      this.hooks.onRemoved();
+    }
+  }
+
+  private drain(): void {
+    // Messages before ticks: a heartbeat that already arrived must count before the election timer runs out.
+    const msgs = this.inMessages;
+    this.inMessages = [];
+    for (const m of msgs) {
+      try {
+        this.raw.step(m);
+      } catch (err) {
+        if (!(err instanceof RaftError)) throw err;
+      }
+    }
+    const reports = this.inReports;
+    this.inReports = [];
+    for (const fn of reports) fn();
+    for (; this.inTicks > 0; this.inTicks--) this.raw.tick();
+    const proposals = this.inProposals;
+    this.inProposals = [];
+    for (const p of proposals) {
+      if (this.leader === None) {
+        this.failProposal(p.waiter, new KvError('NoLeader', 'No leader is known; retry shortly'));
+        continue;
+      }
+      try {
+        this.raw.propose(p.data);
+      } catch (err) {
+        this.failProposal(p.waiter, toKvError(err));
+      }
+    }
+    // One ReadIndex request covers every read that arrived in this turn.
+    if (this.inReads.length > 0) {
+      const waiters = this.inReads;
+      this.inReads = [];
+      if (this.leader === None) {
+        const err = new KvError('NoLeader', 'No leader is known to confirm a linearizable read; retry shortly');
+        for (const w of waiters) settle(w, () => w.reject(err));
+      } else {
+        const ctx = Buffer.allocUnsafe(10);
+        ctx.writeUInt32BE(this.epoch, 0);
+        ctx.writeUIntBE(++this.seq, 4, 6);
+        this.reads.set(ctx.toString('hex'), { index: 0, waiters });
+        this.raw.readIndex(ctx);
+      }
+    }
+  }
+
+  private failProposal(waiter: Waiter<ApplyResult>, err: KvError): void {
+    for (const [seq, w] of this.proposals) {
+      if (w === waiter) this.proposals.delete(seq);
+    }
+    settle(waiter, () => waiter.reject(err));
+  }
+
+  private handleReady(rd: Ready): void {
+    if (rd.softState !== null) this.noteSoftState(rd.softState.lead, rd.softState.raftState);
+
+    // (a) A snapshot from the leader replaces our log prefix: its file and WAL record first, so that a crash
+    // right after still finds the snapshot the WAL refers to.
+    if (!isEmptySnapshot(rd.snapshot)) {
+      this.persistence.saveSnapshot(rd.snapshot);
+      this.storage.applySnapshot(rd.snapshot);
+    }
+    // (b) Figure 2, S1-S3: currentTerm, votedFor and the log reach stable storage before we answer anyone.
+    this.persistence.save(rd.hardState, rd.entries, rd.mustSync);
+    if (!isEmptyHardState(rd.hardState)) this.storage.setHardState(rd.hardState);
+    if (rd.entries.length > 0) this.storage.append(rd.entries);
+
+    // (c) Only now may our votes and acknowledgements leave.
+    if (rd.messages.length > 0) this.hooks.send(rd.messages);
+
+    // (d) Apply: first a received snapshot, then committed entries in order (rule A1 of Figure 2).
+    if (!isEmptySnapshot(rd.snapshot)) this.applySnapshot(rd.snapshot);
+    for (const e of rd.committedEntries) this.applyEntry(e);
+
+    for (const rs of rd.readStates) {
+      const batch = this.reads.get(Buffer.from(rs.requestCtx).toString('hex'));
+      if (batch !== undefined) batch.index = rs.index;
+    }
+    this.serveReads();
+  }
+
+  private noteSoftState(lead: NodeId, role: StateType): void {
+    if (lead !== this.leader) {
+      this.opts.logger.info(lead === None ? 'lost the leader' : `leader is now member ${lead}`);
+    }
+    this.leader = lead;
+    this.role_ = role;
+    for (let i = this.transfers.length - 1; i >= 0; i--) {
+      const t = this.transfers[i];
+      if (t !== undefined && lead === t.to) {
+        this.transfers.splice(i, 1);
+        settle(t.waiter, () => t.waiter.resolve(lead));
+      }
+    }
+  }
+
+  private applySnapshot(snap: Snapshot): void {
+    if (snap.metadata.index <= this.appliedIndex) return;
+    this.opts.logger.info(`applying snapshot at index ${snap.metadata.index} (term ${snap.metadata.term})`);
+    restoreSnapshotData(snap.data, this.kv, this.members);
+    this.confState = snap.metadata.confState;
+    this.appliedIndex = snap.metadata.index;
+    this.snapshotIndex = snap.metadata.index;
+    this.members.syncRoles(this.confState);
+    this.hooks.onPeersChanged(this.members);
+    if (this.members.isRemoved(this.opts.id)) this.removed = true;
+  }
+
+  private applyEntry(e: Entry): void {
+    if (e.index <= this.appliedIndex) return;
+    switch (e.type) {
+      case EntryType.EntryNormal:
+        if (e.data.length > 0) this.applyCommand(decodeCommand(e.data));
+        break;
+      case EntryType.EntryConfChange:
+        this.applyConfChange(decodeConfChange(e.data));
+        break;
+      case EntryType.EntryConfChangeV2:
+        // tsraft proposes only single-member changes; a V2 entry still changes the configuration.
+        this.confState = this.raw.applyConfChange(decodeConfChangeV2(e.data));
+        this.members.syncRoles(this.confState);
+        break;
+    }
+    this.appliedIndex = e.index;
+  }
+
+  private applyCommand(cmd: Command): void {
+    const result = this.kv.apply(cmd);
+    if (cmd.epoch !== this.epoch) return;
+    const waiter = this.proposals.get(cmd.seq);
+    if (waiter === undefined) return;
+    this.proposals.delete(cmd.seq);
+    settle(waiter, () => waiter.resolve(result));
+  }
+
+  private applyConfChange(cc: ConfChange): void {
+    this.confState = this.raw.applyConfChange(cc);
+    this.members.applyConfChange(cc, this.confState);
+    this.hooks.onPeersChanged(this.members);
+    if (this.members.isRemoved(this.opts.id)) this.removed = true;
+    const tag = decodeMemberContext(cc.context).request;
+    const waiter = tag === undefined ? undefined : this.confChanges.get(tag);
+    if (tag !== undefined && waiter !== undefined) {
+      this.confChanges.delete(tag);
+      settle(waiter, () => waiter.resolve());
+    }
+  }
+
+  private serveReads(): void {
+    for (const [key, batch] of this.reads) {
+      if (batch.index === 0 || batch.index > this.appliedIndex) continue;
+      this.reads.delete(key);
+      for (const w of batch.waiters) settle(w, () => w.resolve());
+    }
+  }
+
+  // §7: once enough entries are applied, the map itself stands in for them. Keep `snapshotCatchup` entries so a
+  // follower that is only slightly behind gets entries rather than a whole snapshot.
+  private maybeSnapshot(): void {
+    if (this.appliedIndex - this.snapshotIndex < this.opts.snapshotCount) return;
+    const snap = this.storage.createSnapshot(this.appliedIndex, this.confState, encodeSnapshotData(this.kv, this.members));
+    this.persistence.saveSnapshot(snap);
+    const compactTo = this.appliedIndex - this.opts.snapshotCatchup;
+    if (compactTo > this.storage.firstIndex()) this.storage.compact(compactTo);
+    this.persistence.release(snap);
+    this.snapshotIndex = this.appliedIndex;
+    this.opts.logger.info(`saved snapshot at index ${snap.metadata.index}; log compacted to ${Math.max(compactTo, 0)}`);
+  }
+
+  private checkServing(): void {
+    if (this.stopped) throw new KvError('Stopped', `Member ${this.opts.id} has stopped`);
+  }
+
+  private waiter<T>(resolve: (v: T) => void, reject: (e: KvError) => void, onTimeout: () => KvError): Waiter<T> {
+    const w: Waiter<T> = {
+      resolve,
+      reject,
+      timer: setTimeout(() => reject(onTimeout()), this.opts.requestTimeoutMs),
+    };
+    return w;
+  }
+}
+
+function settle<T>(w: Waiter<T>, fn: () => void): void {
+  clearTimeout(w.timer);
+  fn();
+}
+
+function toKvError(err: unknown): KvError {
+  if (err instanceof KvError) return err;
+  if (err instanceof RaftError && err.code === 'ProposalDropped') {
+    return new KvError('NoLeader', 'The proposal was dropped (no leader, or leadership is moving); retry shortly');
+  }
+  return new KvError('Internal', err instanceof Error ? err.message : String(err));
+}

@@ -1,0 +1,249 @@
+// # Starting a member
+//
+// One function turns command-line options into a running member, in one of three ways:
+//
+// - the data directory holds a WAL: restart from it. The identity (member ID, cluster ID) and everything else
+//   come from the snapshot and the WAL; `--initial-cluster` and `--join` are ignored, so the same command works
+//   for the first start and every restart, in any order of the members.
+// - `--initial-cluster`: a brand-new cluster. Every founding member bootstraps the same configuration, whose
+//   ConfChange entries carry the peer URLs.
+// - `--join <client URL>`: ask a running member to add this one (POST /members), then start with an empty log;
+//   the leader brings it up to date with entries or a snapshot.
+
+import crypto from 'node:crypto';
+import http from 'node:http';
+import { AddressInfo } from 'node:net';
+import { Logger } from '../raft/logger';
+import { ConfChangeType, NodeId, None } from '../raft/types';
+import { Transport } from '../transport/transport';
+import { clientApp } from './api';
+import { KvClient } from './client';
+import { createDisk, diskExists, openDisk } from './disk';
+import { KvError } from './errors';
+import { Member, Membership, encodeMemberContext } from './members';
+import { RaftNode } from './node';
+
+export interface ServeOptions {
+  /** Required for `initialCluster`; chosen by the cluster on join when absent; read from disk on restart. */
+  id?: NodeId;
+  dataDir: string;
+  /** e.g. http://127.0.0.1:2379; also the address other members and clients are told. */
+  listenClient: string;
+  /** e.g. http://127.0.0.1:2380. */
+  listenPeer: string;
+  /** `1=http://127.0.0.1:2380,2=...` */
+  initialCluster?: string;
+  /** The client URL of a running member. */
+  join?: string;
+  /** Defaults to a hash of the initial cluster. */
+  clusterId?: string;
+  tickMs: number;
+  electionTicks: number;
+  heartbeatTicks: number;
+  snapshotCount: number;
+  snapshotCatchup: number;
+  maxKeyBytes: number;
+  maxValueBytes: number;
+  requestTimeoutMs: number;
+  logger: Logger;
+}
+
+/** A running member. */
+export interface RunningMember {
+  id: NodeId;
+  clusterId: string;
+  node: RaftNode;
+  /** Resolves with the reason once the member has stopped (removed from the cluster, or `stop()`). */
+  stopped: Promise<string>;
+  stop(reason?: string): Promise<void>;
+}
+
+/** Parses `1=http://a:2380,2=http://b:2380`. */
+export function parseInitialCluster(text: string): Member[] {
+  const members: Member[] = [];
+  for (const part of text.split(',').map((p) => p.trim()).filter((p) => p !== '')) {
+    const m = /^([0-9]+)=(.+)$/.exec(part);
+    const id = Number(m?.[1]);
+    if (m === null || !Number.isSafeInteger(id) || id < 1) throw new KvError('BadRequest', `Initial cluster entry "${part}" is not ID=URL`);
+    if (members.some((x) => x.id === id)) throw new KvError('BadRequest', `Initial cluster names member ${id} twice`);
+    members.push({ id, peerURL: originOf(m[2] ?? '', 'initial cluster URL'), clientURL: '', learner: false });
+  }
+  if (members.length === 0) throw new KvError('BadRequest', 'Initial cluster is empty');
+  return members;
+}
+
+/** Starts a member as the options and the data directory say. */
+export async function serve(opts: ServeOptions): Promise<RunningMember> {
+  const clientURL = originOf(opts.listenClient, '--listen-client');
+  const peerURL = originOf(opts.listenPeer, '--listen-peer');
+  const log = opts.logger;
+
+  let id: NodeId;
+  let clusterId: string;
+  let opened: ReturnType<typeof openDisk>['start'];
+  if (diskExists(opts.dataDir)) {
+    const disk = openDisk(opts.dataDir, log);
+    if (opts.id !== undefined && opts.id !== disk.meta.id) {
+      disk.start.persistence.close();
+      throw new KvError('BadRequest', `Data directory ${opts.dataDir} belongs to member ${disk.meta.id}, not ${opts.id}`);
+    }
+    ({ id, clusterId } = disk.meta);
+    opened = disk.start;
+    log.info(`restarting member ${id} of cluster ${clusterId} from ${opts.dataDir} (snapshot at ${opened.snapshot.metadata.index})`);
+  } else if (opts.initialCluster !== undefined && opts.initialCluster !== '') {
+    const initial = parseInitialCluster(opts.initialCluster);
+    if (opts.id === undefined) throw new KvError('BadRequest', '--id is required with --initial-cluster');
+    const self = initial.find((m) => m.id === opts.id);
+    if (self === undefined) throw new KvError('BadRequest', `Member ${opts.id} is not in the initial cluster`);
+    if (self.peerURL !== peerURL) throw new KvError('BadRequest', `Initial cluster gives member ${opts.id} peer URL ${self.peerURL}, but --listen-peer is ${peerURL}`);
+    self.clientURL = clientURL;
+    id = opts.id;
+    clusterId = normalClusterId(opts.clusterId ?? clusterIdOf(initial));
+    opened = createDisk(opts.dataDir, { id, clusterId, members: initial }, log);
+    opened.bootstrap = initial.map((m) => ({ id: m.id, context: encodeMemberContext({ peerURL: m.peerURL, clientURL: m.clientURL }) }));
+    log.info(`starting member ${id} of new cluster ${clusterId} with ${initial.length} members`);
+  } else if (opts.join !== undefined && opts.join !== '') {
+    const joined = await askToJoin(opts.join, peerURL, clientURL, opts.id, log);
+    id = joined.id;
+    clusterId = joined.clusterId;
+    opened = createDisk(opts.dataDir, { id, clusterId, members: joined.members }, log);
+    log.info(`joined cluster ${clusterId} as member ${id}`);
+  } else {
+    throw new KvError('BadRequest', `Data directory ${opts.dataDir} holds no member: give --initial-cluster or --join`);
+  }
+
+  let node: RaftNode | null = null;
+  let resolveStopped: (reason: string) => void = () => undefined;
+  const stopped = new Promise<string>((resolve) => {
+    resolveStopped = resolve;
+  });
+  let stopping: Promise<void> | null = null;
+
+  const transport = new Transport({
+    localId: id,
+    clusterId,
+    logger: log,
+    memberStatus: (from) => {
+      if (opened.members.has(from)) return 'member';
+      return opened.members.isRemoved(from) ? 'removed' : 'unknown';
+    },
+    deliver: (msgs) => node?.deliver(msgs),
+    reportUnreachable: (peer) => node?.reportUnreachable(peer),
+    reportSnapshot: (peer, ok) => node?.reportSnapshot(peer, ok),
+    onRemoved: () => void stop('a peer reports this member was removed from the cluster'),
+  });
+
+  const raftNode = new RaftNode(
+    {
+      id,
+      tickMs: opts.tickMs,
+      electionTicks: opts.electionTicks,
+      heartbeatTicks: opts.heartbeatTicks,
+      snapshotCount: opts.snapshotCount,
+      snapshotCatchup: opts.snapshotCatchup,
+      requestTimeoutMs: opts.requestTimeoutMs,
+      logger: log,
+    },
+    opened,
+    {
+      onPeersChanged: (members) => transport.syncPeers(members.list()),
+      send: (msgs) => transport.send(msgs),
+      onRemoved: () => void stop('this member was removed from the cluster'),
+    },
+  );
+  node = raftNode;
+
+  const api = http.createServer({ maxHeaderSize: 64 * 1024 }, clientApp(raftNode, { clusterId, maxKeyBytes: opts.maxKeyBytes, maxValueBytes: opts.maxValueBytes, maxListLimit: 10_000 }));
+  api.keepAliveTimeout = 60_000;
+  const peerAddr = new URL(peerURL);
+  const clientAddr = new URL(clientURL);
+  await transport.listen(peerAddr.hostname, Number(peerAddr.port));
+  await new Promise<void>((resolve, reject) => {
+    api.once('error', reject);
+    api.listen(Number(clientAddr.port), clientAddr.hostname, () => resolve());
+  });
+  raftNode.start();
+  log.info(`serving clients on ${clientURL} (port ${(api.address() as AddressInfo).port}) and peers on ${peerURL}`);
+  void publishClientURL(raftNode, clientURL, opts.requestTimeoutMs, log);
+
+  function stop(reason = 'stopped'): Promise<void> {
+    if (stopping !== null) return stopping;
+    stopping = (async () => {
+      log.info(`stopping: ${reason}`);
+      raftNode.stop();
+      // Let the answer to the request that removed this member leave before the sockets close.
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      await transport.stop();
+      await new Promise<void>((resolve) => {
+        api.close(() => resolve());
+        api.closeAllConnections();
+      });
+      resolveStopped(reason);
+    })();
+    return stopping;
+  }
+
+  return { id, clusterId, node: raftNode, stopped, stop };
+}
+
+// The founding members know each other's peer URLs only; each announces its own client URL once, through the log,
+// so clients asking any member for the leader's address get one.
+async function publishClientURL(node: RaftNode, clientURL: string, timeoutMs: number, log: Logger): Promise<void> {
+  for (let attempt = 0; !node.isStopped && attempt < 100; attempt++) {
+    const self = node.members.get(node.id);
+    if (self === undefined || self.clientURL === clientURL) return;
+    if (node.leaderId === None) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      continue;
+    }
+    const request = node.nextRequestTag();
+    try {
+      const context = encodeMemberContext({ peerURL: self.peerURL, clientURL, request });
+      await node.proposeConfChange({ type: ConfChangeType.ConfChangeUpdateNode, nodeId: node.id, context, id: 0 }, request);
+      return;
+    } catch (err) {
+      log.debug(`publishing the client URL failed, retrying: ${err instanceof Error ? err.message : String(err)}`);
+      await new Promise((resolve) => setTimeout(resolve, Math.min(timeoutMs, 500)));
+    }
+  }
+}
+
+async function askToJoin(joinURL: string, peerURL: string, clientURL: string, id: NodeId | undefined, log: Logger): Promise<{ id: NodeId; clusterId: string; members: Member[] }> {
+  log.info(`asking ${joinURL} to add this member (peer URL ${peerURL})`);
+  const client = new KvClient(joinURL.split(','), { timeoutMs: 30_000 });
+  const reply = await client.addMember(peerURL, { clientURL, ...(id === undefined ? {} : { id }) });
+  if (typeof reply !== 'object' || reply === null) throw new KvError('Internal', 'Join reply is not an object');
+  const newId: unknown = Reflect.get(reply, 'id');
+  const clusterId: unknown = Reflect.get(reply, 'clusterId');
+  const members: unknown = Reflect.get(reply, 'members');
+  if (typeof newId !== 'number' || typeof clusterId !== 'string' || !Array.isArray(members)) {
+    throw new KvError('Internal', 'Join reply lacks id, clusterId or members');
+  }
+  const registry = new Membership();
+  registry.restore({ members: members as Member[], removed: [] });
+  return { id: newId, clusterId, members: registry.list() };
+}
+
+// 48 bits of a hash of the founding members: the WAL stores the cluster ID as a number, which must stay exact.
+function clusterIdOf(members: Member[]): string {
+  const text = members.map((m) => `${m.id}=${m.peerURL}`).sort().join(',');
+  return crypto.createHash('sha256').update(text).digest('hex').slice(0, 12);
+}
+
+function normalClusterId(text: string): string {
+  if (!/^[0-9a-fA-F]{1,12}$/.test(text) || Number.parseInt(text, 16) === 0) {
+    throw new KvError('BadRequest', `Cluster ID must be 1 to 12 hexadecimal digits, not zero, not "${text}"`);
+  }
+  return Number.parseInt(text, 16).toString(16);
+}
+
+function originOf(text: string, what: string): string {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new KvError('BadRequest', `${what} is not a URL: "${text}"`);
+  }
+  if (url.protocol !== 'http:' || url.port === '') throw new KvError('BadRequest', `${what} must be http://host:port, not "${text}"`);
+  return url.origin;
+}
