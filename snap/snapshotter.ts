@@ -1,0 +1,201 @@
+// # Snapshot files
+//
+// The application's state machine, as of a log index, saved so the log before it can be discarded (§7). Each
+// snapshot is one file named `<term>-<index>.snap` (16 hex digits each, etcd's names), holding a checked copy of a
+// raftpb.Snapshot:
+//
+//     magic "tsnp" (4 bytes) | CRC-32C of the body (4 bytes LE) | body length (8 bytes LE) | body (raftpb.Snapshot)
+//
+// A file is written under a temporary name, fsynced, renamed into place and the directory fsynced, so a snapshot
+// file is whole or absent. A file that fails its checks anyway (a damaged disk) is renamed to `<name>.broken` and
+// the next older one is tried, so one bad file costs a longer replay rather than the node.
+//
+// Exported API:
+//
+//     new Snapshotter(dir, logger?)
+//     snapshotter.saveSnap(snapshot): string              writes the file durably; returns its name ('' if empty)
+//     snapshotter.load(): Snapshot                        the newest valid snapshot; SnapError 'NoSnapshot' if none
+//     snapshotter.loadNewestAvailable(walSnaps): Snapshot the newest valid one whose term and index the WAL records
+//     snapshotter.snapNames(): string[]                   snapshot file names, newest first
+//     snapshotter.purge(keep): string[]                   deletes all but the newest `keep`; returns names deleted
+//     SnapError (code: SnapErrorCode), snapshotName(term, index)
+
+import * as fs from 'fs';
+import * as path from 'path';
+import { crc32c } from '@node-rs/crc32';
+import { decodeSnapshot, encodeSnapshot } from '../raft/codec';
+import { Logger, discardLogger } from '../raft/logger';
+import { Snapshot, isEmptySnapshot } from '../raft/types';
+
+/** What went wrong with a snapshot file. */
+export type SnapErrorCode =
+  /** No valid snapshot file (of those asked for) exists. */
+  | 'NoSnapshot'
+  /** The file is empty. */
+  | 'EmptySnapshot'
+  /** The file is shorter or longer than its header says, or its header is not a snapshot header. */
+  | 'Malformed'
+  /** The body's CRC differs from the stored one. */
+  | 'CrcMismatch'
+  /** The body decodes to a snapshot whose term or index differs from the file name's. */
+  | 'NameMismatch';
+
+/** The one error class of the snapshot module. */
+export class SnapError extends Error {
+  override name = 'SnapError';
+
+  constructor(
+    readonly code: SnapErrorCode,
+    message: string,
+    readonly file?: string,
+  ) {
+    super(message);
+  }
+}
+
+const MAGIC = Buffer.from('tsnp', 'latin1');
+const HEADER_BYTES = 16;
+const SNAP_RE = /^([0-9a-f]{16})-([0-9a-f]{16})\.snap$/;
+
+function hex16(n: number): string {
+  return n.toString(16).padStart(16, '0');
+}
+
+/** The file name of the snapshot at `index` taken in `term`. */
+export function snapshotName(term: number, index: number): string {
+  return `${hex16(term)}-${hex16(index)}.snap`;
+}
+
+function fsyncDir(dir: string): void {
+  const fd = fs.openSync(dir, 'r');
+  try {
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** Encodes a snapshot file's bytes. */
+export function encodeSnapFile(snapshot: Snapshot): Buffer {
+  const body = encodeSnapshot(snapshot);
+  const buf = Buffer.alloc(HEADER_BYTES + body.length);
+  MAGIC.copy(buf, 0);
+  buf.writeUInt32LE(crc32c(body) >>> 0, 4);
+  buf.writeUInt32LE(body.length % 2 ** 32, 8);
+  buf.writeUInt32LE(Math.floor(body.length / 2 ** 32), 12);
+  buf.set(body, HEADER_BYTES);
+  return buf;
+}
+
+/** Decodes and checks a snapshot file's bytes against its name; throws SnapError naming the file. */
+export function decodeSnapFile(name: string, buf: Uint8Array): Snapshot {
+  if (buf.length === 0) throw new SnapError('EmptySnapshot', `Snapshot file ${name} is empty`, name);
+  const b = Buffer.from(buf.buffer, buf.byteOffset, buf.length);
+  if (b.length < HEADER_BYTES || !b.subarray(0, 4).equals(MAGIC)) {
+    throw new SnapError('Malformed', `Snapshot file ${name} does not start with a snapshot header`, name);
+  }
+  const bodyLen = b.readUInt32LE(8) + b.readUInt32LE(12) * 2 ** 32;
+  if (bodyLen !== b.length - HEADER_BYTES) {
+    throw new SnapError('Malformed', `Snapshot file ${name} holds ${b.length - HEADER_BYTES} body bytes, ` +
+      `its header says ${bodyLen}`, name);
+  }
+  const body = b.subarray(HEADER_BYTES);
+  const stored = b.readUInt32LE(4);
+  const actual = crc32c(body) >>> 0;
+  if (stored !== actual) {
+    throw new SnapError('CrcMismatch', `Snapshot file ${name}: CRC mismatch: stored 0x${stored.toString(16)}, ` +
+      `computed 0x${actual.toString(16)}`, name);
+  }
+  let snap: Snapshot;
+  try {
+    snap = decodeSnapshot(body);
+  } catch (err) {
+    throw new SnapError('Malformed', `Snapshot file ${name} does not decode: ${String(err)}`, name);
+  }
+  if (snapshotName(snap.metadata.term, snap.metadata.index) !== name) {
+    throw new SnapError('NameMismatch', `Snapshot file ${name} holds the snapshot at term ` +
+      `${snap.metadata.term} index ${snap.metadata.index}`, name);
+  }
+  return snap;
+}
+
+/** Saves, finds and loads the snapshot files of one directory. */
+export class Snapshotter {
+  constructor(
+    readonly dir: string,
+    private readonly logger: Logger = discardLogger,
+  ) {
+    fs.mkdirSync(dir, { recursive: true });
+  }
+
+  /**
+   * Writes `snapshot` durably as `<term>-<index>.snap`: temporary file, fsync, rename, directory fsync. Returns the
+   * file name, or '' for an empty snapshot (nothing to save). Save the file before the WAL's snapshot marker.
+   */
+  saveSnap(snapshot: Snapshot): string {
+    if (isEmptySnapshot(snapshot)) return '';
+    const name = snapshotName(snapshot.metadata.term, snapshot.metadata.index);
+    const final = path.join(this.dir, name);
+    const tmp = `${final}.tmp`;
+    const fd = fs.openSync(tmp, 'w');
+    try {
+      const buf = encodeSnapFile(snapshot);
+      let done = 0;
+      while (done < buf.length) done += fs.writeSync(fd, buf, done, buf.length - done, done);
+      fs.fsyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+    fs.renameSync(tmp, final);
+    fsyncDir(this.dir);
+    return name;
+  }
+
+  /** Snapshot file names, newest first (by term, then index). */
+  snapNames(): string[] {
+    return fs
+      .readdirSync(this.dir)
+      .filter((f) => SNAP_RE.test(f))
+      .sort()
+      .reverse();
+  }
+
+  /** The newest valid snapshot. Damaged files on the way are renamed `.broken`. Throws SnapError 'NoSnapshot'. */
+  load(): Snapshot {
+    return this.loadMatching(() => true);
+  }
+
+  /**
+   * The newest valid snapshot whose term and index appear in `walSnaps` (from `Wal.validSnapshotEntries`): a file
+   * the WAL has no marker for was saved by a node that crashed before recording it, and the WAL cannot be opened
+   * there. Throws SnapError 'NoSnapshot' when none qualifies.
+   */
+  loadNewestAvailable(walSnaps: readonly { term: number; index: number }[]): Snapshot {
+    const known = new Set(walSnaps.map((s) => snapshotName(s.term, s.index)));
+    return this.loadMatching((name) => known.has(name));
+  }
+
+  /** Deletes all snapshot files but the newest `keep`, and leftover temporaries. Returns the names deleted. */
+  purge(keep: number): string[] {
+    const doomed = this.snapNames().slice(Math.max(0, keep));
+    for (const f of fs.readdirSync(this.dir)) if (f.endsWith('.snap.tmp')) fs.rmSync(path.join(this.dir, f));
+    for (const name of doomed) fs.rmSync(path.join(this.dir, name));
+    fsyncDir(this.dir);
+    return doomed;
+  }
+
+  private loadMatching(match: (name: string) => boolean): Snapshot {
+    for (const name of this.snapNames()) {
+      if (!match(name)) continue;
+      const file = path.join(this.dir, name);
+      try {
+        return decodeSnapFile(name, fs.readFileSync(file));
+      } catch (err) {
+        if (!(err instanceof SnapError)) throw err;
+        fs.renameSync(file, `${file}.broken`);
+        this.logger.warning(`${err.message}; renamed it to ${name}.broken`);
+      }
+    }
+    throw new SnapError('NoSnapshot', `No valid snapshot file in ${this.dir}`);
+  }
+}
