@@ -220,10 +220,9 @@ function parse(text: string, fileName: string): ParsedFile {
       expected = read.expected;
       i = read.next;
     }
-    cases.push({
-      data: { pos, cmd: parsed.cmd, cmdArgs: parsed.cmdArgs, input: input.map((l) => `${l}\n`).join('').trim(), expected },
-      leading: pending,
-    });
+    const inputText = input.map((l) => `${l}\n`).join('').trim();
+    const data: TestData = { pos, cmd: parsed.cmd, cmdArgs: parsed.cmdArgs, input: inputText, expected };
+    cases.push({ data, leading: pending });
     pending = [];
   }
   return { cases, trailing: pending };

@@ -173,7 +173,10 @@ describe('restore', () => {
       'joint',
       { voters: [1, 2, 3], learners: [5], votersOutgoing: [1, 2, 4, 6], learnersNext: [4], autoLeave: false },
     ],
-    ['joint, unsorted, auto-leaving', { voters: [3, 1], learners: [], votersOutgoing: [2, 1], learnersNext: [2], autoLeave: true }],
+    [
+      'joint, unsorted, auto-leaving',
+      { voters: [3, 1], learners: [], votersOutgoing: [2, 1], learnersNext: [2], autoLeave: true },
+    ],
   ])('rebuilds the %s configuration', (_name, cs) => {
     expect(roundTrip(cs)).toEqual(sorted(cs));
   });

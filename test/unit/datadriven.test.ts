@@ -53,7 +53,8 @@ describe('parseLine', () => {
 
 describe('parseFile', () => {
   test('reads cases separated by blank lines and skips comments', () => {
-    const text = '# intro\n\nfoo a=1\nline one\n\nline two\n----\nout 1\nout 2\n\n# between\nbar\n----\n\nbaz\n----\nx\n';
+    const text =
+      '# intro\n\nfoo a=1\nline one\n\nline two\n----\nout 1\nout 2\n\n# between\nbar\n----\n\nbaz\n----\nx\n';
     const cases = parseFile(text, 'f.txt');
     expect(cases.map((c) => [c.pos, c.cmd, c.input, c.expected])).toEqual([
       ['f.txt:3', 'foo', 'line one\n\nline two', 'out 1\nout 2\n'],
@@ -83,7 +84,9 @@ describe('parseFile', () => {
   });
 
   test('names the position of a malformed directive', () => {
-    expect(() => parseFile('\n\ncmd x=(1\n----\n', 'g.txt')).toThrow('g.txt:3: cannot parse directive at column 8: cmd x=(1');
+    expect(() => parseFile('\n\ncmd x=(1\n----\n', 'g.txt')).toThrow(
+      'g.txt:3: cannot parse directive at column 8: cmd x=(1',
+    );
   });
 });
 
@@ -107,7 +110,9 @@ describe('runText', () => {
     const { rewritten } = runText(file, 'e.txt', (d) => (getInt(d.cmdArgs, 'a') === 2 ? 'x\n\ny' : 'same'), {
       rewrite: true,
     });
-    expect(rewritten).toBe('echo a=1\n----\nsame\n\necho a=2\n----\n----\nx\n\ny\n----\n----\n\necho a=3\n----\nsame\n');
+    expect(rewritten).toBe(
+      'echo a=1\n----\nsame\n\necho a=2\n----\n----\nx\n\ny\n----\n----\n\necho a=3\n----\nsame\n',
+    );
     // The rewritten file reads back to the outputs that produced it.
     expect(parseFile(rewritten ?? '', 'e.txt').map((c) => c.expected)).toEqual(['same\n', 'x\n\ny\n', 'same\n']);
   });
@@ -127,7 +132,9 @@ describe('runText', () => {
   test('explains a long mismatch with a unified diff', () => {
     const expected = ['a', 'b', 'c', 'd', 'e', 'f'].join('\n');
     const { results } = runText(`cmd\n----\n${expected}\n`, 'd.txt', () => 'a\nb\nC\nd\ne\nf\n');
-    expect(results[0].message).toContain('output didn\'t match expected:\n--- expected\n+++ actual\n@@ -1,6 +1,6 @@\n a\n b\n-c\n+C\n');
+    expect(results[0].message).toContain(
+      "output didn't match expected:\n--- expected\n+++ actual\n@@ -1,6 +1,6 @@\n a\n b\n-c\n+C\n",
+    );
   });
 });
 
@@ -139,7 +146,8 @@ describe('unifiedDiff', () => {
     b[25] = 'Y';
     const diff = unifiedDiff(`${a.join('\n')}\n`, `${b.join('\n')}\n`, 2);
     expect(diff).toBe(
-      '--- expected\n+++ actual\n@@ -1,5 +1,5 @@\n l0\n l1\n-l2\n+X\n l3\n l4\n@@ -24,5 +24,5 @@\n l23\n l24\n-l25\n+Y\n l26\n l27\n',
+      '--- expected\n+++ actual\n@@ -1,5 +1,5 @@\n l0\n l1\n-l2\n+X\n l3\n l4\n' +
+        '@@ -24,5 +24,5 @@\n l23\n l24\n-l25\n+Y\n l26\n l27\n',
     );
   });
 });

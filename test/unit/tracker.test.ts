@@ -8,7 +8,15 @@ import { Progress, ProgressMap } from '../../raft/tracker/progress';
 import { StateType } from '../../raft/tracker/state';
 import { Config, ProgressTracker } from '../../raft/tracker/tracker';
 
-function progress(fields: { match?: number; next: number; size?: number; maxBytes?: number; active?: boolean }): Progress {
+interface ProgressFields {
+  match?: number;
+  next: number;
+  size?: number;
+  maxBytes?: number;
+  active?: boolean;
+}
+
+function progress(fields: ProgressFields): Progress {
   return new Progress({
     match: fields.match,
     next: fields.next,
@@ -84,7 +92,7 @@ describe('Inflights', () => {
       fc.record({ kind: fc.constant('reset' as const) }),
     );
     fc.assert(
-      fc.property(fc.integer({ min: 1, max: 6 }), fc.integer({ min: 0, max: 150 }), fc.array(op, { maxLength: 60 }), (size, maxBytes, ops) => {
+      fc.property(fc.integer({ min: 1, max: 6 }), fc.nat(150), fc.array(op), (size, maxBytes, ops) => {
         const in1 = new Inflights(size, maxBytes);
         let model: { index: number; bytes: number }[] = [];
         let next = 1;
@@ -254,7 +262,12 @@ describe('Progress', () => {
   });
 });
 
-function trackerWith(voters: number[], outgoing: number[], learners: number[], matches: Record<number, number>): ProgressTracker {
+function trackerWith(
+  voters: number[],
+  outgoing: number[],
+  learners: number[],
+  matches: Record<number, number>,
+): ProgressTracker {
   const t = new ProgressTracker(10, 0);
   t.config = new Config({ voters: new JointConfig(voters, outgoing), learners: new Set(learners) });
   for (const id of [...voters, ...outgoing, ...learners]) {
@@ -303,7 +316,13 @@ describe('ProgressTracker', () => {
     const t = trackerWith([3, 1], [2, 1], [9, 7], {});
     expect(t.voterNodes()).toEqual([1, 2, 3]);
     expect(t.learnerNodes()).toEqual([7, 9]);
-    expect(t.confState()).toEqual({ voters: [1, 3], votersOutgoing: [1, 2], learners: [7, 9], learnersNext: [], autoLeave: false });
+    expect(t.confState()).toEqual({
+      voters: [1, 3],
+      votersOutgoing: [1, 2],
+      learners: [7, 9],
+      learnersNext: [],
+      autoLeave: false,
+    });
   });
 
   test('isSingleton only for one voter outside a joint change', () => {
