@@ -36,8 +36,8 @@ import {
   ReadState,
   Snapshot,
   SoftState,
+  emptyConfState,
   emptyHardState,
-  emptySnapshot,
   hardStateEqual,
   isEmptyHardState,
   isEmptySnapshot,
@@ -58,7 +58,7 @@ export interface Ready {
   readStates: ReadState[];
   /** Entries to append to stable storage before sending `messages`. */
   entries: Entry[];
-  /** A snapshot to persist and apply; empty (index 0) if none. */
+  /** A snapshot to persist and apply; empty (index 0, shared and frozen) if none. */
   snapshot: Snapshot;
   /** Entries to apply to the state machine (A1), in order. */
   committedEntries: Entry[];
@@ -87,6 +87,17 @@ export enum ProgressType {
 export function mustSync(st: HardState, prevst: HardState, entsnum: number): boolean {
   return entsnum !== 0 || st.vote !== prevst.vote || st.term !== prevst.term;
 }
+
+const emptyBytes = new Uint8Array(0);
+
+/**
+ * The "no snapshot" value every Ready without one shares: allocating a snapshot (and its typed array) per Ready
+ * would dominate the cost of the propose-ready-advance loop. Frozen, since it is shared.
+ */
+const noSnapshot: Snapshot = Object.freeze({
+  data: emptyBytes,
+  metadata: Object.freeze({ confState: Object.freeze(emptyConfState()), index: 0, term: 0 }),
+});
 
 function softStateEqual(a: SoftState, b: SoftState): boolean {
   return a.lead === b.lead && a.raftState === b.raftState;
@@ -183,7 +194,7 @@ export class RawNode {
       hardState: hardStateEqual(hardSt, this.prevHardSt) ? emptyHardState() : hardSt,
       readStates: r.readStates,
       entries,
-      snapshot: r.raftLog.nextUnstableSnapshot() ?? emptySnapshot(),
+      snapshot: r.raftLog.nextUnstableSnapshot() ?? noSnapshot,
       committedEntries: r.raftLog.nextCommittedEnts(allowUnstable),
       messages: r.msgs,
       mustSync: mustSync(hardSt, this.prevHardSt, entries.length),
@@ -458,7 +469,7 @@ function blank(type: MessageType, from: NodeId): Message {
     snapshot: null,
     reject: false,
     rejectHint: 0,
-    context: new Uint8Array(0),
+    context: emptyBytes,
     responses: [],
   };
 }
