@@ -46,3 +46,16 @@ export class MemoryLogger implements Logger {
     throw new RaftPanic(m);
   }
 }
+
+/** The index of the first entry where `a` and `b` differ, or -1 if they are equal (jest's deep equality is slow). */
+export function firstDifference(a: readonly Entry[], b: readonly Entry[]): number {
+  const n = Math.max(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    const x = a[i];
+    const y = b[i];
+    if (x === undefined || y === undefined) return i;
+    if (x.index !== y.index || x.term !== y.term || x.type !== y.type) return i;
+    if (!Buffer.from(x.data).equals(Buffer.from(y.data))) return i;
+  }
+  return -1;
+}
