@@ -1,4 +1,5 @@
 import * as fs from 'fs';
+import * as os from 'os';
 import * as path from 'path';
 
 import {
@@ -15,7 +16,7 @@ import {
   runText,
   unifiedDiff,
 } from '../../raft/rafttest/datadriven';
-import { walk } from '../support/datadriven_file';
+import { firstFailure, runFile, walk } from '../support/datadriven_file';
 
 const ETCD_DATA = path.join(__dirname, '..', '..', 'raft', 'testdata', 'etcd');
 
@@ -206,4 +207,23 @@ describe("etcd's scenario files", () => {
       expect(rewriteFile(text, file, (d) => d.expected)).toBe(text);
     },
   );
+});
+
+describe('runFile', () => {
+  test('checks a file on disk, and in rewrite mode replaces its outputs', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsraft-dd-'));
+    const file = path.join(dir, 'case.txt');
+    fs.writeFileSync(file, '# doubled\ndouble n=2\n----\n3\n');
+    const double = (d: { cmdArgs: { key: string; vals: string[] }[] }): string => String(2 * getInt(d.cmdArgs, 'n'));
+    try {
+      expect(firstFailure(runFile(file, double, { rewrite: false }).results)).toBe(
+        'case.txt:2: double\nexpected:\n3\nfound:\n4\n',
+      );
+      runFile(file, double, { rewrite: true });
+      expect(fs.readFileSync(file, 'utf8')).toBe('# doubled\ndouble n=2\n----\n4\n');
+      expect(firstFailure(runFile(file, double, { rewrite: false }).results)).toBeNull();
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });
