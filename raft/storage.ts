@@ -101,6 +101,8 @@ export class MemoryStorage implements Storage {
       throw new RaftPanic(`entries' hi(${hi}) is out of bound lastindex(${this.lastIndex()})`);
     }
     if (this.ents.length === 1) throw new StorageError('Unavailable');
+    if (lo > hi) throw new RaftPanic(`entries' lo(${lo}) is greater than hi(${hi})`);
+    if (lo === hi) return [];
     // The size limit of `limitSize`, applied before copying: the first entry always, then while within maxSize.
     const start = lo - offset;
     let end = start + 1;

@@ -70,6 +70,9 @@ describe('MemoryStorage', () => {
     expect(s.entries(4, 7, two + 5)).toEqual([ent(4, 4), ent(5, 5)]);
     expect(s.entries(4, 7, two - 1)).toEqual([ent(4, 4)]);
     expect(() => s.entries(4, 8, noLimit)).toThrow(RaftPanic);
+    expect(s.entries(5, 5, noLimit)).toEqual([]);
+    expect(s.entries(7, 7, noLimit)).toEqual([]);
+    expect(() => s.entries(6, 5, noLimit)).toThrow(RaftPanic);
   });
 
   it('hands out arrays the caller may change without disturbing storage', () => {
