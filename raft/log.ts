@@ -4,7 +4,7 @@
 // §7), followed by the `Unstable` tail not yet persisted. It also tracks how far the log is committed (S2: commit
 // index) and how far the application has applied it (S2: last applied), with the rule between them:
 //
-//     firstIndex - 1 <= applied <= applying <= committed <= lastIndex
+//     applied <= applying <= committed <= lastIndex
 //
 // Appending follows the AppendEntries receiver rules: refuse without a match at prevLogIndex (AE2), drop a
 // conflicting suffix (AE3), append what is new (AE4), advance the commit index (AE5).
