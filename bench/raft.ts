@@ -1,0 +1,137 @@
+// # The RawNode benchmark
+//
+// etcd measures its core with one loop: propose the three bytes "foo", then handle Readys until that entry is
+// applied. Storage is a MemoryStorage, so what is timed is the core itself: building Readys, tracking progress,
+// committing. Two cases: a lone voter, and two voters where the second is a stub that grants every vote and
+// acknowledges every append at once.
+//
+// The machine this runs on is shared and noisy, so each case runs several times and reports the median, next to a
+// baseline measured in the same run: the same number of appends into a MemoryStorage with no consensus at all.
+// The ratio to that floor is the figure to compare between runs; absolute nanoseconds drift with the neighbours.
+
+import { RawNode } from '../raft/rawnode';
+import { MemoryStorage } from '../raft/storage';
+import { Message, MessageType, newEntry, newMessage, isEmptyHardState } from '../raft/types';
+
+interface CaseResult {
+  nsPerOp: number;
+  readyPerOp: number;
+}
+
+const PAYLOAD = new Uint8Array([0x66, 0x6f, 0x6f]);
+
+/** The fake second voter: answers a vote request with a grant and an append with an acknowledgement of its tail. */
+function stubResponse(m: Message): Message | null {
+  if (m.type === MessageType.MsgVote) {
+    return newMessage({ type: MessageType.MsgVoteResp, to: m.from, from: m.to, term: m.term });
+  }
+  if (m.type === MessageType.MsgApp) {
+    const last = m.entries.length > 0 ? m.entries[m.entries.length - 1].index : m.index;
+    return newMessage({ type: MessageType.MsgAppResp, to: m.from, from: m.to, term: m.term, index: last });
+  }
+  return null;
+}
+
+function runRawNode(voters: number[], proposals: number): CaseResult {
+  const storage = new MemoryStorage();
+  storage.applySnapshot({
+    data: new Uint8Array(0),
+    metadata: {
+      index: 1,
+      term: 1,
+      confState: { voters, learners: [], votersOutgoing: [], learnersNext: [], autoLeave: false },
+    },
+  });
+  const node = new RawNode({ id: 1, electionTick: 10, heartbeatTick: 1, storage, maxSizePerMsg: 4096, maxInflightMsgs: 256 });
+  let readies = 0;
+
+  // The application's half of the Ready contract, reduced to its essentials: persist, "send", apply, advance.
+  const stabilize = (): number => {
+    let applied = 0;
+    while (node.hasReady()) {
+      readies++;
+      const rd = node.ready();
+      if (!isEmptyHardState(rd.hardState)) storage.setHardState(rd.hardState);
+      if (rd.entries.length > 0) storage.append(rd.entries);
+      for (const m of rd.messages) {
+        const resp = stubResponse(m);
+        if (resp !== null) node.step(resp);
+      }
+      if (rd.committedEntries.length > 0) applied = rd.committedEntries[rd.committedEntries.length - 1].index;
+      node.advance();
+    }
+    return applied;
+  };
+
+  node.campaign();
+  stabilize();
+  readies = 0;
+  const start = process.hrtime.bigint();
+  for (let i = 0; i < proposals; i++) {
+    node.propose(PAYLOAD);
+    const applied = stabilize();
+    if (applied === 0) throw new Error(`Proposal ${i} was not applied in the same round`);
+  }
+  const elapsed = Number(process.hrtime.bigint() - start);
+  return { nsPerOp: elapsed / proposals, readyPerOp: readies / proposals };
+}
+
+/** The floor: append one entry per operation to a MemoryStorage, with no Raft involved. */
+function runBaseline(proposals: number): number {
+  const storage = new MemoryStorage();
+  const start = process.hrtime.bigint();
+  for (let i = 1; i <= proposals; i++) {
+    storage.append([newEntry({ term: 1, index: i, data: PAYLOAD })]);
+  }
+  return Number(process.hrtime.bigint() - start) / proposals;
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
+function main(): void {
+  const proposals = Number(process.env.BENCH_PROPOSALS ?? 200_000);
+  const runs = Number(process.env.BENCH_RUNS ?? 5);
+  const cases: Array<{ name: string; voters: number[] }> = [
+    { name: 'rawnode/single-voter', voters: [1] },
+    { name: 'rawnode/two-voters', voters: [1, 2] },
+  ];
+  // One warm-up pass per case lets the JIT settle before anything is timed.
+  for (const c of cases) runRawNode(c.voters, Math.min(proposals, 20_000));
+
+  const baselines: number[] = [];
+  const results = new Map<string, CaseResult[]>();
+  for (let run = 0; run < runs; run++) {
+    baselines.push(runBaseline(proposals));
+    for (const c of cases) {
+      const r = runRawNode(c.voters, proposals);
+      const list = results.get(c.name) ?? [];
+      list.push(r);
+      results.set(c.name, list);
+      console.log(`run ${run + 1}/${runs} ${c.name}: ${r.nsPerOp.toFixed(0)} ns/op, ${r.readyPerOp.toFixed(2)} ready/op`);
+    }
+  }
+  const baseline = median(baselines);
+  console.log(`baseline memorystorage/append: ${baseline.toFixed(0)} ns/op (median of ${runs})`);
+  for (const c of cases) {
+    const list = results.get(c.name) ?? [];
+    const nsPerOp = median(list.map((r) => r.nsPerOp));
+    const readyPerOp = median(list.map((r) => r.readyPerOp));
+    console.log(
+      JSON.stringify({
+        bench: c.name,
+        nsPerOp: Math.round(nsPerOp),
+        readyPerOp: Number(readyPerOp.toFixed(2)),
+        proposals,
+        runs,
+        baselineNsPerOp: Math.round(baseline),
+        ratioToBaseline: Number((nsPerOp / baseline).toFixed(2)),
+      }),
+    );
+  }
+}
+
+main();
