@@ -51,7 +51,7 @@ describe('§5.3 log replication', () => {
   // to be executed by the replicated state machines. The leader appends the command to its log as a new entry,
   // then issues AppendEntries RPCs in parallel to each of the other servers to replicate the entry." (L2, L3)
   test('L2/L3: the leader appends a proposal to its log and sends it to every follower', () => {
-    const { r, s } = newLeader(3);
+    const { r } = newLeader(3);
     r.step(propMsg(1, 'some data'));
     expect(r.raftLog.lastIndex()).toBe(2);
     const msgs = readMessages(r);
