@@ -182,27 +182,40 @@ export function emptyHardState(): HardState {
   return { term: 0, vote: None, commit: 0 };
 }
 
+/**
+ * A zero-length byte array shared by every empty field: it has no elements to change, so sharing it is safe, and it
+ * keeps the hot path from allocating one per message.
+ */
+export const EMPTY_BYTES: Uint8Array = new Uint8Array(0);
+
+// The constructors below assign every field in one fixed order instead of spreading defaults, so each message and
+// entry gets the same hidden class and the leader's hot loop stays monomorphic.
 export function newMessage(fields: Partial<Message> & Pick<Message, 'type'>): Message {
   return {
-    to: None,
-    from: None,
-    term: 0,
-    logTerm: 0,
-    index: 0,
-    entries: [],
-    commit: 0,
-    vote: None,
-    snapshot: null,
-    reject: false,
-    rejectHint: 0,
-    context: new Uint8Array(0),
-    responses: [],
-    ...fields,
+    type: fields.type,
+    to: fields.to ?? None,
+    from: fields.from ?? None,
+    term: fields.term ?? 0,
+    logTerm: fields.logTerm ?? 0,
+    index: fields.index ?? 0,
+    entries: fields.entries ?? [],
+    commit: fields.commit ?? 0,
+    vote: fields.vote ?? None,
+    snapshot: fields.snapshot ?? null,
+    reject: fields.reject ?? false,
+    rejectHint: fields.rejectHint ?? 0,
+    context: fields.context ?? EMPTY_BYTES,
+    responses: fields.responses ?? [],
   };
 }
 
 export function newEntry(fields: Partial<Entry> & Pick<Entry, 'term' | 'index'>): Entry {
-  return { type: EntryType.EntryNormal, data: new Uint8Array(0), ...fields };
+  return {
+    term: fields.term,
+    index: fields.index,
+    type: fields.type ?? EntryType.EntryNormal,
+    data: fields.data ?? EMPTY_BYTES,
+  };
 }
 
 export function isEmptyHardState(hs: HardState): boolean {
