@@ -118,3 +118,7 @@ clean:
 BENCH_TARGETS += bench-e2e
 bench-e2e: build
 	node dist/bench/e2e.js $(BENCH_ARGS)
+
+# Replay scenario files (etcd's by default; DIR=... for others): one PASS/FAIL line per file, then "N passed, N failed".
+conformance: DIR ?= raft/testdata/etcd
+conformance: build ; node dist/raft/rafttest/conformance.js $(DIR)

@@ -1,0 +1,171 @@
+// # The conformance runner
+//
+// tsraft's claim to follow etcd's Raft is checked by replaying etcd's own scenario files and comparing every
+// output byte for byte. `runScenario` replays one file's text through the right harness; run as a program,
+//
+//     node dist/raft/rafttest/conformance.js raft/testdata/etcd [--rewrite] [--verbose]
+//
+// replays every `*.txt` under a directory, prints one line per file and, last, `N passed, N failed` counting
+// files. The harness is chosen by the folder a file sits in: `quorum/` and `confchange/` hold the scenarios of the
+// quorum and configuration-change maths, run by handlers registered with `registerScenarioKind`; every other file
+// is an interaction scenario. With --rewrite, each file's outputs are replaced by what tsraft printed: only for
+// scenarios of tsraft's own, after reading the new output and checking it is the behaviour wanted.
+//
+// The program part is the harness's command-line front end; it is the only code under raft/ that touches the
+// file system, and nothing in the core imports it.
+
+import * as fs from 'fs';
+import * as path from 'path';
+
+import { CaseResult, Handler, RunResult, runText } from './datadriven';
+import { InteractionEnv, InteractionOpts } from './interaction_env';
+import { handle } from './interaction_env_handler';
+
+/** Makes a fresh handler for one file: each file starts from an empty environment. */
+export type HandlerFactory = () => Handler;
+
+const kinds = new Map<string, HandlerFactory>();
+
+/** Routes files in folders named `folder` (e.g. "quorum") to handlers made by `factory`. */
+export function registerScenarioKind(folder: string, factory: HandlerFactory): void {
+  kinds.set(folder, factory);
+}
+
+/** The folder names with a registered harness of their own. */
+export function registeredKinds(): string[] {
+  return [...kinds.keys()];
+}
+
+/** A handler running interaction commands against a fresh InteractionEnv. */
+export function interactionHandler(opts?: InteractionOpts): Handler {
+  const env = new InteractionEnv(opts);
+  return (d) => handle(env, d);
+}
+
+/** The harness for `file`: the one registered for its folder's name, else the interaction environment. */
+export function handlerFor(file: string): Handler {
+  const factory = kinds.get(path.basename(path.dirname(file)));
+  return factory !== undefined ? factory() : interactionHandler();
+}
+
+// Once a case throws, the scenario's state is unknown, so every later case reports the failure instead of running.
+function stopAtFirstThrow(handler: Handler): Handler {
+  let failure: string | null = null;
+  return (d) => {
+    if (failure !== null) {
+      return `not run: an earlier case failed (${failure})`;
+    }
+    try {
+      return handler(d);
+    } catch (err) {
+      failure = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+      return `${d.pos}: ${d.cmd} threw ${failure}`;
+    }
+  };
+}
+
+/**
+ * Replays the scenario `text` (from `file`, whose folder selects the harness), running every case even after a
+ * mismatch, so that each case gets a verdict. With `rewrite`, `rewritten` is the text with the actual outputs.
+ */
+export function runScenario(text: string, file: string, options: { rewrite?: boolean } = {}): RunResult {
+  const handler = stopAtFirstThrow(handlerFor(file));
+  return runText(text, path.basename(file), handler, { rewrite: options.rewrite, continueAfterFailure: true });
+}
+
+/** The outcome of one file. */
+export interface FileReport {
+  file: string;
+  passedCases: number;
+  totalCases: number;
+  results: CaseResult[];
+}
+
+/** Every `*.txt` under `dir`, recursively, in sorted order. */
+export function scenarioFiles(dir: string): string[] {
+  const out: string[] = [];
+  for (const name of fs.readdirSync(dir).sort()) {
+    const full = path.join(dir, name);
+    if (fs.statSync(full).isDirectory()) {
+      out.push(...scenarioFiles(full));
+    } else if (name.endsWith('.txt')) {
+      out.push(full);
+    }
+  }
+  return out;
+}
+
+/** Replays the file at `file`; with `rewrite`, writes the actual outputs back into it. */
+export function runScenarioFile(file: string, options: { rewrite?: boolean } = {}): FileReport {
+  const text = fs.readFileSync(file, 'utf8');
+  let results: CaseResult[];
+  try {
+    const run = runScenario(text, file, options);
+    results = run.results;
+    if (options.rewrite === true && run.rewritten !== null && run.rewritten !== text) {
+      fs.writeFileSync(file, run.rewritten);
+    }
+  } catch (err) {
+    // A file that cannot even be parsed counts as one failed case.
+    const message = err instanceof Error ? err.message : String(err);
+    results = [{ data: { pos: file, cmd: '', cmdArgs: [], input: '', expected: '' }, actual: '', passed: false, message }];
+  }
+  return {
+    file,
+    passedCases: results.filter((r) => r.passed).length,
+    totalCases: results.length,
+    results,
+  };
+}
+
+/** Whether a file replayed with no mismatch. */
+export function filePassed(r: FileReport): boolean {
+  return r.totalCases > 0 && r.passedCases === r.totalCases;
+}
+
+// A file in a quorum/ or confchange/ folder needs that folder's harness; it is skipped when none is registered.
+function missingHarness(file: string): string | null {
+  const folder = path.basename(path.dirname(file));
+  return (folder === 'quorum' || folder === 'confchange') && !kinds.has(folder) ? folder : null;
+}
+
+function main(argv: string[]): number {
+  const flags = new Set(argv.filter((a) => a.startsWith('--')));
+  const dirs = argv.filter((a) => !a.startsWith('--'));
+  if (dirs.length === 0) {
+    process.stderr.write('usage: conformance <dir> [--rewrite] [--verbose]\n');
+    return 2;
+  }
+  const reports: FileReport[] = [];
+  let cases = 0;
+  let casesPassed = 0;
+  for (const dir of dirs) {
+    for (const file of scenarioFiles(dir)) {
+      const skipped = missingHarness(file);
+      if (skipped !== null) {
+        process.stdout.write(`SKIP  ${path.relative(dir, file)} (no ${skipped} harness registered)\n`);
+        continue;
+      }
+      const r = runScenarioFile(file, { rewrite: flags.has('--rewrite') });
+      reports.push(r);
+      cases += r.totalCases;
+      casesPassed += r.passedCases;
+      const verdict = filePassed(r) ? 'PASS' : 'FAIL';
+      process.stdout.write(`${verdict}  ${path.relative(dir, file).padEnd(56)} ${r.passedCases}/${r.totalCases} cases\n`);
+      if (flags.has('--verbose')) {
+        const failed = r.results.find((c) => !c.passed);
+        if (failed !== undefined) {
+          process.stdout.write(failed.message.replace(/^/gm, '      ') + '\n');
+        }
+      }
+    }
+  }
+  const passed = reports.filter(filePassed).length;
+  process.stdout.write(`cases: ${casesPassed} passed, ${cases - casesPassed} failed\n`);
+  process.stdout.write(`${passed} passed, ${reports.length - passed} failed\n`);
+  return passed === reports.length ? 0 : 1;
+}
+
+if (require.main === module) {
+  process.exitCode = main(process.argv.slice(2));
+}

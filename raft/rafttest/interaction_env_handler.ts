@@ -1,0 +1,182 @@
+// # Dispatching scenario commands
+//
+// Each command of an interaction scenario names a handler here. A handler prints what it observes into the
+// environment's output; the output of a command (or "ok" when it printed nothing) is what the scenario file
+// records after `----`. Errors the core returns (a dropped proposal, a refused message) are part of the expected
+// output; a malformed scenario is not, and fails the run with an InteractionError.
+
+import { RaftPanic } from '../logger';
+import { CmdArg, TestData, parseLine } from './datadriven';
+import { InteractionEnv } from './interaction_env';
+import { handleAddNodes } from './interaction_env_handler_add_nodes';
+import {
+  handleCampaign,
+  handleCompact,
+  handleForgetLeader,
+  handlePropose,
+  handleProposeConfChange,
+  handleReadIndex,
+  handleReportUnreachable,
+  handleSetRandomizedElectionTimeout,
+  handleTickElection,
+  handleTickHeartbeat,
+  handleTransferLeadership,
+} from './interaction_env_handler_drive';
+import { handleLogLevel, handleRaftLog, handleRaftState, handleStatus } from './interaction_env_handler_inspect';
+import { handleDeliverMsgs, handleSendSnapshot } from './interaction_env_handler_messages';
+import {
+  handleProcessAppendThread,
+  handleProcessApplyThread,
+  handleProcessReady,
+  handleStabilize,
+} from './interaction_env_handler_process';
+
+/** A scenario the harness cannot run: a missing or malformed argument. Fails the scenario rather than printing. */
+export class InteractionError extends Error {
+  override name = 'InteractionError';
+  readonly code: 'BadArgument';
+
+  constructor(message: string) {
+    super(message);
+    this.code = 'BadArgument';
+  }
+}
+
+type Handler = (env: InteractionEnv, args: CmdArg[], input: string) => void;
+
+const handlers: ReadonlyMap<string, Handler> = new Map<string, Handler>([
+  // A no-op to hang a debugger breakpoint on while investigating a long scenario.
+  ['_breakpoint', () => undefined],
+  ['add-nodes', handleAddNodes],
+  ['campaign', handleCampaign],
+  ['compact', handleCompact],
+  ['deliver-msgs', handleDeliverMsgs],
+  ['forget-leader', handleForgetLeader],
+  ['log-level', handleLogLevel],
+  ['process-append-thread', handleProcessAppendThread],
+  ['process-apply-thread', handleProcessApplyThread],
+  ['process-ready', handleProcessReady],
+  ['propose', handlePropose],
+  ['raft-log', handleRaftLog],
+  ['raft-state', handleRaftState],
+  ['read-index', handleReadIndex],
+  ['report-unreachable', handleReportUnreachable],
+  ['send-snapshot', handleSendSnapshot],
+  ['set-randomized-election-timeout', handleSetRandomizedElectionTimeout],
+  ['stabilize', handleStabilize],
+  ['status', handleStatus],
+  ['tick-election', handleTickElection],
+  ['tick-heartbeat', handleTickHeartbeat],
+  ['transfer-leadership', handleTransferLeadership],
+]);
+
+// Errors that belong in the expected output: whatever the core or storage reports, and unknown commands. Panics
+// and malformed scenarios propagate and fail the run.
+function isReportable(err: unknown): err is Error {
+  return err instanceof Error && !(err instanceof RaftPanic) && !(err instanceof InteractionError);
+}
+
+function runSingle(env: InteractionEnv, cmd: string, args: CmdArg[], input: string): void {
+  const handler = handlers.get(cmd);
+  if (handler === undefined) {
+    throw new Error('unknown command');
+  }
+  handler(env, args, input);
+}
+
+/**
+ * Runs one scenario command and returns its output, "ok" if it printed nothing. `propose-conf-change` reads its
+ * input as the changes to propose; any other command treats each input line as one more command to run after it.
+ */
+export function handle(env: InteractionEnv, d: TestData): string {
+  env.output.reset();
+  let failure: Error | null = null;
+  try {
+    if (d.cmd === 'propose-conf-change') {
+      handleProposeConfChange(env, d.cmdArgs, d.input);
+    } else {
+      runSingle(env, d.cmd, d.cmdArgs, '');
+      for (const line of d.input === '' ? [] : d.input.split('\n')) {
+        const { cmd, cmdArgs } = parseLine(line);
+        try {
+          runSingle(env, cmd, cmdArgs, '');
+        } catch (err) {
+          if (!isReportable(err) || env.output.quiet()) {
+            throw err;
+          }
+          env.output.write(err.message);
+        }
+      }
+    }
+  } catch (err) {
+    if (!isReportable(err)) {
+      throw err;
+    }
+    failure = err;
+  }
+  // The quietest level silences everything but an error, which is then the whole output.
+  if (failure !== null) {
+    if (env.output.quiet()) {
+      return failure.message;
+    }
+    env.output.write(failure.message);
+  }
+  return env.output.length === 0 ? 'ok' : env.output.toString();
+}
+
+/** The first argument as an integer, e.g. the node ID of `campaign 1`. */
+export function firstAsInt(args: CmdArg[]): number {
+  const first = args[0];
+  if (first === undefined || !/^[+-]?[0-9]+$/.test(first.key)) {
+    throw new InteractionError(`expected an integer as the first argument, got ${JSON.stringify(first?.key)}`);
+  }
+  return Number(first.key);
+}
+
+/** The first argument as a node index (its ID minus one). */
+export function firstAsNodeIdx(args: CmdArg[]): number {
+  return firstAsInt(args) - 1;
+}
+
+/** The node indexes named by the bare arguments (those without `=`), in order. */
+export function nodeIdxs(args: CmdArg[]): number[] {
+  return args
+    .filter((a) => a.vals.length === 0)
+    .map((a) => {
+      if (!/^[0-9]+$/.test(a.key)) {
+        throw new InteractionError(`expected a node ID, got ${JSON.stringify(a.key)}`);
+      }
+      return Number(a.key) - 1;
+    });
+}
+
+/** An unsigned integer value, as Go's strconv.ParseUint reads it. */
+export function parseUint(key: string, val: string): number {
+  if (!/^[0-9]+$/.test(val)) {
+    throw new InteractionError(`${key}: expected an unsigned integer, got ${JSON.stringify(val)}`);
+  }
+  return Number(val);
+}
+
+/** A boolean value, accepting the spellings of Go's strconv.ParseBool. */
+export function parseBool(key: string, val: string): boolean {
+  if (['1', 't', 'T', 'TRUE', 'true', 'True'].includes(val)) {
+    return true;
+  }
+  if (['0', 'f', 'F', 'FALSE', 'false', 'False'].includes(val)) {
+    return false;
+  }
+  throw new InteractionError(`${key}: expected a boolean, got ${JSON.stringify(val)}`);
+}
+
+/** The single value of the argument `key`; throws when it is missing or has several values. */
+export function scanArg(args: CmdArg[], key: string): string {
+  const arg = args.find((a) => a.key === key);
+  if (arg === undefined) {
+    throw new InteractionError(`missing argument: ${key}`);
+  }
+  if (arg.vals.length !== 1) {
+    throw new InteractionError(`${key}: got 1 destinations, but ${arg.vals.length} values`);
+  }
+  return arg.vals[0];
+}
