@@ -5,10 +5,14 @@
 // into partitions, with every choice drawn from the simulation's seeded generator: the same seed always loses the
 // same messages.
 //
+// Messages travel encoded in raftpb's wire format, as they would between machines: each copy that arrives is a
+// fresh object, so neither the sender nor a duplicate can see what the receiver does to it.
+//
 // A message is judged when it is sent (drop, duplicate, delay) and again when it arrives (a partition raised while
 // it was in flight cuts it, as a broken link would). Reordering is the natural result of independent delays, plus
 // an occasional long delay that lets a message overtake many later ones.
 
+import { decodeMessage, encodeMessage } from '../codec';
 import { SeededRand } from '../rand';
 import { Message, MessageType, NodeId } from '../types';
 import { EventQueue } from './schedule';
@@ -26,11 +30,13 @@ export interface NetworkFaults {
   /** Probability that a message is held back by up to `longDelay` more, overtaken by later messages. */
   longDelayRate: number;
   longDelay: number;
+  /** Keep each link's messages in order, as one TCP connection would; reordering then comes only from resends. */
+  fifo: boolean;
 }
 
-/** A network that never loses, copies or holds back a message: a delay of 1 to 5 ms, independent per message. */
+/** A network that never loses, copies or reorders a message: a delay of 1 to 5 ms, in order on each link. */
 export function reliableFaults(): NetworkFaults {
-  return { dropRate: 0, duplicateRate: 0, minDelay: 1, maxDelay: 5, longDelayRate: 0, longDelay: 0 };
+  return { dropRate: 0, duplicateRate: 0, minDelay: 1, maxDelay: 5, longDelayRate: 0, longDelay: 0, fifo: true };
 }
 
 /** What happened to messages, for tests that bound message counts and for the trace summary. */
@@ -71,10 +77,12 @@ export class Network {
   stats: NetworkStats = newStats();
 
   private readonly rand: SeededRand;
-  private readonly queue = new EventQueue<Message>();
+  private readonly queue = new EventQueue<Uint8Array>();
   // Invariant: two nodes can talk iff they map to the same group; a node absent from the map is in group 0.
   private readonly group = new Map<NodeId, number>();
   private nextGroup = 1;
+  // The latest arrival time scheduled on each link "from->to", for FIFO delivery.
+  private readonly lastArrival = new Map<string, number>();
 
   constructor(rand: SeededRand, faults: NetworkFaults = reliableFaults()) {
     this.rand = rand;
@@ -141,12 +149,19 @@ export class Network {
     }
     const copies = this.chance(f.duplicateRate) ? 2 : 1;
     s.duplicated += copies - 1;
+    const wire = encodeMessage(m);
     for (let i = 0; i < copies; i++) {
       let delay = f.minDelay + this.rand.intn(Math.max(1, f.maxDelay - f.minDelay + 1));
       if (this.chance(f.longDelayRate)) {
         delay += this.rand.intn(Math.max(1, f.longDelay));
       }
-      this.queue.push(now + delay, m);
+      let at = now + delay;
+      if (f.fifo) {
+        const link = `${m.from}->${m.to}`;
+        at = Math.max(at, this.lastArrival.get(link) ?? 0);
+        this.lastArrival.set(link, at);
+      }
+      this.queue.push(at, wire);
     }
     return copies;
   }
@@ -162,7 +177,7 @@ export class Network {
     if (t === undefined || t > now) {
       return undefined;
     }
-    const { item } = this.queue.pop() as { at: number; item: Message };
+    const item = decodeMessage((this.queue.pop() as { at: number; item: Uint8Array }).item);
     const cut = !this.connected(item.from, item.to);
     if (cut) {
       this.stats.cut++;
@@ -174,7 +189,7 @@ export class Network {
 
   /** Messages in flight, earliest first. */
   inFlight(): InFlight[] {
-    return this.queue.items().map(({ at, item }) => ({ at, message: item }));
+    return this.queue.items().map(({ at, item }) => ({ at, message: decodeMessage(item) }));
   }
 
   /** How many messages are in flight. */

@@ -1,0 +1,259 @@
+// # The randomized simulation
+//
+// One seed picks a cluster (three to five founding voters, PreVote and CheckQuorum on or off, message size and
+// inflight limits), a fault profile and a schedule of trouble: crashes (some in the middle of handling a Ready),
+// restarts, partitions, lost, duplicated and long-delayed messages, client proposals, membership changes (single
+// and joint), leadership transfers and log compaction. The SafetyChecker watches every step.
+//
+// At the end the network heals, crashed members restart, and the cluster must settle; then every proposal a client
+// was told had committed must sit at the same index on every member, and one more proposal must commit. A failure
+// throws a SimulationError whose message says "replay with SEED=n".
+
+import { SeededRand } from '../rand';
+import {
+  ConfChange,
+  ConfChangeTransition,
+  ConfChangeType,
+  ConfChangeV2,
+  NodeId,
+  None,
+} from '../types';
+import { Cluster, ClusterStats } from './cluster';
+import { NetworkFaults, NetworkStats, reliableFaults } from './network';
+
+/** How long a randomized run lasts and how much it records. */
+export interface ChaosOptions {
+  seed: number;
+  /** Ticks of trouble before the network heals (each tick is 10 simulated ms). */
+  ticks: number;
+  /** Trace lines kept (default 400; 0 keeps all). */
+  traceLimit?: number;
+}
+
+/** What a randomized run did, for tests that check the faults really happened. */
+export interface ChaosResult {
+  seed: number;
+  cluster: Cluster;
+  stats: ClusterStats;
+  network: NetworkStats;
+  /** Leaders elected over the run (one per term at most). */
+  leadersElected: number;
+  /** The highest index known committed. */
+  committed: number;
+  /** The members once settled. */
+  members: NodeId[];
+}
+
+const maxNodeId = 12;
+
+/** Runs one randomized simulation to the end; throws SimulationError on any violation. */
+export function runChaos(opts: ChaosOptions): ChaosResult {
+  // The settings come from their own generator, so that changing how the run unfolds never changes its setup.
+  const setup = new SeededRand((opts.seed ^ 0x5bd1e995) >>> 0);
+  const voters = pick(setup, [3, 3, 3, 4, 5, 5]);
+  const faults = pickFaults(setup);
+  const c = new Cluster({
+    seed: opts.seed,
+    voters,
+    faults,
+    traceLimit: opts.traceLimit,
+    maxReadyDelay: setup.intn(4),
+    node: {
+      preVote: setup.intn(2) === 0,
+      checkQuorum: setup.intn(2) === 0,
+      maxSizePerMsg: pick(setup, [0, 64, 1024 * 1024]),
+      maxCommittedSizePerReady: pick(setup, [64, 1024 * 1024]),
+      maxInflightMsgs: pick(setup, [1, 4, 256]),
+    },
+  });
+  const snapshotEvery = 5 + setup.intn(30);
+  const keep = setup.intn(6);
+  const d = new Driver(c, voters + 1);
+  c.note(
+    `chaos seed ${opts.seed}: ${voters} voters, faults ${JSON.stringify(faults)}, snapshot every ${snapshotEvery}` +
+      ` keeping ${keep}`,
+  );
+
+  for (let t = 0; t < opts.ticks; t++) {
+    c.runTicks(1);
+    d.act();
+    for (const n of c.nodes.values()) {
+      if (n.up && n.appliedIndex - n.storage.snapshot().metadata.index >= snapshotEvery) {
+        c.snapshot(n.id, keep);
+      }
+    }
+  }
+
+  c.quiesce();
+  c.checkCommittedProposals();
+  c.one(c.members().length);
+  c.quiesce();
+  c.checkCommittedProposals();
+  return {
+    seed: opts.seed,
+    cluster: c,
+    stats: c.stats,
+    network: c.network.stats,
+    leadersElected: c.checker.electedLeaders,
+    committed: c.checker.highestCommitted,
+    members: c.members(),
+  };
+}
+
+// The trouble a run goes through, a tick at a time.
+class Driver {
+  private readonly c: Cluster;
+  private readonly r: SeededRand;
+  private nextId: NodeId;
+
+  constructor(c: Cluster, nextId: NodeId) {
+    this.c = c;
+    this.r = c.rand;
+    this.nextId = nextId;
+  }
+
+  act(): void {
+    const c = this.c;
+    const r = this.r;
+    const up = c.upNodes();
+    const down = [...c.nodes.keys()].filter((id) => !up.includes(id));
+    const leader = c.leader();
+    if (r.float() < 0.4 && up.length > 0) {
+      const n = 1 + r.intn(3);
+      for (let i = 0; i < n; i++) {
+        c.propose(leader !== None && r.intn(2) === 0 ? leader : pick(r, up));
+      }
+    }
+    if (r.float() < 0.015 && up.length > 0) {
+      c.crash(pick(r, up), r.intn(2) === 0);
+    }
+    if (r.float() < 0.08 && down.length > 0) {
+      c.restart(pick(r, down));
+    }
+    if (r.float() < 0.01) {
+      this.partition();
+    }
+    if (r.float() < 0.02) {
+      c.heal();
+    }
+    if (r.float() < 0.005) {
+      c.network.faults = r.intn(2) === 0 ? reliableFaults() : pickFaults(r);
+      c.note(`network faults now ${JSON.stringify(c.network.faults)}`);
+    }
+    if (r.float() < 0.02 && leader !== None) {
+      this.changeMembership(leader);
+    }
+    if (r.float() < 0.005 && leader !== None && up.length > 1) {
+      c.transferLeader(leader, pick(r, up.filter((id) => id !== leader)));
+    }
+  }
+
+  // Splits the nodes into two or three groups at random, or cuts off the leader alone.
+  private partition(): void {
+    const c = this.c;
+    const ids = [...c.nodes.keys()];
+    const leader = c.leader();
+    if (leader !== None && this.r.intn(3) === 0) {
+      c.isolate(leader);
+      return;
+    }
+    const groups = 2 + this.r.intn(2);
+    const assignment: NodeId[][] = Array.from({ length: groups }, () => []);
+    for (const id of ids) {
+      assignment[this.r.intn(groups)].push(id);
+    }
+    c.partition(assignment);
+  }
+
+  // Proposes one random change that is valid against the leader's applied configuration.
+  private changeMembership(leader: NodeId): void {
+    const c = this.c;
+    const r = this.r;
+    const cs = c.node(leader).confState;
+    if (cs.votersOutgoing.length > 0) {
+      return;
+    }
+    const voters = cs.voters;
+    const learners = cs.learners;
+    const canAdd = this.nextId <= maxNodeId && voters.length + learners.length < 7;
+    const options: (() => ConfChange | ConfChangeV2 | null)[] = [];
+    if (canAdd) {
+      options.push(() => v1(ConfChangeType.ConfChangeAddNode, this.newNode()));
+      options.push(() => v1(ConfChangeType.ConfChangeAddLearnerNode, this.newNode()));
+      if (voters.length > 1) {
+        // Two voters change at once: Auto goes through a joint configuration and leaves it by itself.
+        options.push(() =>
+          v2(ConfChangeTransition.ConfChangeTransitionAuto, [
+            [ConfChangeType.ConfChangeAddNode, this.newNode()],
+            [ConfChangeType.ConfChangeRemoveNode, pick(r, voters)],
+          ]),
+        );
+      }
+    }
+    if (learners.length > 0) {
+      options.push(() => v1(ConfChangeType.ConfChangeAddNode, pick(r, learners)));
+      options.push(() =>
+        v2(ConfChangeTransition.ConfChangeTransitionJointImplicit, [
+          [ConfChangeType.ConfChangeRemoveNode, pick(r, learners)],
+        ]),
+      );
+    }
+    if (voters.length > 2) {
+      options.push(() => v1(ConfChangeType.ConfChangeRemoveNode, pick(r, voters)));
+      options.push(() =>
+        v2(ConfChangeTransition.ConfChangeTransitionJointImplicit, [
+          [ConfChangeType.ConfChangeAddLearnerNode, pick(r, voters)],
+        ]),
+      );
+    }
+    if (options.length === 0) {
+      return;
+    }
+    const cc = pick(r, options)();
+    if (cc !== null) {
+      c.proposeConfChange(leader, cc);
+    }
+  }
+
+  private newNode(): NodeId {
+    const id = this.nextId++;
+    this.c.addNode(id);
+    return id;
+  }
+}
+
+function v1(type: ConfChangeType, nodeId: NodeId): ConfChange {
+  return { type, nodeId, context: new Uint8Array(0), id: 0 };
+}
+
+function v2(transition: ConfChangeTransition, changes: [ConfChangeType, NodeId][]): ConfChangeV2 {
+  return {
+    transition,
+    changes: changes.map(([type, nodeId]) => ({ type, nodeId })),
+    context: new Uint8Array(0),
+  };
+}
+
+function pick<T>(r: SeededRand, xs: readonly T[]): T {
+  return xs[r.intn(xs.length)];
+}
+
+// From a calm network to one that loses a fifth of its messages and holds some back for twenty ticks.
+function pickFaults(r: SeededRand): NetworkFaults {
+  switch (r.intn(3)) {
+    case 0:
+      return reliableFaults();
+    case 1:
+      return { dropRate: 0.05, duplicateRate: 0.02, minDelay: 1, maxDelay: 8, longDelayRate: 0.01, longDelay: 100, fifo: false };
+    default:
+      return {
+        dropRate: 0.2,
+        duplicateRate: 0.05,
+        minDelay: 1,
+        maxDelay: 15,
+        longDelayRate: 0.05,
+        longDelay: 200,
+        fifo: false,
+      };
+  }
+}

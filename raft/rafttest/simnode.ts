@@ -1,0 +1,368 @@
+// # One simulated server
+//
+// A SimNode is what an application around tsraft looks like, reduced to its bones: a RawNode, a MemoryStorage
+// standing for the disk, and a state machine that records which entry it applied at each index. It runs the
+// classic Ready loop of the RawNode contract, in the order that makes Figure 2's rule S1 hold:
+//
+// 1. persist the snapshot, the new entries and the HardState (all at once, as one fsync would);
+// 2. send the messages, which may promise what was just persisted;
+// 3. apply the snapshot and the committed entries to the state machine;
+// 4. call advance().
+//
+// A crash throws away the RawNode and the state machine: everything volatile, including a Ready taken but not yet
+// handled. What survives is exactly what step 1 wrote. A restart rebuilds the storage from that durable copy and
+// the state machine from the snapshot, and lets the core hand back the committed entries after it.
+
+import { decodeConfChange, decodeConfChangeV2 } from '../codec';
+import { RaftError } from '../errors';
+import { Logger, discardLogger } from '../logger';
+import { SeededRand } from '../rand';
+import { Config, RawNode } from '../rawnode';
+import { MemoryStorage } from '../storage';
+import {
+  ConfChange,
+  ConfChangeV2,
+  ConfState,
+  Entry,
+  EntryType,
+  HardState,
+  Message,
+  NodeId,
+  None,
+  Snapshot,
+  StateType,
+  emptyConfState,
+  isEmptyHardState,
+  isEmptySnapshot,
+} from '../types';
+import { CheckedEntry, SafetyChecker } from './invariants';
+import { latin1 } from './trace';
+
+/** The knobs of one node's core; the same for every node of a simulated cluster. */
+export interface SimNodeConfig {
+  electionTick: number;
+  heartbeatTick: number;
+  preVote: boolean;
+  checkQuorum: boolean;
+  maxSizePerMsg: number;
+  maxCommittedSizePerReady: number;
+  maxInflightMsgs: number;
+  logger?: Logger;
+}
+
+/** What a node needs from the simulation around it while it handles a Ready. */
+export interface SimHost {
+  readonly checker: SafetyChecker;
+  /** Puts a message on the network. */
+  send(from: SimNode, m: Message): void;
+  /** Told after the state machine applied `e`. */
+  applied(node: SimNode, e: Entry): void;
+  /** Adds a line to the trace. */
+  note(text: string): void;
+}
+
+/** The state machine's record of one entry: two entries are the same entry iff their fingerprints are equal. */
+export function fingerprint(e: Entry): string {
+  return `${e.term}:${e.type}:${latin1(e.data)}`;
+}
+
+/** The payload of a normal entry's fingerprint, or null for a configuration change. */
+export function payloadOf(fp: string): string | null {
+  const [, type, ...rest] = fp.split(':');
+  return type === String(EntryType.EntryNormal) ? rest.join(':') : null;
+}
+
+const textEncoder = new TextEncoder();
+const textDecoder = new TextDecoder();
+
+/** The state machine's snapshot: the fingerprints of the entries applied at indexes 1..n, as JSON. */
+export function encodeAppliedLog(fps: readonly string[]): Uint8Array {
+  return textEncoder.encode(JSON.stringify(fps));
+}
+
+/** The inverse of encodeAppliedLog; throws on data that is not a list of strings. */
+export function decodeAppliedLog(data: Uint8Array): string[] {
+  const parsed: unknown = JSON.parse(textDecoder.decode(data));
+  if (!Array.isArray(parsed) || !parsed.every((x): x is string => typeof x === 'string')) {
+    throw new TypeError('Snapshot data is not a list of entry fingerprints');
+  }
+  return parsed;
+}
+
+/**
+ * A storage holding a cluster's founding snapshot: index 1, term 1, membership `voters`. Starting every founding
+ * member from it, rather than from empty logs, is what etcd recommends for bootstrapping; a node added later starts
+ * empty and receives a snapshot from the leader.
+ */
+export function foundingStorage(voters: readonly NodeId[]): MemoryStorage {
+  const s = new MemoryStorage();
+  const confState = { ...emptyConfState(), voters: [...voters] };
+  s.applySnapshot({ data: encodeAppliedLog(['1:0:']), metadata: { index: 1, term: 1, confState } });
+  s.setHardState({ term: 1, vote: None, commit: 1 });
+  return s;
+}
+
+function hasCheckInvariants(x: unknown): x is { checkInvariants(): void } {
+  return typeof x === 'object' && x !== null && typeof Reflect.get(x, 'checkInvariants') === 'function';
+}
+
+/** One server of the simulation: a RawNode, its durable storage and its state machine. */
+export class SimNode {
+  readonly id: NodeId;
+  /** The disk: only the Ready loop writes it, and it survives crashes. */
+  storage: MemoryStorage;
+  /** The running core, or null while the node is down. */
+  rawNode: RawNode | null = null;
+  /** Bumped at every start and stop, so events scheduled for an earlier life are ignored. */
+  incarnation = 0;
+  /** The role and leader as of the last Ready handled. */
+  role: StateType = StateType.StateFollower;
+  lead: NodeId = None;
+  /** The HardState as last persisted. */
+  hardState: HardState;
+  /** The state machine: appliedLog[i - 1] is the fingerprint of the entry applied at index i. */
+  appliedLog: string[] = [];
+  /** The membership as of the last applied entry. */
+  confState: ConfState = emptyConfState();
+  /** How many snapshots this node installed from a leader. */
+  snapshotsInstalled = 0;
+
+  private readonly config: SimNodeConfig;
+
+  constructor(id: NodeId, storage: MemoryStorage, config: SimNodeConfig) {
+    this.id = id;
+    this.storage = storage;
+    this.config = config;
+    this.hardState = storage.initialState().hardState;
+  }
+
+  /** Whether the node is running. */
+  get up(): boolean {
+    return this.rawNode !== null;
+  }
+
+  /** The index of the last entry the state machine applied. */
+  get appliedIndex(): number {
+    return this.appliedLog.length;
+  }
+
+  /** The running core; throws when the node is down. */
+  get core(): RawNode {
+    if (this.rawNode === null) {
+      throw new Error(`Node ${this.id} is down`);
+    }
+    return this.rawNode;
+  }
+
+  /**
+   * Boots the node from its durable state: the storage is rebuilt from the persisted snapshot, HardState and
+   * entries (as a real node replays its write-ahead log), and the state machine from the snapshot.
+   */
+  start(checker: SafetyChecker, randSeed: number): void {
+    const old = this.storage;
+    const s = new MemoryStorage();
+    const snap = old.snapshot();
+    if (!isEmptySnapshot(snap)) {
+      s.applySnapshot(snap);
+    }
+    s.setHardState(old.initialState().hardState);
+    if (old.lastIndex() >= old.firstIndex()) {
+      s.append(old.entries(old.firstIndex(), old.lastIndex() + 1, Number.MAX_SAFE_INTEGER));
+    }
+    this.storage = s;
+    this.hardState = s.initialState().hardState;
+    this.restoreStateMachine(snap);
+    this.role = StateType.StateFollower;
+    this.lead = None;
+    const c = this.config;
+    const cfg: Config = {
+      id: this.id,
+      electionTick: c.electionTick,
+      heartbeatTick: c.heartbeatTick,
+      storage: s,
+      applied: snap.metadata.index,
+      maxSizePerMsg: c.maxSizePerMsg,
+      maxCommittedSizePerReady: c.maxCommittedSizePerReady,
+      maxInflightMsgs: c.maxInflightMsgs,
+      checkQuorum: c.checkQuorum,
+      preVote: c.preVote,
+      logger: c.logger ?? discardLogger,
+      rand: new SeededRand(randSeed),
+    };
+    this.rawNode = new RawNode(cfg);
+    this.incarnation++;
+    checker.persistHardState(this.id, this.hardState);
+    this.appliedLog.forEach((fp, i) => checker.observeApply(this.id, i + 1, fp));
+  }
+
+  /** Crashes the node: the core, its unhandled Ready and the state machine are lost; the storage stays. */
+  stop(checker: SafetyChecker): void {
+    this.rawNode = null;
+    this.incarnation++;
+    this.role = StateType.StateFollower;
+    this.lead = None;
+    checker.nodeDown(this.id);
+  }
+
+  /** Steps a message; a refusal the core reports as RaftError is returned as its code, anything else throws. */
+  step(m: Message): string | null {
+    return this.refusal(() => this.core.step(m));
+  }
+
+  /** Proposes `data`; returns the refusal's code (e.g. 'ProposalDropped') or null once appended or forwarded. */
+  propose(data: Uint8Array): string | null {
+    return this.refusal(() => this.core.propose(data));
+  }
+
+  /** Proposes a configuration change; returns the refusal's code or null. */
+  proposeConfChange(cc: ConfChange | ConfChangeV2): string | null {
+    return this.refusal(() => this.core.proposeConfChange(cc));
+  }
+
+  /** Runs the core's own consistency check, if it has one. */
+  checkCore(checker: SafetyChecker): void {
+    const r: unknown = this.rawNode?.raft;
+    if (!hasCheckInvariants(r)) {
+      return;
+    }
+    try {
+      r.checkInvariants();
+    } catch (err) {
+      checker.coreInvariant(this.id, err);
+    }
+  }
+
+  /**
+   * Handles one Ready (steps 1 to 4 above). With `persistOnly` the node crashes between steps 1 and 2: the caller
+   * stops it right after.
+   */
+  handleReady(host: SimHost, persistOnly = false): void {
+    const rn = this.core;
+    const rd = rn.ready();
+    const checker = host.checker;
+    const wasLeaderOf = this.role === StateType.StateLeader ? this.hardState.term : null;
+    if (rd.softState !== null) {
+      this.role = rd.softState.raftState;
+      this.lead = rd.softState.lead;
+    }
+    const nextTerm = isEmptyHardState(rd.hardState) ? this.hardState.term : rd.hardState.term;
+    const stillLeaderOf = this.role === StateType.StateLeader && nextTerm === wasLeaderOf ? wasLeaderOf : null;
+
+    // 1. Persist.
+    const snap = rd.snapshot;
+    if (!isEmptySnapshot(snap)) {
+      checker.checkLeaderAppend(this.id, stillLeaderOf, snap.metadata.index, this.storage.lastIndex());
+      this.storage.applySnapshot(snap);
+      host.note(`${this.id} persisted snapshot ${snap.metadata.term}/${snap.metadata.index}`);
+    }
+    if (rd.entries.length > 0) {
+      checker.checkLeaderAppend(this.id, stillLeaderOf, rd.entries[0].index, this.storage.lastIndex());
+      this.storage.append(rd.entries);
+      checker.persistEntries(this.id, rd.entries.map(checkedEntry), this.storage);
+    }
+    if (!isEmptyHardState(rd.hardState)) {
+      this.storage.setHardState(rd.hardState);
+      checker.persistHardState(this.id, rd.hardState);
+      const prev = this.hardState;
+      this.hardState = { ...rd.hardState };
+      if (prev.term !== rd.hardState.term || prev.vote !== rd.hardState.vote) {
+        host.note(`${this.id} persisted term ${rd.hardState.term} vote ${rd.hardState.vote}`);
+      }
+    }
+    if (rd.softState !== null) {
+      host.note(`${this.id} is ${StateType[this.role]} in term ${this.hardState.term} (leader ${this.lead})`);
+    }
+    checker.observeRole(this.id, this.hardState.term, this.role === StateType.StateLeader, this.storage);
+    checker.observeCommit(this.id, this.hardState.commit, this.hardState.term, this.storage);
+    if (persistOnly) {
+      return;
+    }
+
+    // 2. Send.
+    for (const m of rd.messages) {
+      host.send(this, m);
+    }
+
+    // 3. Apply.
+    if (!isEmptySnapshot(snap)) {
+      this.restoreStateMachine(snap);
+      this.snapshotsInstalled++;
+      for (let i = 0; i < this.appliedLog.length; i++) {
+        checker.observeApply(this.id, i + 1, this.appliedLog[i]);
+      }
+    }
+    for (const e of rd.committedEntries) {
+      this.apply(host, e);
+    }
+
+    // 4. Advance.
+    rn.advance();
+  }
+
+  /**
+   * Takes a snapshot of the state machine at the applied index and compacts the log, keeping the last `keep`
+   * entries for followers that lag a little (§7). Returns whether a snapshot was taken.
+   */
+  takeSnapshot(keep: number): boolean {
+    const index = this.appliedIndex;
+    if (!this.up || index <= this.storage.snapshot().metadata.index) {
+      return false;
+    }
+    this.storage.createSnapshot(index, this.confState, encodeAppliedLog(this.appliedLog));
+    const compactTo = index - keep;
+    if (compactTo > this.storage.firstIndex() - 1) {
+      this.storage.compact(compactTo);
+    }
+    return true;
+  }
+
+  private apply(host: SimHost, e: Entry): void {
+    if (e.index !== this.appliedIndex + 1) {
+      throw new Error(`Node ${this.id} was handed entry ${e.index} to apply after applying ${this.appliedIndex}`);
+    }
+    if (e.type === EntryType.EntryConfChange) {
+      this.confState = this.core.applyConfChange(decodeConfChange(e.data));
+    } else if (e.type === EntryType.EntryConfChangeV2) {
+      this.confState = this.core.applyConfChange(decodeConfChangeV2(e.data));
+    }
+    const fp = fingerprint(e);
+    this.appliedLog.push(fp);
+    if (e.type !== EntryType.EntryNormal) {
+      // A node ignores a snapshot whose membership does not name it, so a leader must never offer a new member a
+      // snapshot taken before it joined: snapshot every membership change (without compacting).
+      this.storage.createSnapshot(e.index, this.confState, encodeAppliedLog(this.appliedLog));
+    }
+    host.checker.observeApply(this.id, e.index, fp);
+    host.applied(this, e);
+  }
+
+  private restoreStateMachine(snap: Snapshot): void {
+    if (isEmptySnapshot(snap)) {
+      this.appliedLog = [];
+      this.confState = emptyConfState();
+      return;
+    }
+    const log = decodeAppliedLog(snap.data);
+    if (log.length !== snap.metadata.index) {
+      throw new Error(`Snapshot ${snap.metadata.index} of node ${this.id} holds ${log.length} entries`);
+    }
+    this.appliedLog = log;
+    this.confState = snap.metadata.confState;
+  }
+
+  private refusal(f: () => void): string | null {
+    try {
+      f();
+      return null;
+    } catch (err) {
+      if (err instanceof RaftError) {
+        return err.code;
+      }
+      throw err;
+    }
+  }
+}
+
+function checkedEntry(e: Entry): CheckedEntry {
+  return { index: e.index, term: e.term, fingerprint: fingerprint(e) };
+}
