@@ -1391,8 +1391,7 @@ export class Raft {
           );
           throw errProposalDropped;
         }
-        m.to = this.lead;
-        this.send(m);
+        this.forwardToLeader(m);
         break;
       case MessageType.MsgApp:
         // F2: hearing from the leader restarts the election timer.
@@ -1415,8 +1414,7 @@ export class Raft {
           this.logger.info(`${hex(this.id)} no leader at term ${this.term}; dropping leader transfer msg`);
           return;
         }
-        m.to = this.lead;
-        this.send(m);
+        this.forwardToLeader(m);
         break;
       case MessageType.MsgForgetLeader:
         // A lease-based read relies on no other leader being elected while the lease holds; forgetting the
@@ -1443,8 +1441,7 @@ export class Raft {
           this.logger.info(`${hex(this.id)} no leader at term ${this.term}; dropping index reading msg`);
           return;
         }
-        m.to = this.lead;
-        this.send(m);
+        this.forwardToLeader(m);
         break;
       case MessageType.MsgReadIndexResp:
         if (m.entries.length !== 1) {
@@ -1456,6 +1453,11 @@ export class Raft {
         this.readStates.push({ index: m.index, requestCtx: m.entries[0].data });
         break;
     }
+  }
+
+  /** Sends a copy of `m` to the leader; the caller's message is left as it was. */
+  private forwardToLeader(m: Message): void {
+    this.send({ ...m, to: this.lead });
   }
 
   /** The AppendEntries receiver, AE2-AE5 (§5.3). */
