@@ -81,8 +81,11 @@ export interface FileReport {
   results: CaseResult[];
 }
 
-/** Every `*.txt` under `dir`, recursively, in sorted order. */
+/** Every `*.txt` under `dir`, recursively, in sorted order; `dir` may also name a single file. */
 export function scenarioFiles(dir: string): string[] {
+  if (!fs.statSync(dir).isDirectory()) {
+    return [dir];
+  }
   const out: string[] = [];
   for (const name of fs.readdirSync(dir).sort()) {
     const full = path.join(dir, name);
@@ -143,15 +146,16 @@ function main(argv: string[]): number {
     for (const file of scenarioFiles(dir)) {
       const skipped = missingHarness(file);
       if (skipped !== null) {
-        process.stdout.write(`SKIP  ${path.relative(dir, file)} (no ${skipped} harness registered)\n`);
+        process.stdout.write(`SKIP  ${path.relative(dir, file) || path.basename(file)} (no ${skipped} harness registered)\n`);
         continue;
       }
+      const name = path.relative(dir, file) || path.basename(file);
       const r = runScenarioFile(file, { rewrite: flags.has('--rewrite') });
       reports.push(r);
       cases += r.totalCases;
       casesPassed += r.passedCases;
       const verdict = filePassed(r) ? 'PASS' : 'FAIL';
-      process.stdout.write(`${verdict}  ${path.relative(dir, file).padEnd(56)} ${r.passedCases}/${r.totalCases} cases\n`);
+      process.stdout.write(`${verdict}  ${name.padEnd(56)} ${r.passedCases}/${r.totalCases} cases\n`);
       if (flags.has('--verbose')) {
         const failed = r.results.find((c) => !c.passed);
         if (failed !== undefined) {
