@@ -122,3 +122,10 @@ bench-e2e: build
 # Replay scenario files (etcd's by default; DIR=... for others): one PASS/FAIL line per file, then "N passed, N failed".
 conformance: DIR ?= raft/testdata/etcd
 conformance: build ; node dist/raft/rafttest/conformance.js $(DIR)
+
+# The WAL against the raw disk: 256-byte entries in batches of 1, 16 and 256 per fdatasync (BENCH_ARGS: --dir,
+# --seconds, --runs).
+.PHONY: bench-wal
+BENCH_TARGETS += bench-wal
+bench-wal: build
+	node dist/bench/wal.js $(BENCH_ARGS)
