@@ -10,15 +10,9 @@
 // throws a SimulationError whose message says "replay with SEED=n".
 
 import { SeededRand } from '../rand';
-import {
-  ConfChange,
-  ConfChangeTransition,
-  ConfChangeType,
-  ConfChangeV2,
-  NodeId,
-  None,
-} from '../types';
+import { ConfChange, ConfChangeTransition, ConfChangeType, ConfChangeV2, NodeId, None } from '../types';
 import { Cluster, ClusterStats } from './cluster';
+import { jointChange, simpleChange } from './confchanges';
 import { NetworkFaults, NetworkStats, reliableFaults } from './network';
 
 /** How long a randomized run lasts and how much it records. */
@@ -64,6 +58,7 @@ export function runChaos(opts: ChaosOptions): ChaosResult {
       maxSizePerMsg: pick(setup, [0, 64, 1024 * 1024]),
       maxCommittedSizePerReady: pick(setup, [64, 1024 * 1024]),
       maxInflightMsgs: pick(setup, [1, 4, 256]),
+      stepDownOnRemoval: setup.intn(2) === 0,
     },
   });
   const snapshotEvery = 5 + setup.intn(30);
@@ -176,14 +171,14 @@ class Driver {
     const voters = cs.voters;
     const learners = cs.learners;
     const canAdd = this.nextId <= maxNodeId && voters.length + learners.length < 7;
-    const options: (() => ConfChange | ConfChangeV2 | null)[] = [];
+    const options: (() => ConfChange | ConfChangeV2)[] = [];
     if (canAdd) {
-      options.push(() => v1(ConfChangeType.ConfChangeAddNode, this.newNode()));
-      options.push(() => v1(ConfChangeType.ConfChangeAddLearnerNode, this.newNode()));
+      options.push(() => simpleChange(ConfChangeType.ConfChangeAddNode, this.newNode()));
+      options.push(() => simpleChange(ConfChangeType.ConfChangeAddLearnerNode, this.newNode()));
       if (voters.length > 1) {
         // Two voters change at once: Auto goes through a joint configuration and leaves it by itself.
         options.push(() =>
-          v2(ConfChangeTransition.ConfChangeTransitionAuto, [
+          jointChange(ConfChangeTransition.ConfChangeTransitionAuto, [
             [ConfChangeType.ConfChangeAddNode, this.newNode()],
             [ConfChangeType.ConfChangeRemoveNode, pick(r, voters)],
           ]),
@@ -191,17 +186,17 @@ class Driver {
       }
     }
     if (learners.length > 0) {
-      options.push(() => v1(ConfChangeType.ConfChangeAddNode, pick(r, learners)));
+      options.push(() => simpleChange(ConfChangeType.ConfChangeAddNode, pick(r, learners)));
       options.push(() =>
-        v2(ConfChangeTransition.ConfChangeTransitionJointImplicit, [
+        jointChange(ConfChangeTransition.ConfChangeTransitionJointImplicit, [
           [ConfChangeType.ConfChangeRemoveNode, pick(r, learners)],
         ]),
       );
     }
     if (voters.length > 2) {
-      options.push(() => v1(ConfChangeType.ConfChangeRemoveNode, pick(r, voters)));
+      options.push(() => simpleChange(ConfChangeType.ConfChangeRemoveNode, pick(r, voters)));
       options.push(() =>
-        v2(ConfChangeTransition.ConfChangeTransitionJointImplicit, [
+        jointChange(ConfChangeTransition.ConfChangeTransitionJointImplicit, [
           [ConfChangeType.ConfChangeAddLearnerNode, pick(r, voters)],
         ]),
       );
@@ -209,10 +204,7 @@ class Driver {
     if (options.length === 0) {
       return;
     }
-    const cc = pick(r, options)();
-    if (cc !== null) {
-      c.proposeConfChange(leader, cc);
-    }
+    c.proposeConfChange(leader, pick(r, options)());
   }
 
   private newNode(): NodeId {
@@ -220,18 +212,6 @@ class Driver {
     this.c.addNode(id);
     return id;
   }
-}
-
-function v1(type: ConfChangeType, nodeId: NodeId): ConfChange {
-  return { type, nodeId, context: new Uint8Array(0), id: 0 };
-}
-
-function v2(transition: ConfChangeTransition, changes: [ConfChangeType, NodeId][]): ConfChangeV2 {
-  return {
-    transition,
-    changes: changes.map(([type, nodeId]) => ({ type, nodeId })),
-    context: new Uint8Array(0),
-  };
 }
 
 function pick<T>(r: SeededRand, xs: readonly T[]): T {

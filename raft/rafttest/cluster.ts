@@ -40,7 +40,7 @@ export interface ClusterOptions {
   seed: number;
   /** The founding voters are nodes 1..voters. */
   voters: number;
-  /** Overrides of the core's settings (defaults: election 10 ticks, heartbeat 1, no PreVote, no CheckQuorum). */
+  /** Overrides of the core's settings (defaults: election 10 ticks, heartbeat 1; PreVote, CheckQuorum off). */
   node?: Partial<SimNodeConfig>;
   faults?: NetworkFaults;
   /** Simulated milliseconds per tick (default 10). */
@@ -155,6 +155,7 @@ export class Cluster implements SimHost {
       maxSizePerMsg: 1024 * 1024,
       maxCommittedSizePerReady: 1024 * 1024,
       maxInflightMsgs: 256,
+      stepDownOnRemoval: false,
       ...opts.node,
     };
     const voters = Array.from({ length: opts.voters }, (_, i) => i + 1);

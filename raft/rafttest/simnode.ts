@@ -47,6 +47,8 @@ export interface SimNodeConfig {
   maxSizePerMsg: number;
   maxCommittedSizePerReady: number;
   maxInflightMsgs: number;
+  /** Whether a leader removed from the configuration steps down at once. */
+  stepDownOnRemoval: boolean;
   logger?: Logger;
 }
 
@@ -186,6 +188,7 @@ export class SimNode {
       maxInflightMsgs: c.maxInflightMsgs,
       checkQuorum: c.checkQuorum,
       preVote: c.preVote,
+      stepDownOnRemoval: c.stepDownOnRemoval,
       logger: c.logger ?? discardLogger,
       rand: new SeededRand(randSeed),
     };
