@@ -7,8 +7,8 @@
 //
 // replays every `*.txt` under a directory, prints one line per file and, last, `N passed, N failed` counting
 // files. The harness is chosen by the folder a file sits in: `quorum/` and `confchange/` hold the scenarios of the
-// quorum and configuration-change maths, run by handlers registered with `registerScenarioKind`; every other file
-// is an interaction scenario. With --rewrite, each file's outputs are replaced by what tsraft printed: only for
+// quorum and configuration-change maths, each with a harness of its own; every other file is an interaction
+// scenario. With --rewrite, each file's outputs are replaced by what tsraft printed: only for
 // scenarios of tsraft's own, after reading the new output and checking it is the behaviour wanted.
 //
 // The program part is the harness's command-line front end; it is the only code under raft/ that touches the
@@ -18,23 +18,19 @@ import * as fs from 'fs';
 import * as path from 'path';
 
 import { CaseResult, Handler, RunResult, runText } from './datadriven';
+import { confChangeHandler } from './confchange_handler';
 import { InteractionEnv, InteractionOpts } from './interaction_env';
 import { handle } from './interaction_env_handler';
+import { handleQuorum } from './quorum_handler';
 
-/** Makes a fresh handler for one file: each file starts from an empty environment. */
+/** Makes a fresh handler for one file: each file starts from an empty state. */
 export type HandlerFactory = () => Handler;
 
-const kinds = new Map<string, HandlerFactory>();
-
-/** Routes files in folders named `folder` (e.g. "quorum") to handlers made by `factory`. */
-export function registerScenarioKind(folder: string, factory: HandlerFactory): void {
-  kinds.set(folder, factory);
-}
-
-/** The folder names with a registered harness of their own. */
-export function registeredKinds(): string[] {
-  return [...kinds.keys()];
-}
+// Folders whose scenarios exercise one piece of the maths directly rather than whole nodes.
+const kinds: ReadonlyMap<string, HandlerFactory> = new Map<string, HandlerFactory>([
+  ['quorum', () => handleQuorum],
+  ['confchange', confChangeHandler],
+]);
 
 /** A handler running interaction commands against a fresh InteractionEnv. */
 export function interactionHandler(opts?: InteractionOpts): Handler {
@@ -126,12 +122,6 @@ export function filePassed(r: FileReport): boolean {
   return r.totalCases > 0 && r.passedCases === r.totalCases;
 }
 
-// A file in a quorum/ or confchange/ folder needs that folder's harness; it is skipped when none is registered.
-function missingHarness(file: string): string | null {
-  const folder = path.basename(path.dirname(file));
-  return (folder === 'quorum' || folder === 'confchange') && !kinds.has(folder) ? folder : null;
-}
-
 function main(argv: string[]): number {
   const flags = new Set(argv.filter((a) => a.startsWith('--')));
   const dirs = argv.filter((a) => !a.startsWith('--'));
@@ -144,11 +134,6 @@ function main(argv: string[]): number {
   let casesPassed = 0;
   for (const dir of dirs) {
     for (const file of scenarioFiles(dir)) {
-      const skipped = missingHarness(file);
-      if (skipped !== null) {
-        process.stdout.write(`SKIP  ${path.relative(dir, file) || path.basename(file)} (no ${skipped} harness registered)\n`);
-        continue;
-      }
       const name = path.relative(dir, file) || path.basename(file);
       const r = runScenarioFile(file, { rewrite: flags.has('--rewrite') });
       reports.push(r);

@@ -6,18 +6,10 @@ import * as fs from 'fs';
 import * as path from 'path';
 
 import { parseFile } from '../../raft/rafttest/datadriven';
-import { registeredKinds, runScenario, scenarioFiles } from '../../raft/rafttest/conformance';
+import { runScenario, scenarioFiles } from '../../raft/rafttest/conformance';
 import { CaseResult } from '../../raft/rafttest/datadriven';
 
 const ROOT = path.join(__dirname, '..', '..', 'raft', 'testdata');
-
-// Folders whose scenarios need a harness of their own; they run only once one is registered.
-const specialFolders = ['quorum', 'confchange'];
-
-function runnable(file: string): boolean {
-  const folder = path.basename(path.dirname(file));
-  return !specialFolders.includes(folder) || registeredKinds().includes(folder);
-}
 
 function defineFileTests(root: string, file: string): void {
   const text = fs.readFileSync(file, 'utf8');
@@ -46,7 +38,7 @@ for (const corpus of ['etcd', 'tsraft']) {
     continue;
   }
   describe(corpus, () => {
-    for (const file of scenarioFiles(dir).filter(runnable)) {
+    for (const file of scenarioFiles(dir)) {
       defineFileTests(dir, file);
     }
   });
