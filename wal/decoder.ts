@@ -15,11 +15,8 @@ import { RecordType, TornTail, scanSegment } from './record';
 import { SegmentName } from './segment';
 import { WalMetadata, WalSnapshot, decodeMetadata, decodeWalSnapshot, sameMetadata } from './walpb';
 
-/** One segment's name and bytes. */
-export interface SegmentImage {
-  segment: SegmentName;
-  bytes: Uint8Array;
-}
+/** Reads a segment's bytes; called once per segment, in order, so only one segment need be in memory at a time. */
+export type SegmentReader = (segment: SegmentName) => Uint8Array;
 
 /** What to do with what is read. */
 export interface DecodeOptions {
@@ -47,9 +44,12 @@ export interface DecodedLog {
   torn: TornTail | null;
 }
 
-/** Decodes `images` (consecutive segments, oldest first). Throws WalError on anything but a torn final record. */
-export function decodeLog(images: readonly SegmentImage[], opts: DecodeOptions): DecodedLog {
-  if (images.length === 0) throw new WalError('NotFound', 'There are no segments to read');
+/**
+ * Decodes `segments` (consecutive, oldest first) as `read` returns them. Throws WalError on anything but a torn final
+ * record.
+ */
+export function decodeLog(segments: readonly SegmentName[], read: SegmentReader, opts: DecodeOptions): DecodedLog {
+  if (segments.length === 0) throw new WalError('NotFound', 'There are no segments to read');
   const { start } = opts;
   let metadata: WalMetadata | null = null;
   let hardState = emptyHardState();
@@ -58,14 +58,13 @@ export function decodeLog(images: readonly SegmentImage[], opts: DecodeOptions):
   let lastIndex = start.index;
   let matched = false;
   // The first segment ever written starts the chain at 0; a later first segment (older ones purged) seeds it.
-  let crc: number | null = images[0].segment.seq === 0 ? 0 : null;
+  let crc: number | null = segments[0].seq === 0 ? 0 : null;
   let end = 0;
   let torn: TornTail | null = null;
 
-  for (let i = 0; i < images.length; i++) {
-    const img = images[i];
-    const file = img.segment.name;
-    const scan = scanSegment(file, img.bytes, crc, i === images.length - 1);
+  for (let i = 0; i < segments.length; i++) {
+    const file = segments[i].name;
+    const scan = scanSegment(file, read(segments[i]), crc, i === segments.length - 1);
     for (const rec of scan.records) {
       const corrupt = (what: string, err: unknown): WalError =>
         new WalError('Corrupt', `${file}: malformed ${what} record at offset ${rec.offset}: ${String(err)}`, {
@@ -140,10 +139,10 @@ export function decodeLog(images: readonly SegmentImage[], opts: DecodeOptions):
     torn = scan.torn;
   }
 
-  if (metadata === null) throw new WalError('Corrupt', `${images[0].segment.name}: no metadata record`);
+  if (metadata === null) throw new WalError('Corrupt', `${segments[0].name}: no metadata record`);
   if (opts.entries && !matched) {
     throw new WalError('SnapshotNotFound', `No snapshot marker for index ${start.index} term ${start.term} in ` +
-      `segments ${images[0].segment.name} to ${images[images.length - 1].segment.name}`);
+      `segments ${segments[0].name} to ${segments[segments.length - 1].name}`);
   }
   return { metadata, hardState, entries, snapshots, lastIndex, crc: crc ?? 0, end, torn };
 }

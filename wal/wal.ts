@@ -17,6 +17,7 @@
 //     wal.releaseLockTo(index): void                    segments wholly before `index` are no longer needed
 //     wal.purgeSegments(keep = 0): string[]             deletes released segments but the newest `keep`
 //     wal.close(): void                                 syncs and releases the directory
+//     emptyWalSnapshot(), walSnapshotOf(snapshot)      the marker of no snapshot / of a raft Snapshot
 //     WalError (code: WalErrorCode), WalMetadata, WalSnapshot, WalOptions, ReadAllResult, DEFAULT_SEGMENT_SIZE
 //
 // Every call is synchronous: a save returns once the bytes are written (and, with mustSync, on disk), which is what
@@ -30,7 +31,7 @@ import * as path from 'path';
 import { encodeEntry, encodeHardState } from '../raft/codec';
 import { Logger, RaftPanic } from '../raft/logger';
 import { Entry, HardState, emptyHardState, isEmptyHardState } from '../raft/types';
-import { DecodedLog, SegmentImage, decodeLog } from './decoder';
+import { DecodedLog, decodeLog } from './decoder';
 import { WalError } from './errors';
 import { DirLock } from './lock';
 import { RecordInput, RecordType, TornTail, dataEnd, encodeFrames } from './record';
@@ -39,7 +40,7 @@ import { WalMetadata, WalSnapshot, emptyWalSnapshot, encodeMetadata, encodeWalSn
 
 export { WalError } from './errors';
 export type { WalErrorCode } from './errors';
-export { emptyWalSnapshot } from './walpb';
+export { emptyWalSnapshot, walSnapshotOf } from './walpb';
 export type { WalMetadata, WalSnapshot } from './walpb';
 
 /** Segments are cut once they reach this many bytes, as etcd's default. */
@@ -194,9 +195,8 @@ export class Wal {
    * opened at, for `Snapshotter.loadNewestAvailable`. Reads without locking and repairs nothing.
    */
   static validSnapshotEntries(dir: string): WalSnapshot[] {
-    const segs = listSegments(dir);
-    const images = segs.map((segment) => ({ segment, bytes: fs.readFileSync(path.join(dir, segment.name)) }));
-    const log = decodeLog(images, { start: emptyWalSnapshot(), entries: false });
+    const read = (s: SegmentName): Uint8Array => fs.readFileSync(path.join(dir, s.name));
+    const log = decodeLog(listSegments(dir), read, { start: emptyWalSnapshot(), entries: false });
     return log.snapshots.filter((s) => s.index <= log.hardState.commit);
   }
 
@@ -211,14 +211,13 @@ export class Wal {
       throw new WalError('InvalidState', `WAL ${this.dir}: readAll is called once, after open`);
     }
     try {
-      const images: SegmentImage[] = this.live.map((segment) => ({
-        segment,
-        bytes: fs.readFileSync(path.join(this.dir, segment.name)),
-      }));
-      const log = decodeLog(images, { start, entries: true });
-      const last = images[images.length - 1];
-      if (log.torn !== null) this.repair(last, log.torn);
-      this.resumeAfter(log, last.segment);
+      // Keep only the last segment's bytes: a torn tail is repaired from them.
+      let lastBytes: Uint8Array = new Uint8Array(0);
+      const read = (s: SegmentName): Uint8Array => (lastBytes = fs.readFileSync(path.join(this.dir, s.name)));
+      const log = decodeLog(this.live, read, { start, entries: true });
+      const last = this.live[this.live.length - 1];
+      if (log.torn !== null) this.repair(last, lastBytes, log.torn);
+      this.resumeAfter(log, last);
       this.start = null;
       return { metadata: log.metadata, hardState: log.hardState, entries: log.entries };
     } catch (err) {
@@ -357,17 +356,17 @@ export class Wal {
   }
 
   /** Cuts a torn final record away, keeping the damaged file aside as `<name>.broken`. */
-  private repair(img: SegmentImage, torn: TornTail): void {
-    const file = path.join(this.dir, img.segment.name);
+  private repair(segment: SegmentName, bytes: Uint8Array, torn: TornTail): void {
+    const file = path.join(this.dir, segment.name);
     let broken = `${file}.broken`;
     for (let n = 1; fs.existsSync(broken); n++) broken = `${file}.broken.${n}`;
     fs.copyFileSync(file, broken);
-    const cut = dataEnd(img.bytes) - torn.offset;
+    const cut = dataEnd(bytes) - torn.offset;
     const fd = fs.openSync(file, 'r+');
     try {
       // Truncate, then extend: the bytes after the cut read as zeros again, as the end-of-log rule requires.
       fs.ftruncateSync(fd, torn.offset);
-      fs.ftruncateSync(fd, Math.max(img.bytes.length, this.segmentSize));
+      fs.ftruncateSync(fd, Math.max(bytes.length, this.segmentSize));
       fs.fsyncSync(fd);
     } finally {
       fs.closeSync(fd);

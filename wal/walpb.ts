@@ -7,7 +7,7 @@
 // - snapshot marker: index (8 bytes), term (8 bytes), then the membership as raftpb.ConfState.
 
 import { decodeConfState, encodeConfState } from '../raft/codec';
-import { ConfState, emptyConfState } from '../raft/types';
+import { ConfState, Snapshot, emptyConfState } from '../raft/types';
 
 /** Who wrote a WAL: stored in every segment so a directory cannot be mistaken for another node's. */
 export interface WalMetadata {
@@ -73,6 +73,12 @@ export function decodeWalSnapshot(data: Uint8Array): WalSnapshot {
 /** The marker of "no snapshot yet": the start of every new WAL. */
 export function emptyWalSnapshot(): WalSnapshot {
   return { index: 0, term: 0, confState: emptyConfState() };
+}
+
+/** The marker that records `snapshot` in the WAL: its index, term and membership. */
+export function walSnapshotOf(snapshot: Snapshot): WalSnapshot {
+  const m = snapshot.metadata;
+  return { index: m.index, term: m.term, confState: m.confState };
 }
 
 /** True if the two metadata values name the same node of the same cluster. */

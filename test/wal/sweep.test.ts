@@ -5,9 +5,9 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { decodeHardState } from '../../raft/codec';
 import { Entry } from '../../raft/types';
-import { DecodedLog, SegmentImage, decodeLog } from '../../wal/decoder';
+import { DecodedLog, decodeLog } from '../../wal/decoder';
 import { SECTOR_BYTES } from '../../wal/record';
-import { listSegments } from '../../wal/segment';
+import { SegmentName, listSegments } from '../../wal/segment';
 import { Wal, WalError, emptyWalSnapshot } from '../../wal/wal';
 import { MemoryLogger, firstDifference, makeEntries, scratchDir } from './helpers';
 
@@ -37,6 +37,12 @@ function framesOf(bytes: Uint8Array): Frame[] {
 
 let root: string;
 let dir: string;
+/** A segment and its bytes, kept in memory so each damaged variant costs no file I/O. */
+interface SegmentImage {
+  segment: SegmentName;
+  bytes: Uint8Array;
+}
+
 let images: SegmentImage[];
 let tailFrames: Frame[];
 let all: Entry[];
@@ -66,7 +72,9 @@ function withTail(bytes: Uint8Array): SegmentImage[] {
 }
 
 function read(imgs: SegmentImage[]): DecodedLog {
-  return decodeLog(imgs, { start: emptyWalSnapshot(), entries: true });
+  const bySeq = new Map(imgs.map((img) => [img.segment.seq, img.bytes]));
+  const read = (s: SegmentName): Uint8Array => bySeq.get(s.seq) ?? new Uint8Array(0);
+  return decodeLog(imgs.map((img) => img.segment), read, { start: emptyWalSnapshot(), entries: true });
 }
 
 /** What the log holds when the tail segment's good records end at `cut`: entries and the last commit. */
