@@ -122,37 +122,49 @@ export function filePassed(r: FileReport): boolean {
   return r.totalCases > 0 && r.passedCases === r.totalCases;
 }
 
-function main(argv: string[]): number {
-  const flags = new Set(argv.filter((a) => a.startsWith('--')));
-  const dirs = argv.filter((a) => !a.startsWith('--'));
-  if (dirs.length === 0) {
-    process.stderr.write('usage: conformance <dir> [--rewrite] [--verbose]\n');
-    return 2;
-  }
+/**
+ * Replays every scenario under each of `paths` (directories or single files) and writes one line per file, then
+ * the case totals and, last, `N passed, N failed` counting files. Returns the number of files that failed.
+ */
+export function replayAll(
+  paths: string[],
+  write: (line: string) => void,
+  options: { rewrite?: boolean; verbose?: boolean } = {},
+): number {
   const reports: FileReport[] = [];
-  let cases = 0;
-  let casesPassed = 0;
-  for (const dir of dirs) {
-    for (const file of scenarioFiles(dir)) {
-      const name = path.relative(dir, file) || path.basename(file);
-      const r = runScenarioFile(file, { rewrite: flags.has('--rewrite') });
+  for (const root of paths) {
+    for (const file of scenarioFiles(root)) {
+      const r = runScenarioFile(file, { rewrite: options.rewrite });
       reports.push(r);
-      cases += r.totalCases;
-      casesPassed += r.passedCases;
-      const verdict = filePassed(r) ? 'PASS' : 'FAIL';
-      process.stdout.write(`${verdict}  ${name.padEnd(56)} ${r.passedCases}/${r.totalCases} cases\n`);
-      if (flags.has('--verbose')) {
-        const failed = r.results.find((c) => !c.passed);
-        if (failed !== undefined) {
-          process.stdout.write(failed.message.replace(/^/gm, '      ') + '\n');
-        }
+      const name = path.relative(root, file) || path.basename(file);
+      write(`${filePassed(r) ? 'PASS' : 'FAIL'}  ${name.padEnd(56)} ${r.passedCases}/${r.totalCases} cases`);
+      const failed = r.results.find((c) => !c.passed);
+      if (options.verbose === true && failed !== undefined) {
+        write(failed.message.replace(/^/gm, '      '));
       }
     }
   }
+  const cases = reports.reduce((n, r) => n + r.totalCases, 0);
+  const casesPassed = reports.reduce((n, r) => n + r.passedCases, 0);
   const passed = reports.filter(filePassed).length;
-  process.stdout.write(`cases: ${casesPassed} passed, ${cases - casesPassed} failed\n`);
-  process.stdout.write(`${passed} passed, ${reports.length - passed} failed\n`);
-  return passed === reports.length ? 0 : 1;
+  write(`cases: ${casesPassed} passed, ${cases - casesPassed} failed`);
+  write(`${passed} passed, ${reports.length - passed} failed`);
+  return reports.length - passed;
+}
+
+function main(argv: string[]): number {
+  const flags = new Set(argv.filter((a) => a.startsWith('--')));
+  const paths = argv.filter((a) => !a.startsWith('--'));
+  const unknown = [...flags].filter((f) => f !== '--rewrite' && f !== '--verbose');
+  if (paths.length === 0 || unknown.length > 0) {
+    process.stderr.write('usage: conformance <dir-or-file>... [--rewrite] [--verbose]\n');
+    return 2;
+  }
+  const write = (line: string): void => {
+    process.stdout.write(line + '\n');
+  };
+  const failed = replayAll(paths, write, { rewrite: flags.has('--rewrite'), verbose: flags.has('--verbose') });
+  return failed === 0 ? 0 : 1;
 }
 
 if (require.main === module) {
