@@ -661,11 +661,13 @@ export class Raft {
    * L2 (§5.3): a leader appends client commands to its own log first. Returns false if the uncommitted-size
    * limit refuses them.
    */
-  appendEntry(es: Entry[]): boolean {
+  appendEntry(proposed: readonly Entry[]): boolean {
     let li = this.raftLog.lastIndex();
-    for (let i = 0; i < es.length; i++) {
-      es[i].term = this.term;
-      es[i].index = li + 1 + i;
+    // The log keeps its own entry objects: the proposal's belong to the caller (and a message may be delivered
+    // twice), and entries in the log are shared with messages and never change once appended.
+    const es: Entry[] = new Array<Entry>(proposed.length);
+    for (let i = 0; i < proposed.length; i++) {
+      es[i] = { term: this.term, index: li + 1 + i, type: proposed[i].type, data: proposed[i].data };
     }
     if (!this.increaseUncommittedSize(es)) {
       this.logger.warning(
@@ -1149,8 +1151,9 @@ export class Raft {
       );
       throw errProposalDropped;
     }
-    for (let i = 0; i < m.entries.length; i++) {
-      const e = m.entries[i];
+    let entries = m.entries;
+    for (let i = 0; i < entries.length; i++) {
+      const e = entries[i];
       let cc: ConfChange | ConfChangeV2 | null = null;
       if (e.type === EntryType.EntryConfChange) {
         cc = decodeConfChange(e.data);
@@ -1177,12 +1180,15 @@ export class Raft {
           `${hex(this.id)} ignoring conf change ${describeConfChange(cc)} at config ${this.trk.config.toString()}: ${failedCheck}`,
         );
         // The slot stays, as an empty normal entry, so the proposal's other entries keep their positions.
-        m.entries[i] = { term: 0, index: 0, type: EntryType.EntryNormal, data: emptyBytes };
+        if (entries === m.entries) {
+          entries = m.entries.slice();
+        }
+        entries[i] = { term: 0, index: 0, type: EntryType.EntryNormal, data: emptyBytes };
       } else {
         this.pendingConfIndex = this.raftLog.lastIndex() + i + 1;
       }
     }
-    if (!this.appendEntry(m.entries)) {
+    if (!this.appendEntry(entries)) {
       throw errProposalDropped;
     }
     this.bcastAppend();
