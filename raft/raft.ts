@@ -78,7 +78,10 @@ export interface Config {
   asyncStorageWrites?: boolean;
   /** Byte limit of one MsgApp's entries; 0 means one entry per message, Infinity means no limit. */
   maxSizePerMsg?: number;
-  /** Byte limit of committed entries being applied at once; defaults to maxSizePerMsg. */
+  /**
+   * Byte limit of committed entries being applied at once; defaults to maxSizePerMsg. As in etcd, the limit in
+   * effect must be positive: with both left at 0 the first committed entry trips a panic.
+   */
   maxCommittedSizePerReady?: number;
   /** Byte limit of the leader's uncommitted log tail; proposals beyond it are dropped. 0 means no limit. */
   maxUncommittedEntriesSize?: number;
@@ -1760,9 +1763,10 @@ export class Raft {
         if (this.lead !== this.id || this.vote !== this.id) {
           fail(`a leader leads (lead ${this.lead}) and voted for itself (vote ${this.vote})`);
         }
+        // The leader acknowledges its own entries only once durable, so its match may trail, never lead.
         const pr = this.trk.progress.get(this.id);
-        if (pr !== undefined && (pr.match > lastIndex || pr.next !== pr.match + 1)) {
-          fail(`leader's own progress match ${pr.match} <= lastIndex ${lastIndex} and next ${pr.next} = match+1`);
+        if (pr !== undefined && (pr.match > lastIndex || pr.next <= pr.match)) {
+          fail(`leader's own progress match ${pr.match} <= lastIndex ${lastIndex} and next ${pr.next} > match`);
         }
         break;
       }
