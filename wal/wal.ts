@@ -141,10 +141,13 @@ export class Wal {
   /**
    * Creates a WAL in `dir` holding only `metadata` and the empty snapshot marker, and returns it locked and ready to
    * append. The first segment is written in `<dir>.tmp` and the directory renamed into place, so a crash never
-   * leaves a half-made WAL under the real name. Throws WalError 'Exists' if `dir` already holds a WAL.
+   * leaves a half-made WAL under the real name. Throws WalError 'Exists' if `dir` holds a WAL or anything else.
    */
   static create(dir: string, metadata: WalMetadata, options: WalOptions = {}): Wal {
     if (Wal.exists(dir)) throw new WalError('Exists', `WAL directory ${dir} already holds a WAL`);
+    if (fs.existsSync(dir) && fs.readdirSync(dir).length > 0) {
+      throw new WalError('Exists', `WAL directory ${dir} is not empty`);
+    }
     const tmp = `${path.resolve(dir)}.tmp`;
     fs.rmSync(tmp, { recursive: true, force: true });
     fs.mkdirSync(tmp, { recursive: true });
@@ -235,6 +238,12 @@ export class Wal {
     this.writable();
     const hasState = !isEmptyHardState(hardState);
     if (!hasState && entries.length === 0) return;
+    // A gap written now would make the log unreadable at the next restart (IndexGap): refuse it while the caller
+    // can still see why.
+    if (entries.length > 0 && entries[0].index > this.lastIndex + 1) {
+      throw new WalError('IndexGap', `WAL ${this.dir}: entries start at index ${entries[0].index}, but the log ends ` +
+        `at ${this.lastIndex}`);
+    }
     const records: RecordInput[] = entries.map((e) => ({ type: RecordType.Entry, data: encodeEntry(e) }));
     if (hasState) records.push({ type: RecordType.State, data: encodeHardState(hardState) });
     this.append(records);

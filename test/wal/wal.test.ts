@@ -174,6 +174,22 @@ describe('Wal misuse and refusals', () => {
     expect(Wal.exists(`${dir}-none`)).toBe(false);
   });
 
+  test('a save that would leave a gap in the log is refused', () => {
+    const w = Wal.create(dir, meta, small());
+    w.save({ term: 1, vote: 1, commit: 0 }, makeEntries(1, 3, 1), true);
+    expect(codeOf(() => w.save({ term: 1, vote: 1, commit: 0 }, makeEntries(5, 6, 1), true))).toBe('IndexGap');
+    w.saveSnapshot(snap(10, 1));
+    w.save({ term: 1, vote: 1, commit: 11 }, makeEntries(11, 11, 1), true);
+    w.close();
+  });
+
+  test('create refuses a non-empty directory without a WAL', () => {
+    fs.mkdirSync(dir);
+    fs.writeFileSync(path.join(dir, 'keep-me'), 'x');
+    expect(codeOf(() => Wal.create(dir, meta, small()))).toBe('Exists');
+    expect(fs.readFileSync(path.join(dir, 'keep-me'), 'utf8')).toBe('x');
+  });
+
   test('save before readAll and after close are refused', () => {
     Wal.create(dir, meta, small()).close();
     const w = Wal.open(dir, emptyWalSnapshot(), small());
