@@ -44,29 +44,34 @@ export function handlerFor(file: string): Handler {
   return factory !== undefined ? factory() : interactionHandler();
 }
 
-// Once a case throws, the scenario's state is unknown, so every later case reports the failure instead of running.
-function stopAtFirstThrow(handler: Handler): Handler {
-  let failure: string | null = null;
-  return (d) => {
-    if (failure !== null) {
-      return `not run: an earlier case failed (${failure})`;
-    }
-    try {
-      return handler(d);
-    } catch (err) {
-      failure = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
-      return `${d.pos}: ${d.cmd} threw ${failure}`;
-    }
-  };
+/** A replayed scenario: every case's verdict, and the first failure that stopped the run, if any. */
+export interface ScenarioRun extends RunResult {
+  /** The error a case threw (a panic, a malformed command); the cases after it were not run. */
+  failure: string | null;
 }
 
 /**
  * Replays the scenario `text` (from `file`, whose folder selects the harness), running every case even after a
- * mismatch, so that each case gets a verdict. With `rewrite`, `rewritten` is the text with the actual outputs.
+ * mismatch, so that each case gets a verdict. Once a case throws, the scenario's state is unknown, so the later
+ * cases report that failure instead of running, and no rewritten text is produced: a file must never be rewritten
+ * with the output of a failure.
  */
-export function runScenario(text: string, file: string, options: { rewrite?: boolean } = {}): RunResult {
-  const handler = stopAtFirstThrow(handlerFor(file));
-  return runText(text, path.basename(file), handler, { rewrite: options.rewrite, continueAfterFailure: true });
+export function runScenario(text: string, file: string, options: { rewrite?: boolean } = {}): ScenarioRun {
+  const handler = handlerFor(file);
+  const state: { failure: string | null } = { failure: null };
+  const guarded: Handler = (d) => {
+    if (state.failure !== null) {
+      return `not run: an earlier case failed (${state.failure})`;
+    }
+    try {
+      return handler(d);
+    } catch (err) {
+      state.failure = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+      return `${d.pos}: ${d.cmd} threw ${state.failure}`;
+    }
+  };
+  const run = runText(text, path.basename(file), guarded, { rewrite: options.rewrite, continueAfterFailure: true });
+  return { ...run, rewritten: state.failure === null ? run.rewritten : null, failure: state.failure };
 }
 
 /** The outcome of one file. */
@@ -75,6 +80,8 @@ export interface FileReport {
   passedCases: number;
   totalCases: number;
   results: CaseResult[];
+  /** Why the replay stopped early (see ScenarioRun.failure), or null. */
+  failure: string | null;
 }
 
 /** Every `*.txt` under `dir`, recursively, in sorted order; `dir` may also name a single file. */
@@ -98,15 +105,18 @@ export function scenarioFiles(dir: string): string[] {
 export function runScenarioFile(file: string, options: { rewrite?: boolean } = {}): FileReport {
   const text = fs.readFileSync(file, 'utf8');
   let results: CaseResult[];
+  let failure: string | null;
   try {
     const run = runScenario(text, file, options);
     results = run.results;
+    failure = run.failure;
     if (options.rewrite === true && run.rewritten !== null && run.rewritten !== text) {
       fs.writeFileSync(file, run.rewritten);
     }
   } catch (err) {
     // A file that cannot even be parsed counts as one failed case.
     const message = err instanceof Error ? err.message : String(err);
+    failure = message;
     results = [{ data: { pos: file, cmd: '', cmdArgs: [], input: '', expected: '' }, actual: '', passed: false, message }];
   }
   return {
@@ -114,6 +124,7 @@ export function runScenarioFile(file: string, options: { rewrite?: boolean } = {
     passedCases: results.filter((r) => r.passed).length,
     totalCases: results.length,
     results,
+    failure,
   };
 }
 
@@ -138,6 +149,9 @@ export function replayAll(
       reports.push(r);
       const name = path.relative(root, file) || path.basename(file);
       write(`${filePassed(r) ? 'PASS' : 'FAIL'}  ${name.padEnd(56)} ${r.passedCases}/${r.totalCases} cases`);
+      if (options.rewrite === true && r.failure !== null) {
+        write(`      not rewritten: ${r.failure}`);
+      }
       const failed = r.results.find((c) => !c.passed);
       if (options.verbose === true && failed !== undefined) {
         write(failed.message.replace(/^/gm, '      '));
