@@ -12,7 +12,7 @@ import { MemoryStorage } from '../storage';
 import { Snapshot, emptySnapshot } from '../types';
 import { CmdArg } from './datadriven';
 import { ConfigTemplate, HistoryStorage, InteractionEnv, raftConfigStub } from './interaction_env';
-import { InteractionError, firstAsInt, parseBool, parseUint } from './interaction_env_handler';
+import { InteractionError, firstAsInt, parseBool, parseUint } from './interaction_env_args';
 
 export function handleAddNodes(env: InteractionEnv, args: CmdArg[]): void {
   const n = firstAsInt(args);

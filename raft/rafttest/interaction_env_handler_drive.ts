@@ -15,7 +15,7 @@ import {
   parseBool,
   parseUint,
   scanArg,
-} from './interaction_env_handler';
+} from './interaction_env_args';
 import { raftLog } from './interaction_env_handler_inspect';
 
 /** `campaign 1`: node 1 starts an election. */

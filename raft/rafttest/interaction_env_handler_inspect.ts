@@ -7,7 +7,7 @@ import { describeEntries } from '../describe';
 import { StateType } from '../types';
 import { CmdArg } from './datadriven';
 import { InteractionEnv } from './interaction_env';
-import { InteractionError, firstAsNodeIdx } from './interaction_env_handler';
+import { InteractionError, firstAsNodeIdx } from './interaction_env_args';
 
 /** `log-level debug`: from now on, show the core's log lines at this level and above (NONE hides all output). */
 export function handleLogLevel(env: InteractionEnv, args: CmdArg[]): void {

@@ -9,7 +9,7 @@ import { LocalAppendThread, LocalApplyThread } from '../raft';
 import { Message, MessageType, NodeId, newMessage } from '../types';
 import { CmdArg } from './datadriven';
 import { InteractionEnv } from './interaction_env';
-import { InteractionError, nodeIdxs, parseUint } from './interaction_env_handler';
+import { InteractionError, nodeIdxs, parseUint } from './interaction_env_args';
 
 /** Whose messages to hand over, and whether to drop rather than deliver them. */
 export interface Recipient {

@@ -23,7 +23,7 @@ import {
 } from '../types';
 import { CmdArg } from './datadriven';
 import { InteractionEnv, Node } from './interaction_env';
-import { nodeIdxs } from './interaction_env_handler';
+import { nodeIdxs } from './interaction_env_args';
 import { deliverMsgs, splitMsgs } from './interaction_env_handler_messages';
 
 // Runs `step` on each node; with several nodes, each one's output goes under a banner, indented.
