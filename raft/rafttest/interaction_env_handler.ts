@@ -6,7 +6,7 @@
 // output; a malformed scenario is not, and fails the run with an InteractionError.
 
 import { RaftPanic } from '../logger';
-import { CmdArg, TestData, parseLine } from './datadriven';
+import { CmdArg, DataDrivenError, TestData, parseLine } from './datadriven';
 import { InteractionError } from './interaction_env_args';
 import { InteractionEnv } from './interaction_env';
 import { handleAddNodes } from './interaction_env_handler_add_nodes';
@@ -32,7 +32,7 @@ import {
   handleStabilize,
 } from './interaction_env_handler_process';
 
-type Handler = (env: InteractionEnv, args: CmdArg[], input: string) => void;
+type Handler = (env: InteractionEnv, args: CmdArg[]) => void;
 
 const handlers: ReadonlyMap<string, Handler> = new Map<string, Handler>([
   // A no-op to hang a debugger breakpoint on while investigating a long scenario.
@@ -63,15 +63,20 @@ const handlers: ReadonlyMap<string, Handler> = new Map<string, Handler>([
 // Errors that belong in the expected output: whatever the core or storage reports, and unknown commands. Panics
 // and malformed scenarios propagate and fail the run.
 function isReportable(err: unknown): err is Error {
-  return err instanceof Error && !(err instanceof RaftPanic) && !(err instanceof InteractionError);
+  return (
+    err instanceof Error &&
+    !(err instanceof RaftPanic) &&
+    !(err instanceof InteractionError) &&
+    !(err instanceof DataDrivenError)
+  );
 }
 
-function runSingle(env: InteractionEnv, cmd: string, args: CmdArg[], input: string): void {
+function runSingle(env: InteractionEnv, cmd: string, args: CmdArg[]): void {
   const handler = handlers.get(cmd);
   if (handler === undefined) {
     throw new Error('unknown command');
   }
-  handler(env, args, input);
+  handler(env, args);
 }
 
 /**
@@ -85,11 +90,11 @@ export function handle(env: InteractionEnv, d: TestData): string {
     if (d.cmd === 'propose-conf-change') {
       handleProposeConfChange(env, d.cmdArgs, d.input);
     } else {
-      runSingle(env, d.cmd, d.cmdArgs, '');
-      for (const line of d.input === '' ? [] : d.input.split('\n')) {
+      runSingle(env, d.cmd, d.cmdArgs);
+      for (const line of d.input.split('\n').filter((l) => l.trim() !== '')) {
         const { cmd, cmdArgs } = parseLine(line);
         try {
-          runSingle(env, cmd, cmdArgs, '');
+          runSingle(env, cmd, cmdArgs);
         } catch (err) {
           if (!isReportable(err) || env.output.quiet()) {
             throw err;
