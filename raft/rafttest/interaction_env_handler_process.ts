@@ -58,14 +58,14 @@ export function processReady(env: InteractionEnv, idx: number): void {
   const n = env.node(idx);
   const rd = n.rawNode.ready();
   env.output.write(describeReady(rd));
-  const async = n.config.asyncStorageWrites === true;
-  if (!async) {
+  const asyncWrites = n.config.asyncStorageWrites === true;
+  if (!asyncWrites) {
     processAppend(n, rd.hardState, rd.entries, rd.snapshot);
     processApply(n, rd.committedEntries);
   }
   for (const m of rd.messages) {
     if (m.to === LocalAppendThread || m.to === LocalApplyThread) {
-      if (!async) {
+      if (!asyncWrites) {
         throw new Error(`unexpected local message target in ${describeMessage(m)}`);
       }
       if (m.type === MessageType.MsgStorageAppend) {
@@ -79,7 +79,7 @@ export function processReady(env: InteractionEnv, idx: number): void {
       env.messages.push(m);
     }
   }
-  if (!async) {
+  if (!asyncWrites) {
     n.rawNode.advance();
   }
 }
