@@ -33,6 +33,7 @@ import {
   Message,
   MessageType,
   NodeId,
+  None,
   ReadState,
   Snapshot,
   SoftState,
@@ -99,9 +100,6 @@ const noSnapshot: Snapshot = Object.freeze({
   metadata: Object.freeze({ confState: Object.freeze(emptyConfState()), index: 0, term: 0 }),
 });
 
-function softStateEqual(a: SoftState, b: SoftState): boolean {
-  return a.lead === b.lead && a.raftState === b.raftState;
-}
 
 /** A single Raft node driven by the application, without threads or timers. */
 export class RawNode {
@@ -182,15 +180,19 @@ export class RawNode {
     return rd;
   }
 
+  /** Whether the leader or role changed since the last accepted Ready; compared field by field, allocating nothing. */
+  private softStateChanged(): boolean {
+    return this.raft.lead !== this.prevSoftSt.lead || this.raft.state !== this.prevSoftSt.raftState;
+  }
+
   /** Builds a Ready without committing to handle it; the node's state is not changed. */
   private readyWithoutAccept(): Ready {
     const r = this.raft;
     const allowUnstable = !this.asyncStorageWrites;
-    const softSt = r.softState();
     const hardSt = r.hardState();
     const entries = r.raftLog.nextUnstableEnts();
     const rd: Ready = {
-      softState: softStateEqual(softSt, this.prevSoftSt) ? null : softSt,
+      softState: this.softStateChanged() ? r.softState() : null,
       hardState: hardStateEqual(hardSt, this.prevHardSt) ? emptyHardState() : hardSt,
       readStates: r.readStates,
       entries,
@@ -315,9 +317,10 @@ export class RawNode {
       if (this.stepsOnAdvance.length !== 0) {
         r.logger.panic('two accepted Ready structs without call to Advance');
       }
-      for (const m of r.msgsAfterAppend) {
-        if (m.to === r.id) {
-          this.stepsOnAdvance.push(m);
+      const after = r.msgsAfterAppend;
+      for (let i = 0; i < after.length; i++) {
+        if (after[i].to === r.id) {
+          this.stepsOnAdvance.push(after[i]);
         }
       }
       if (this.needStorageAppendRespMsg(rd)) {
@@ -339,11 +342,13 @@ export class RawNode {
   /** Whether ready() would return any work. */
   hasReady(): boolean {
     const r = this.raft;
-    if (!softStateEqual(r.softState(), this.prevSoftSt)) {
+    if (this.softStateChanged()) {
       return true;
     }
-    const hardSt = r.hardState();
-    if (!isEmptyHardState(hardSt) && !hardStateEqual(hardSt, this.prevHardSt)) {
+    const prev = this.prevHardSt;
+    const commit = r.raftLog.committed;
+    const hardStateEmpty = r.term === 0 && r.vote === None && commit === 0;
+    if (!hardStateEmpty && (r.term !== prev.term || r.vote !== prev.vote || commit !== prev.commit)) {
       return true;
     }
     if (r.raftLog.hasNextUnstableSnapshot()) {
