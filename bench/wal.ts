@@ -143,19 +143,24 @@ function main(): void {
   console.log(`WAL benchmark in ${path.resolve(opts.dir)}: ${ENTRY_BYTES}-byte entries, median of ${runs} runs of ` +
     `${seconds} s each`);
   console.log('');
+  const us = (r: Rate): string => `${fmt(r.syncsPerSec).padStart(8)} syncs/s (${fmt(1e6 / r.syncsPerSec)} us each)`;
   console.log('raw baseline (same disk, same run)');
-  console.log(`  ${ENTRY_BYTES} B append + fdatasync            ${fmt(rawAppend256.syncsPerSec).padStart(8)} syncs/s ` +
-    `(${fmt(1e6 / rawAppend256.syncsPerSec)} us each)`);
-  console.log(`  ${ENTRY_BYTES} B preallocated write + fdatasync ${fmt(rawPrealloc256.syncsPerSec).padStart(8)} syncs/s ` +
-    `(${fmt(1e6 / rawPrealloc256.syncsPerSec)} us each)`);
-  console.log(`  1 MiB write + fdatasync                ${fmt(rawSeq.mbPerSec, 1).padStart(8)} MiB/s`);
+  console.log(`  ${ENTRY_BYTES} B append + fdatasync              ${us(rawAppend256)}`);
+  console.log(`  ${ENTRY_BYTES} B preallocated write + fdatasync  ${us(rawPrealloc256)}`);
+  console.log(`  1 MiB write + fdatasync                  ${fmt(rawSeq.mbPerSec, 1).padStart(8)} MiB/s`);
   console.log('');
   console.log('Wal.save(hardState, entries, mustSync=true)');
   console.log('  batch   entries/s    MiB/s   saves/s   cost per sync vs raw append+fdatasync   MiB/s vs raw 1 MiB');
   for (const { batch, rate, costRatio, bwRatio } of wal) {
-    console.log(`  ${String(batch).padStart(5)} ${fmt(rate.entriesPerSec).padStart(11)} ${fmt(rate.mbPerSec, 1).padStart(8)} ` +
-      `${fmt(rate.syncsPerSec).padStart(9)}   ${fmt(costRatio, 2).padStart(6)}x` +
-      `${' '.repeat(33)}${fmt(bwRatio, 2).padStart(5)}`);
+    const cells = [
+      String(batch).padStart(5),
+      fmt(rate.entriesPerSec).padStart(11),
+      fmt(rate.mbPerSec, 1).padStart(8),
+      fmt(rate.syncsPerSec).padStart(9),
+      `  ${fmt(costRatio, 2).padStart(6)}x${' '.repeat(33)}`,
+      fmt(bwRatio, 2).padStart(5),
+    ];
+    console.log(`  ${cells.join(' ')}`);
   }
   const b1 = wal[0];
   const b256 = wal[wal.length - 1];

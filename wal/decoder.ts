@@ -20,7 +20,7 @@ export type SegmentReader = (segment: SegmentName) => Uint8Array;
 
 /** What to do with what is read. */
 export interface DecodeOptions {
-  /** Entries at or below this snapshot's index are skipped; the log must record this snapshot (unless index 0 in seq 0). */
+  /** Entries at or below this snapshot's index are skipped; with `entries`, the log must record this snapshot. */
   start: WalSnapshot;
   /** False to skip collecting entries (reading only states and markers, from wherever the directory begins). */
   entries: boolean;

@@ -192,7 +192,8 @@ export function scanSegment(file: string, bytes: Uint8Array, crc: number | null,
       if (writtenEnd() <= off) return finish(null);
       if (left < LENGTH_WORD_BYTES) {
         const reason = `the file ends inside the length word at offset ${off}`;
-        return tornOrThrow(reason, bytes.length + 1, new WalError('Corrupt', `${file}: ${reason}`, { file, offset: off }));
+        const err = new WalError('Corrupt', `${file}: ${reason}`, { file, offset: off });
+        return tornOrThrow(reason, bytes.length + 1, err);
       }
       throw new WalError('Corrupt', `${file}: non-zero bytes after the end of the log at offset ${off}`, {
         file,
@@ -202,7 +203,8 @@ export function scanSegment(file: string, bytes: Uint8Array, crc: number | null,
     const bodyLen = readU32(bytes, off);
     const pad = bytes[off + 4];
     const check = bytes[off + 6] | (bytes[off + 7] << 8);
-    if (check !== lengthWordCheck(bytes, off) || bytes[off + 5] !== 0 || bodyLen < BODY_HEADER_BYTES || pad !== paddingFor(bodyLen)) {
+    const wellFormed = bytes[off + 5] === 0 && bodyLen >= BODY_HEADER_BYTES && pad === paddingFor(bodyLen);
+    if (check !== lengthWordCheck(bytes, off) || !wellFormed) {
       throw new WalError('Corrupt', `${file}: invalid length word at offset ${off}`, { file, offset: off });
     }
     const frameEnd = off + LENGTH_WORD_BYTES + bodyLen + pad;

@@ -16,9 +16,15 @@ function main(): void {
   const [dir, termArg, sizeArg] = process.argv.slice(2);
   const term = Number(termArg);
   const segmentSize = Number(sizeArg);
-  const quiet = { debug: () => undefined, info: () => undefined, warning: say, error: say, panic: (m: string): never => {
-    throw new Error(m);
-  } };
+  const quiet = {
+    debug: () => undefined,
+    info: () => undefined,
+    warning: say,
+    error: say,
+    panic: (m: string): never => {
+      throw new Error(m);
+    },
+  };
   let wal: Wal;
   let last = 0;
   if (Wal.exists(dir)) {

@@ -25,7 +25,9 @@ export function entryData(index: number, term: number, size = 24): Uint8Array {
 /** Entries `lo..hi` inclusive at `term`. */
 export function makeEntries(lo: number, hi: number, term: number, size = 24): Entry[] {
   const out: Entry[] = [];
-  for (let i = lo; i <= hi; i++) out.push({ index: i, term, type: EntryType.EntryNormal, data: entryData(i, term, size) });
+  for (let i = lo; i <= hi; i++) {
+    out.push({ index: i, term, type: EntryType.EntryNormal, data: entryData(i, term, size) });
+  }
   return out;
 }
 

@@ -55,7 +55,11 @@ beforeAll(() => {
   const w = Wal.create(dir, meta, { segmentSize: 16 * 1024, logger: new MemoryLogger() });
   all = [];
   // One entry and one hard state per save; keep going until the tail segment holds plenty of records.
-  for (let i = 1; i <= SAVES || framesOf(fs.readFileSync(path.join(dir, listSegments(dir).pop()?.name ?? ''))).length < 40; i++) {
+  const tailFrameCount = (): number => {
+    const tail = listSegments(dir).pop()?.name ?? '';
+    return framesOf(fs.readFileSync(path.join(dir, tail))).length;
+  };
+  for (let i = 1; i <= SAVES || tailFrameCount() < 40; i++) {
     const e = makeEntries(i, i, 1);
     all.push(...e);
     w.save({ term: 1, vote: 1, commit: i }, e, false);
@@ -66,6 +70,10 @@ beforeAll(() => {
   entriesBeforeTail = all.length - tailFrames.filter((f) => f.type === 2).length;
 });
 afterAll(() => fs.rmSync(root, { recursive: true, force: true }));
+
+function tailBytes(): Uint8Array {
+  return images[images.length - 1].bytes;
+}
 
 function withTail(bytes: Uint8Array): SegmentImage[] {
   return [...images.slice(0, -1), { segment: images[images.length - 1].segment, bytes }];
@@ -84,7 +92,7 @@ function prefixAt(cut: number): { entries: number; commit: number } {
   for (const f of tailFrames) {
     if (f.end > cut) break;
     if (f.type === 2) index++;
-    if (f.type === 3) commit = decodeHardState(images[images.length - 1].bytes.subarray(f.start + 13, f.dataEnd)).commit;
+    if (f.type === 3) commit = decodeHardState(tailBytes().subarray(f.start + 13, f.dataEnd)).commit;
   }
   return { entries: index, commit };
 }
