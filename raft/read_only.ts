@@ -35,9 +35,9 @@ function contextKey(ctx: Uint8Array): string {
 /** The queue of reads a leader has not yet confirmed, in arrival order. */
 export class ReadOnly {
   readonly option: ReadOnlyOption;
-  /** Invariant: the keys of `pendingReadIndex` are exactly the entries of `readIndexQueue`. */
-  private readonly pendingReadIndex = new Map<string, ReadIndexStatus>();
-  private readIndexQueue: string[] = [];
+  /** Pending reads by context. Invariant: holds exactly the reads in `queue`. */
+  private readonly pending = new Map<string, ReadIndexStatus>();
+  private queue: { key: string; status: ReadIndexStatus }[] = [];
 
   constructor(option: ReadOnlyOption) {
     this.option = option;
@@ -49,16 +49,17 @@ export class ReadOnly {
    */
   addRequest(index: number, m: Message): void {
     const key = contextKey(m.entries[0].data);
-    if (this.pendingReadIndex.has(key)) {
+    if (this.pending.has(key)) {
       return;
     }
-    this.pendingReadIndex.set(key, { req: m, index, acks: new Map() });
-    this.readIndexQueue.push(key);
+    const status: ReadIndexStatus = { req: m, index, acks: new Map() };
+    this.pending.set(key, status);
+    this.queue.push({ key, status });
   }
 
   /** Records `id`'s heartbeat acknowledgement for the read tagged `context`; returns its acks, if it is pending. */
   recvAck(id: NodeId, context: Uint8Array): Map<NodeId, boolean> | null {
-    const rs = this.pendingReadIndex.get(contextKey(context));
+    const rs = this.pending.get(contextKey(context));
     if (rs === undefined) {
       return null;
     }
@@ -71,43 +72,27 @@ export class ReadOnly {
    * the later read also confirms it after the earlier ones.
    */
   advance(m: Message): ReadIndexStatus[] {
-    const ctx = contextKey(m.context);
-    const rss: ReadIndexStatus[] = [];
-    let i = 0;
-    let found = false;
-    for (const key of this.readIndexQueue) {
-      i++;
-      const rs = this.pendingReadIndex.get(key);
-      if (rs === undefined) {
-        throw new Error(`Read index queue holds a context with no pending read`);
-      }
-      rss.push(rs);
-      if (key === ctx) {
-        found = true;
-        break;
-      }
-    }
-    if (!found) {
+    const key = contextKey(m.context);
+    const at = this.queue.findIndex((p) => p.key === key);
+    if (at < 0) {
       return [];
     }
-    this.readIndexQueue = this.readIndexQueue.slice(i);
-    for (const rs of rss) {
-      this.pendingReadIndex.delete(contextKey(rs.req.entries[0].data));
+    const done = this.queue.slice(0, at + 1);
+    this.queue = this.queue.slice(at + 1);
+    for (const p of done) {
+      this.pending.delete(p.key);
     }
-    return rss;
+    return done.map((p) => p.status);
   }
 
   /** The context of the newest pending read, which heartbeats carry so that one round confirms all reads. */
   lastPendingRequestCtx(): Uint8Array | null {
-    if (this.readIndexQueue.length === 0) {
-      return null;
-    }
-    const rs = this.pendingReadIndex.get(this.readIndexQueue[this.readIndexQueue.length - 1]);
-    return rs === undefined ? null : rs.req.entries[0].data;
+    const last = this.queue[this.queue.length - 1];
+    return last === undefined ? null : last.status.req.entries[0].data;
   }
 
   /** The number of reads waiting for confirmation. */
   pendingCount(): number {
-    return this.readIndexQueue.length;
+    return this.queue.length;
   }
 }
