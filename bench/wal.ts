@@ -2,10 +2,10 @@
 //
 // What does durability cost? The floor is the disk: one fdatasync per acknowledged batch, and the sequential write
 // bandwidth for large batches. This benchmark measures that floor on the same disk in the same run (a raw file with
-// 256-byte appends and one fdatasync each, the same into a preallocated file, and 1 MiB writes with one fdatasync
-// each), then `Wal.save(hardState, entries, true)` with 256-byte entries in batches of 1, 16 and 256, and prints
-// each WAL figure beside the raw one as a ratio. Every case runs several times; medians are reported, because the
-// machine is shared and single runs wander.
+// 256-byte appends and one fdatasync each, the same into a preallocated file, 1 MiB writes with one fdatasync each,
+// and raw appends of each batch's payload size), then `Wal.save(hardState, entries, true)` with 256-byte entries in
+// batches of 1, 16 and 256, and prints each WAL figure beside the raw ones as ratios. Every case runs several times;
+// medians are reported, because the machine is shared and single runs wander.
 //
 // Usage: node dist/bench/wal.js [--dir DIR] [--seconds S] [--runs N]
 // DIR should be on the disk a node would use (default bench/out/wal, inside the repository).
@@ -61,7 +61,7 @@ function timed(seconds: number, perOpEntries: number, op: () => number): Rate {
 function rawAppend(dir: string, seconds: number, recBytes: number, preallocate: boolean): Rate {
   const file = path.join(dir, `raw-${process.pid}.dat`);
   const fd = fs.openSync(file, 'w+');
-  const limit = 256 * 1048576;
+  const limit = 64 * 1048576;
   if (preallocate) {
     // Written zeros, so the blocks exist before the timing starts, as etcd's fallocate gives.
     const mb = Buffer.alloc(1048576);
@@ -120,12 +120,14 @@ function main(): void {
   fs.mkdirSync(opts.dir, { recursive: true });
   // The disk is shared and its speed drifts by an order of magnitude over seconds, so the cases are interleaved:
   // every round runs each case once, and each ratio is taken within a round before the median is taken.
-  const rounds: { rawAppend: Rate; rawPrealloc: Rate; rawSeq: Rate; wal: Rate[] }[] = [];
+  const rounds: { rawAppend: Rate; rawPrealloc: Rate; rawSeq: Rate; rawSame: Rate[]; wal: Rate[] }[] = [];
   for (let r = 0; r < runs; r++) {
     rounds.push({
       rawAppend: rawAppend(opts.dir, seconds, ENTRY_BYTES, false),
       rawPrealloc: rawAppend(opts.dir, seconds, ENTRY_BYTES, true),
       rawSeq: rawAppend(opts.dir, seconds, 1048576, false),
+      // The same payload per sync as each WAL batch, written raw: what the batch would cost with no WAL at all.
+      rawSame: BATCHES.map((b) => rawAppend(opts.dir, seconds, b * ENTRY_BYTES, false)),
       wal: BATCHES.map((b) => walRun(opts.dir, seconds, b)),
     });
   }
@@ -138,6 +140,7 @@ function main(): void {
     costRatio: median(rounds.map((r) => r.rawAppend.syncsPerSec / r.wal[i].syncsPerSec)),
     preallocCostRatio: median(rounds.map((r) => r.rawPrealloc.syncsPerSec / r.wal[i].syncsPerSec)),
     bwRatio: median(rounds.map((r) => r.wal[i].mbPerSec / r.rawSeq.mbPerSec)),
+    sameRatio: median(rounds.map((r) => r.rawSame[i].syncsPerSec / r.wal[i].syncsPerSec)),
   }));
 
   console.log(`WAL benchmark in ${path.resolve(opts.dir)}: ${ENTRY_BYTES}-byte entries, median of ${runs} runs of ` +
@@ -150,15 +153,17 @@ function main(): void {
   console.log(`  1 MiB write + fdatasync                  ${fmt(rawSeq.mbPerSec, 1).padStart(8)} MiB/s`);
   console.log('');
   console.log('Wal.save(hardState, entries, mustSync=true)');
-  console.log('  batch   entries/s    MiB/s   saves/s   cost per sync vs raw append+fdatasync   MiB/s vs raw 1 MiB');
-  for (const { batch, rate, costRatio, bwRatio } of wal) {
+  const head = ['batch', '  entries/s', '   MiB/s', '  saves/s', '  cost/sync vs raw 256 B', '  vs raw same bytes'];
+  console.log(`  ${head.join(' ')}   MiB/s vs raw 1 MiB`);
+  for (const { batch, rate, costRatio, sameRatio, bwRatio } of wal) {
     const cells = [
       String(batch).padStart(5),
       fmt(rate.entriesPerSec).padStart(11),
       fmt(rate.mbPerSec, 1).padStart(8),
       fmt(rate.syncsPerSec).padStart(9),
-      `  ${fmt(costRatio, 2).padStart(6)}x${' '.repeat(33)}`,
-      fmt(bwRatio, 2).padStart(5),
+      `${fmt(costRatio, 2).padStart(24)}x`,
+      `${fmt(sameRatio, 2).padStart(18)}x`,
+      fmt(bwRatio, 2).padStart(20),
     ];
     console.log(`  ${cells.join(' ')}`);
   }
