@@ -290,6 +290,37 @@ describe('RawNode', () => {
   });
 });
 
+describe('RawNode receiving a snapshot', () => {
+  test('the snapshot comes out in a Ready, alone, and counts as applied after advance', () => {
+    const s = new MemoryStorage();
+    const rn = new RawNode({ id: 2, electionTick: 10, heartbeatTick: 1, storage: s, maxInflightMsgs: 256, maxSizePerMsg: Infinity });
+    rn.step(
+      newMessage({
+        type: MessageType.MsgSnap,
+        from: 1,
+        to: 2,
+        term: 3,
+        snapshot: {
+          data: enc.encode('state'),
+          metadata: { index: 20, term: 3, confState: { ...emptyConfState(), voters: [1, 2] } },
+        },
+      }),
+    );
+    const rd = rn.ready();
+    expect(rd.snapshot.metadata.index).toBe(20);
+    expect(dec.decode(rd.snapshot.data)).toBe('state');
+    expect(rd.committedEntries).toEqual([]);
+    expect(rd.hardState).toEqual({ term: 3, vote: 0, commit: 20 });
+    expect(rd.messages.map((m) => [m.type, m.to, m.index])).toEqual([[MessageType.MsgAppResp, 1, 20]]);
+    // While the snapshot is being applied the node must not campaign.
+    expect(rn.raft.promotable()).toBe(false);
+    handle(rn, s, rd);
+    expect(rn.basicStatus().applied).toBe(20);
+    expect(rn.raft.promotable()).toBe(true);
+    expect(rn.hasReady()).toBe(false);
+  });
+});
+
 describe('RawNode with asyncStorageWrites', () => {
   /** Runs the local storage threads: persists / applies, then delivers their responses back to the node. */
   function runThreads(rn: RawNode, s: MemoryStorage, msgs: Message[]): void {
