@@ -328,3 +328,44 @@ describe('§5.4 safety', () => {
   });
 
 });
+
+describe('§5.5 follower and candidate crashes', () => {
+  // "If a follower or candidate crashes, then future RequestVote and AppendEntries RPCs sent to it will fail. Raft
+  // handles these failures by retrying indefinitely; if the crashed server restarts, then the RPC will complete
+  // successfully."
+  test('a follower that was down catches up through the retries heartbeats prompt', () => {
+    const nt = Network.ofSize(3);
+    nt.campaign(1);
+    nt.isolate(3);
+    nt.propose(1, 'while 3 was down');
+    expect(nt.raft(3).raftLog.lastIndex()).toBe(1);
+    nt.recover();
+    nt.send(msg({ type: MessageType.MsgBeat, from: 1, to: 1 }));
+    expect(nt.raft(3).raftLog.allEntries()).toEqual(nt.raft(1).raftLog.allEntries());
+    expect(nt.raft(3).raftLog.committed).toBe(nt.raft(1).raftLog.committed);
+  });
+
+  // "Raft RPCs are idempotent, so this causes no harm. For example, if a follower receives an AppendEntries request
+  // that includes log entries already present in its log, it ignores those entries in the new request."
+  test('an AppendEntries delivered twice leaves the follower log as it was after the first', () => {
+    const r = newTestRaft(2, 10, 1, storageWith([1, 2, 3]));
+    const app = msg({
+      type: MessageType.MsgApp,
+      from: 1,
+      to: 2,
+      term: 1,
+      logTerm: 0,
+      index: 0,
+      entries: [newEntry({ term: 1, index: 1 }), newEntry({ term: 1, index: 2, data: enc.encode('x') })],
+      commit: 1,
+    });
+    r.step(app);
+    const after = r.raftLog.allEntries();
+    r.step(app);
+    expect(r.raftLog.allEntries()).toEqual(after);
+    expect(readMessages(r).map((m) => [m.type, m.index, m.reject])).toEqual([
+      [MessageType.MsgAppResp, 2, false],
+      [MessageType.MsgAppResp, 2, false],
+    ]);
+  });
+});
