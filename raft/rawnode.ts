@@ -100,7 +100,6 @@ const noSnapshot: Snapshot = Object.freeze({
   metadata: Object.freeze({ confState: Object.freeze(emptyConfState()), index: 0, term: 0 }),
 });
 
-
 /** A single Raft node driven by the application, without threads or timers. */
 export class RawNode {
   /** The state machine itself; public so tests and the scenario harness can inspect it, as etcd's do. */
@@ -108,6 +107,7 @@ export class RawNode {
   readonly asyncStorageWrites: boolean;
   /** What the last accepted Ready reported, so the next reports only changes. */
   prevSoftSt: SoftState;
+  /** Invariant: what the application has been told to persist; bootstrap resets it to empty. */
   prevHardSt: HardState;
   /** The responses to step on advance(): what the last accepted Ready will have made durable or applied. */
   private stepsOnAdvance: Message[] = [];
