@@ -32,3 +32,4 @@ export { getBasicStatus, getStatus, statusToJSON } from './status';
 export type { Storage, StorageErrorCode } from './storage';
 export { MemoryStorage, StorageError } from './storage';
 export { noLimit } from './util';
+export * from './codec';

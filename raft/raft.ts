@@ -131,8 +131,9 @@ export function validateConfig(c: Config): ValidConfig {
   }
   const maxSizePerMsg = c.maxSizePerMsg ?? 0;
   const maxUncommittedEntriesSize = c.maxUncommittedEntriesSize || noLimit;
-  // The two limits were once one parameter; an unset apply limit keeps the message limit.
-  const maxCommittedSizePerReady = c.maxCommittedSizePerReady || maxSizePerMsg;
+  // The two limits were once one parameter; an unset apply limit keeps the message limit. With neither set there
+  // is no budget to keep, and a zero budget would stall application, so committed entries flow without a limit.
+  const maxCommittedSizePerReady = c.maxCommittedSizePerReady || maxSizePerMsg || noLimit;
   if (!(c.maxInflightMsgs > 0)) {
     invalid('max inflight messages must be greater than 0');
   }
