@@ -170,6 +170,10 @@ class Driver {
     }
     const voters = cs.voters;
     const learners = cs.learners;
+    // Never remove or demote the leader itself. A leader that steps down on its own removal may do so before the
+    // followers learn the change committed; they then still need its vote, which its longer log refuses: the
+    // apply-time liveness trap of etcd's design (etcd-io/etcd#12359). Applications transfer leadership first.
+    const removable = voters.filter((id) => id !== leader);
     const canAdd = this.nextId <= maxNodeId && voters.length + learners.length < 7;
     const options: (() => ConfChange | ConfChangeV2)[] = [];
     if (canAdd) {
@@ -180,7 +184,7 @@ class Driver {
         options.push(() =>
           jointChange(ConfChangeTransition.ConfChangeTransitionAuto, [
             [ConfChangeType.ConfChangeAddNode, this.newNode()],
-            [ConfChangeType.ConfChangeRemoveNode, pick(r, voters)],
+            [ConfChangeType.ConfChangeRemoveNode, pick(r, removable)],
           ]),
         );
       }
@@ -194,10 +198,10 @@ class Driver {
       );
     }
     if (voters.length > 2) {
-      options.push(() => simpleChange(ConfChangeType.ConfChangeRemoveNode, pick(r, voters)));
+      options.push(() => simpleChange(ConfChangeType.ConfChangeRemoveNode, pick(r, removable)));
       options.push(() =>
         jointChange(ConfChangeTransition.ConfChangeTransitionJointImplicit, [
-          [ConfChangeType.ConfChangeAddLearnerNode, pick(r, voters)],
+          [ConfChangeType.ConfChangeAddLearnerNode, pick(r, removable)],
         ]),
       );
     }

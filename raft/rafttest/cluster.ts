@@ -16,6 +16,7 @@ import { RaftPanic } from '../logger';
 import {
   ConfChange,
   ConfChangeV2,
+  ConfState,
   Entry,
   EntryType,
   Message,
@@ -481,10 +482,20 @@ export class Cluster implements SimHost {
       if (members.length === 0) {
         continue;
       }
+      // A node outside the configuration may shut down only once every member has applied that configuration:
+      // until then some member may still need its vote.
+      const settled = this.membersAgreeOnConfig(members);
+      const l = this.leader();
+      if (settled && !this.node(l).confState.voters.includes(l)) {
+        // A leader that demoted or removed itself keeps heartbeating but commits nothing (etcd-io/raft#83); the
+        // voters only elect a new leader once it goes quiet. Restart it, as an operator would.
+        this.note(`${l} leads without being a voter and restarts`);
+        this.crash(l);
+      }
       for (const n of this.nodes.values()) {
         if (members.includes(n.id)) {
           this.restart(n.id);
-        } else if (n.up) {
+        } else if (n.up && settled) {
           this.note(`${n.id} is not a member any more and shuts down`);
           this.crash(n.id);
         }
@@ -516,6 +527,15 @@ export class Cluster implements SimHost {
     }
   }
 
+  // Whether every running member applied the same configuration as the leader.
+  private membersAgreeOnConfig(members: readonly NodeId[]): boolean {
+    const want = canonicalConfState(this.node(this.leader()).confState);
+    return members.every((id) => {
+      const n = this.node(id);
+      return n.up && canonicalConfState(n.confState) === want;
+    });
+  }
+
   /** Whether the cluster is settled: see quiesce(). */
   quiescent(): boolean {
     const l = this.leader();
@@ -524,7 +544,9 @@ export class Cluster implements SimHost {
     }
     const leader = this.node(l);
     const last = leader.storage.lastIndex();
-    if (leader.hardState.commit !== last || leader.confState.votersOutgoing.length > 0) {
+    // A leader that removed itself keeps leading but can commit nothing new (etcd-io/raft#83).
+    const cs = leader.confState;
+    if (leader.hardState.commit !== last || cs.votersOutgoing.length > 0 || !cs.voters.includes(l)) {
       return false;
     }
     return this.members().every((id) => {
@@ -686,3 +708,8 @@ export class Cluster implements SimHost {
   }
 }
 
+// A ConfState as a string that does not depend on the order of its lists.
+function canonicalConfState(cs: ConfState): string {
+  const sorted = (ids: readonly NodeId[]): string => [...ids].sort((a, b) => a - b).join(' ');
+  return `${sorted(cs.voters)}|${sorted(cs.votersOutgoing)}|${sorted(cs.learners)}|${sorted(cs.learnersNext)}`;
+}
