@@ -89,9 +89,15 @@ export function clientApp(node: RaftNode, opts: ApiOptions): express.Express {
     const learnerValue: unknown = Reflect.get(body, 'learner');
     if (learnerValue !== undefined && typeof learnerValue !== 'boolean') throw new KvError('BadRequest', 'Field learner must be true or false');
     const idValue: unknown = Reflect.get(body, 'id');
+    // A member added earlier (e.g. a learner added with `member add`) that now starts with --join learns its ID.
+    const existing = node.members.list().find((m) => m.peerURL === peerURL);
+    if (existing !== undefined) {
+      if (idValue !== undefined && checkId(idValue) !== existing.id) throw new KvError('BadRequest', `Peer URL ${peerURL} belongs to member ${existing.id}`);
+      res.json({ id: existing.id, existing: true, clusterId: opts.clusterId, member: existing, members: node.members.list() });
+      return;
+    }
     const id = idValue === undefined ? node.members.nextId() : checkId(idValue);
     if (node.members.has(id) || node.members.isRemoved(id)) throw new KvError('BadRequest', `Member ID ${id} is or was already in use`);
-    if (node.members.list().some((m) => m.peerURL === peerURL)) throw new KvError('BadRequest', `Peer URL ${peerURL} is already a member's`);
     const request = node.nextRequestTag();
     const type = learnerValue === true ? ConfChangeType.ConfChangeAddLearnerNode : ConfChangeType.ConfChangeAddNode;
     await node.proposeConfChange({ type, nodeId: id, context: encodeMemberContext({ peerURL, clientURL, request }), id: 0 }, request);

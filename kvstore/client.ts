@@ -154,9 +154,9 @@ export class KvClient {
       } catch (err) {
         const refused = connectionRefused(err);
         if (req.write === true && !refused) {
-          throw new KvError('OutcomeUnknown', `Lost the connection to ${endpoint} after sending the write; it may or may not have been applied`);
+          throw new KvError('OutcomeUnknown', `Lost the connection to ${endpoint} after sending the write (${describe(err)}); it may or may not have been applied`);
         }
-        lastError = new KvError('Unavailable', `${endpoint}: ${err instanceof Error ? err.message : String(err)}`);
+        lastError = new KvError('Unavailable', `${endpoint}: ${describe(err)}`);
         await pause(attempt, this.endpoints.length);
         continue;
       }
@@ -213,8 +213,24 @@ function replyError(reply: Reply): KvError {
   return new KvError(reply.status >= 500 ? 'Internal' : 'BadRequest', `HTTP ${reply.status}: ${reply.body.toString('utf8').slice(0, 200)}`);
 }
 
+// Errors from fetch may come from another realm (a test runner's sandbox), so they are inspected by shape, not
+// with instanceof.
+function causeOf(err: unknown): unknown {
+  return typeof err === 'object' && err !== null ? Reflect.get(err, 'cause') : undefined;
+}
+
+function messageOf(err: unknown): string {
+  const message: unknown = typeof err === 'object' && err !== null ? Reflect.get(err, 'message') : undefined;
+  return typeof message === 'string' ? message : String(err);
+}
+
+function describe(err: unknown): string {
+  const cause = causeOf(err);
+  return cause !== undefined ? messageOf(cause) : messageOf(err);
+}
+
 function connectionRefused(err: unknown): boolean {
-  const cause: unknown = err instanceof Error ? err.cause : undefined;
+  const cause = causeOf(err);
   const code: unknown = typeof cause === 'object' && cause !== null ? Reflect.get(cause, 'code') : undefined;
   return code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === 'EADDRNOTAVAIL';
 }

@@ -1,6 +1,6 @@
 // # Commands in the replicated log
 //
-// A client write becomes one `EntryNormal` whose data is a command. Every node applies the same commands in the
+// A client write becomes one `EntryNormal` whose data is a command (so does a member announcing its client URL). Every node applies the same commands in the
 // same order (§5.3, the State Machine Safety property of Figure 3), so the encoding must be exact and stable: a
 // small binary layout, because commands sit in the WAL and cross the network many times.
 //
@@ -15,6 +15,8 @@ import { KvError } from './errors';
 export enum CommandOp {
   Put = 1,
   Delete = 2,
+  /** A member announces its client URL: key = the member ID in decimal, value = the URL. */
+  PublishClientURL = 3,
 }
 
 /** A write to apply to the key-value map. */
@@ -51,7 +53,7 @@ export function decodeCommand(data: Uint8Array): Command {
     throw new KvError('Corrupt', `Command of ${buf.length} bytes is shorter than its ${headerSize}-byte header`);
   }
   const op = buf.readUInt8(0);
-  if (op !== CommandOp.Put && op !== CommandOp.Delete) {
+  if (op !== CommandOp.Put && op !== CommandOp.Delete && op !== CommandOp.PublishClientURL) {
     throw new KvError('Corrupt', `Command has unknown operation ${op}`);
   }
   const keyLength = buf.readUInt32BE(11);

@@ -28,8 +28,10 @@ export class KvStore {
     const existed = this.data.has(cmd.key);
     if (cmd.op === CommandOp.Put) {
       this.data.set(cmd.key, Buffer.from(cmd.value));
-    } else {
+    } else if (cmd.op === CommandOp.Delete) {
       this.data.delete(cmd.key);
+    } else {
+      throw new KvError('Corrupt', `Command ${CommandOp[cmd.op]} does not change the key-value map`);
     }
     return { existed };
   }

@@ -116,6 +116,14 @@ export class Membership {
     this.syncRoles(cs);
   }
 
+  /** Records a member's client URL; returns whether the member exists. */
+  setClientURL(id: NodeId, clientURL: string): boolean {
+    const m = this.members.get(id);
+    if (m === undefined) return false;
+    m.clientURL = clientURL;
+    return true;
+  }
+
   /** Marks learners as the ConfState says. */
   syncRoles(cs: ConfState): void {
     const learners = new Set([...cs.learners, ...cs.learnersNext]);

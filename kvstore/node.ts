@@ -504,7 +504,10 @@ export class RaftNode {
   }
 
   private applyCommand(cmd: Command): void {
-    const result = this.kv.apply(cmd);
+    const result =
+      cmd.op === CommandOp.PublishClientURL
+        ? { existed: this.members.setClientURL(Number(cmd.key), Buffer.from(cmd.value).toString('utf8')) }
+        : this.kv.apply(cmd);
     if (cmd.epoch !== this.epoch) return;
     const waiter = this.proposals.get(cmd.seq);
     if (waiter === undefined) return;

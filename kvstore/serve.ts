@@ -14,9 +14,10 @@ import crypto from 'node:crypto';
 import http from 'node:http';
 import { AddressInfo } from 'node:net';
 import { Logger } from '../raft/logger';
-import { ConfChangeType, NodeId, None } from '../raft/types';
+import { NodeId, None } from '../raft/types';
 import { Transport } from '../transport/transport';
 import { clientApp } from './api';
+import { CommandOp } from './command';
 import { KvClient } from './client';
 import { createDisk, diskExists, openDisk } from './disk';
 import { KvError } from './errors';
@@ -96,11 +97,12 @@ export async function serve(opts: ServeOptions): Promise<RunningMember> {
     const self = initial.find((m) => m.id === opts.id);
     if (self === undefined) throw new KvError('BadRequest', `Member ${opts.id} is not in the initial cluster`);
     if (self.peerURL !== peerURL) throw new KvError('BadRequest', `Initial cluster gives member ${opts.id} peer URL ${self.peerURL}, but --listen-peer is ${peerURL}`);
-    self.clientURL = clientURL;
     id = opts.id;
     clusterId = normalClusterId(opts.clusterId ?? clusterIdOf(initial));
     opened = createDisk(opts.dataDir, { id, clusterId, members: initial }, log);
-    opened.bootstrap = initial.map((m) => ({ id: m.id, context: encodeMemberContext({ peerURL: m.peerURL, clientURL: m.clientURL }) }));
+    // Every founding member must bootstrap byte-identical entries 1..n, so the contexts hold peer URLs only; each
+    // member announces its client URL afterwards (publishClientURL).
+    opened.bootstrap = initial.map((m) => ({ id: m.id, context: encodeMemberContext({ peerURL: m.peerURL, clientURL: '' }) }));
     log.info(`starting member ${id} of new cluster ${clusterId} with ${initial.length} members`);
   } else if (opts.join !== undefined && opts.join !== '') {
     const joined = await askToJoin(opts.join, peerURL, clientURL, opts.id, log);
@@ -164,7 +166,7 @@ export async function serve(opts: ServeOptions): Promise<RunningMember> {
   });
   raftNode.start();
   log.info(`serving clients on ${clientURL} (port ${(api.address() as AddressInfo).port}) and peers on ${peerURL}`);
-  void publishClientURL(raftNode, clientURL, opts.requestTimeoutMs, log);
+  void publishClientURL(raftNode, clientURL, opts.tickMs, log);
 
   function stop(reason = 'stopped'): Promise<void> {
     if (stopping !== null) return stopping;
@@ -187,24 +189,21 @@ export async function serve(opts: ServeOptions): Promise<RunningMember> {
 }
 
 // The founding members know each other's peer URLs only; each announces its own client URL once, through the log,
-// so clients asking any member for the leader's address get one.
-async function publishClientURL(node: RaftNode, clientURL: string, timeoutMs: number, log: Logger): Promise<void> {
-  for (let attempt = 0; !node.isStopped && attempt < 100; attempt++) {
+// so clients asking any member for the leader's address get one. A normal entry rather than a ConfChange, so the
+// announcements of several members need not wait for one another.
+async function publishClientURL(node: RaftNode, clientURL: string, retryMs: number, log: Logger): Promise<void> {
+  while (!node.isStopped) {
     const self = node.members.get(node.id);
     if (self === undefined || self.clientURL === clientURL) return;
-    if (node.leaderId === None) {
-      await new Promise((resolve) => setTimeout(resolve, 100));
-      continue;
-    }
-    const request = node.nextRequestTag();
     try {
-      const context = encodeMemberContext({ peerURL: self.peerURL, clientURL, request });
-      await node.proposeConfChange({ type: ConfChangeType.ConfChangeUpdateNode, nodeId: node.id, context, id: 0 }, request);
-      return;
+      if (node.leaderId !== None) {
+        await node.propose(CommandOp.PublishClientURL, String(node.id), Buffer.from(clientURL, 'utf8'));
+        return;
+      }
     } catch (err) {
       log.debug(`publishing the client URL failed, retrying: ${err instanceof Error ? err.message : String(err)}`);
-      await new Promise((resolve) => setTimeout(resolve, Math.min(timeoutMs, 500)));
     }
+    await new Promise((resolve) => setTimeout(resolve, retryMs));
   }
 }
 

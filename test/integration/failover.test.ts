@@ -1,0 +1,67 @@
+// Killing the leader: a new one is elected and writes succeed again within three election timeouts, and no write
+// that was acknowledged is lost.
+
+import { KvError } from '../../kvstore/errors';
+import { TestCluster, electionTimeoutMs, waitFor } from './harness';
+
+describe('leader failure', () => {
+  let c: TestCluster;
+  beforeAll(async () => {
+    c = await TestCluster.start(3);
+  });
+  afterAll(async () => {
+    await c.destroy();
+  });
+
+  test('SIGKILL of the leader: writes resume within 3 election timeouts and acknowledged writes survive', async () => {
+    const leader = await c.leader();
+    const survivors = [1, 2, 3].filter((id) => id !== leader);
+    const acked = new Map<string, string>();
+    let stop = false;
+    // Writers on every member, the leader included, until the leader dies and for a while after.
+    const writers = [1, 2, 3].map(async (via) => {
+      const client = c.client([via], 1000);
+      for (let i = 0; !stop; i++) {
+        const key = `w${via}-${i}`;
+        try {
+          await client.put(key, `v${i}`);
+          acked.set(key, `v${i}`);
+        } catch (err) {
+          if (!(err instanceof KvError)) throw err;
+          if (via === leader) return;
+        }
+      }
+    });
+    await waitFor('some acknowledged writes', () => (acked.size >= 30 ? true : undefined));
+
+    await c.stop(leader, 'SIGKILL');
+    const killedAt = Date.now();
+    const client = c.client(survivors, 500);
+    await waitFor('a write to succeed after the leader died', async () => {
+      await client.put('after-failover', 'yes');
+      return true;
+    }, 10_000, 10);
+    const recoveredMs = Date.now() - killedAt;
+    stop = true;
+    await Promise.all(writers);
+
+    expect(recoveredMs).toBeLessThanOrEqual(3 * electionTimeoutMs);
+    const newLeader = await c.leader();
+    expect(survivors).toContain(newLeader);
+    for (const id of survivors) {
+      const reader = c.client([id]);
+      for (const [key, value] of acked) {
+        expect((await reader.get(key))?.toString()).toBe(value);
+      }
+    }
+  });
+
+  test('the killed member comes back with its data and catches up', async () => {
+    const down = [1, 2, 3].find((id) => !c.running().includes(id)) ?? 0;
+    await c.client().put('while-down', 'written');
+    c.spawn(down);
+    await c.waitHealthy([down]);
+    expect((await c.client([down]).get('while-down'))?.toString()).toBe('written');
+    expect((await c.client([down]).get('after-failover'))?.toString()).toBe('yes');
+  });
+});
