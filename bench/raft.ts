@@ -14,7 +14,10 @@ import { MemoryStorage } from '../raft/storage';
 import { Message, MessageType, newEntry, newMessage, isEmptyHardState } from '../raft/types';
 
 interface CaseResult {
+  /** Wall-clock time per proposal. */
   nsPerOp: number;
+  /** CPU time per proposal (user + system): less sensitive to other processes on a shared machine. */
+  cpuNsPerOp: number;
   readyPerOp: number;
 }
 
@@ -66,6 +69,7 @@ function runRawNode(voters: number[], proposals: number): CaseResult {
   node.campaign();
   stabilize();
   readies = 0;
+  const cpuStart = process.cpuUsage();
   const start = process.hrtime.bigint();
   for (let i = 0; i < proposals; i++) {
     node.propose(PAYLOAD);
@@ -73,7 +77,9 @@ function runRawNode(voters: number[], proposals: number): CaseResult {
     if (applied === 0) throw new Error(`Proposal ${i} was not applied in the same round`);
   }
   const elapsed = Number(process.hrtime.bigint() - start);
-  return { nsPerOp: elapsed / proposals, readyPerOp: readies / proposals };
+  const cpu = process.cpuUsage(cpuStart);
+  const cpuNs = (cpu.user + cpu.system) * 1000;
+  return { nsPerOp: elapsed / proposals, cpuNsPerOp: cpuNs / proposals, readyPerOp: readies / proposals };
 }
 
 /** The floor: append one entry per operation to a MemoryStorage, with no Raft involved. */
@@ -100,6 +106,7 @@ function main(): void {
     { name: 'rawnode/two-voters', voters: [1, 2] },
   ];
   // One warm-up pass per case lets the JIT settle before anything is timed.
+  runBaseline(Math.min(proposals, 20_000));
   for (const c of cases) runRawNode(c.voters, Math.min(proposals, 20_000));
 
   const baselines: number[] = [];
@@ -111,7 +118,10 @@ function main(): void {
       const list = results.get(c.name) ?? [];
       list.push(r);
       results.set(c.name, list);
-      console.log(`run ${run + 1}/${runs} ${c.name}: ${r.nsPerOp.toFixed(0)} ns/op, ${r.readyPerOp.toFixed(2)} ready/op`);
+      console.log(
+        `run ${run + 1}/${runs} ${c.name}: ${r.nsPerOp.toFixed(0)} ns/op wall, ${r.cpuNsPerOp.toFixed(0)} ns/op cpu, ` +
+          `${r.readyPerOp.toFixed(2)} ready/op`,
+      );
     }
   }
   const baseline = median(baselines);
@@ -119,11 +129,13 @@ function main(): void {
   for (const c of cases) {
     const list = results.get(c.name) ?? [];
     const nsPerOp = median(list.map((r) => r.nsPerOp));
+    const cpuNsPerOp = median(list.map((r) => r.cpuNsPerOp));
     const readyPerOp = median(list.map((r) => r.readyPerOp));
     console.log(
       JSON.stringify({
         bench: c.name,
         nsPerOp: Math.round(nsPerOp),
+        cpuNsPerOp: Math.round(cpuNsPerOp),
         readyPerOp: Number(readyPerOp.toFixed(2)),
         proposals,
         runs,
