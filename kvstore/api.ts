@@ -50,8 +50,10 @@ export function clientApp(node: RaftNode, opts: ApiOptions): express.Express {
     res.json({ kvs, count: kvs.length });
   });
 
-  app.all('/kv/', () => {
-    throw new KvError('KeyEmpty', 'Key must not be empty');
+  // Routing is not strict, so this also matches /kv; only a trailing slash means an empty key.
+  app.all('/kv/', (req: Request, _res: Response, next: NextFunction) => {
+    if (req.path.endsWith('/')) throw new KvError('KeyEmpty', 'Key must not be empty');
+    next();
   });
 
   app.get('/kv/:key', async (req, res) => {
@@ -135,8 +137,8 @@ export function clientApp(node: RaftNode, opts: ApiOptions): express.Express {
     res.json(statusJSON(node, opts.clusterId));
   });
 
-  app.use('/kv', methodNotAllowed('GET'));
-  app.use('/kv/:key', methodNotAllowed('GET, PUT, DELETE'));
+  app.all('/kv', methodNotAllowed('GET'));
+  app.all('/kv/:key', methodNotAllowed('GET, PUT, DELETE'));
   app.use((req: Request) => {
     throw new KvError('RouteNotFound', `No route ${req.method} ${req.path}`);
   });
@@ -147,7 +149,7 @@ export function clientApp(node: RaftNode, opts: ApiOptions): express.Express {
 function methodNotAllowed(allow: string) {
   return (req: Request, res: Response) => {
     res.set('Allow', allow);
-    throw new KvError('MethodNotAllowed', `Method ${req.method} is not allowed on ${req.baseUrl}${req.path === '/' ? '' : req.path}`);
+    throw new KvError('MethodNotAllowed', `Method ${req.method} is not allowed on ${req.path}`);
   };
 }
 
