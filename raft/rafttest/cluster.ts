@@ -450,6 +450,19 @@ export class Cluster implements SimHost {
     return took;
   }
 
+  /** Makes node `id` start an election now, as if its election timeout had passed. */
+  campaign(id: NodeId): void {
+    const n = this.node(id);
+    if (!n.up) {
+      return;
+    }
+    this.guard(() => {
+      n.core.campaign();
+      this.note(`${id} campaigns`);
+      this.touched(n);
+    });
+  }
+
   /** Asks node `id` (a leader) to hand leadership to `to` (thesis §3.10). */
   transferLeader(id: NodeId, to: NodeId): void {
     const n = this.node(id);

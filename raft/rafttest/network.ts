@@ -43,7 +43,7 @@ export function reliableFaults(): NetworkFaults {
 export interface NetworkStats {
   sent: number;
   delivered: number;
-  /** Lost to `dropRate`. */
+  /** Lost to `dropRate` or to `intercept`. */
   dropped: number;
   /** Cut by a partition, at sending or on arrival. */
   cut: number;
@@ -74,6 +74,11 @@ function newStats(): NetworkStats {
 export class Network {
   /** The current fault model; tests and the chaos driver change it between steps. */
   faults: NetworkFaults;
+  /**
+   * When set, every message sent passes through it first: it returns the message to send (possibly a trimmed
+   * copy) or null to lose it. Scenarios use it to hold back chosen messages.
+   */
+  intercept: ((m: Message) => Message | null) | null = null;
   stats: NetworkStats = newStats();
 
   private readonly rand: SeededRand;
@@ -143,13 +148,14 @@ export class Network {
       return 0;
     }
     const f = this.faults;
-    if (this.chance(f.dropRate)) {
+    const sent = this.intercept === null ? m : this.intercept(m);
+    if (sent === null || this.chance(f.dropRate)) {
       s.dropped++;
       return 0;
     }
     const copies = this.chance(f.duplicateRate) ? 2 : 1;
     s.duplicated += copies - 1;
-    const wire = encodeMessage(m);
+    const wire = encodeMessage(sent);
     for (let i = 0; i < copies; i++) {
       let delay = f.minDelay + this.rand.intn(Math.max(1, f.maxDelay - f.minDelay + 1));
       if (this.chance(f.longDelayRate)) {

@@ -218,7 +218,76 @@ test('fast backup: a follower 50 conflicting entries behind is repaired in a few
   }
 });
 
-test('Figure 8: leaders crash at random moments on an unreliable network, and nothing committed is lost', () => {
+test('Figure 8: an entry from an earlier term is never committed by counting its replicas', () => {
+  // Figure 8 of the paper, staged message by message. One entry per MsgApp, so the leader of (c) can replicate the
+  // old entry without its own-term entry after it.
+  const c = new Cluster({ seed: 13, voters: 5, node: { maxSizePerMsg: 0 } });
+  const s1 = c.waitForLeader(50);
+  c.one(5);
+  c.runTicks(2);
+  const [s2, s5, s3, s4] = others(c, s1);
+  const k = c.node(s1).storage.lastIndex() + 1;
+
+  // (a) s1 replicates x at index k to s2 only.
+  c.partition([[s1, s2], [s3, s4, s5]]);
+  const x = c.propose(s1, 'x') as string;
+  c.runTicks(2);
+  expect(c.node(s2).storage.lastIndex()).toBe(k);
+  const termA = c.node(s1).hardState.term;
+
+  // (b) s5 wins the next term with votes from s3 and s4 and writes entries from index k on (its empty election
+  // entry, then y), which nobody receives; it crashes.
+  c.network.intercept = (m) => (m.from === s5 && m.type === MessageType.MsgApp ? null : m);
+  c.campaign(s5);
+  expect(c.runUntil(() => c.node(s5).role === StateType.StateLeader, 20)).toBe(true);
+  const y = c.propose(s5, 'y') as string;
+  c.runTicks(1);
+  const termB = c.node(s5).hardState.term;
+  expect(c.node(s5).storage.term(k)).toBe(termB);
+  c.crash(s5);
+
+  // (c) s1 or s2 leads a later term and gets x onto s3 (a majority: s1, s2, s3), while its own-term entry after x
+  // never reaches s3 (the messages carrying it arrive trimmed), and s4 receives no entries.
+  const old = [s1, s2];
+  c.network.intercept = (m) => {
+    if (!old.includes(m.from) || m.type !== MessageType.MsgApp) {
+      return m;
+    }
+    if (m.to === s4) {
+      return null;
+    }
+    return m.to === s3 ? { ...m, entries: m.entries.filter((e) => e.index <= k) } : m;
+  };
+  c.partition([[s1, s2, s3, s4], [s5]]);
+  const leadsLater = () => {
+    const l = leaderAmong(c, old);
+    return l !== None && c.node(l).hardState.term > termB;
+  };
+  expect(c.runUntil(leadsLater, 200)).toBe(true);
+  expect(c.runUntil(() => c.node(s3).storage.lastIndex() >= k, 50)).toBe(true);
+  expect(c.node(s3).storage.term(k)).toBe(termA);
+  c.runTicks(10);
+  // §5.4.2: x sits on a majority, but it is from an earlier term, so it is not committed.
+  const lC = leaderAmong(c, old);
+  expect(c.node(lC).hardState.commit).toBeLessThan(k);
+
+  // (d) That leader crashes; s5 comes back and, with its later last term, wins with s3 and s4, replacing x at index
+  // k. Had x been committed, this would lose it (and the checker would throw Leader Completeness here).
+  c.crash(lC);
+  c.network.intercept = null;
+  c.partition([[s5, s3, s4], [s1], [s2]]);
+  c.restart(s5);
+  expect(c.runUntil(() => leaderAmong(c, [s5, s3, s4]) === s5, 200)).toBe(true);
+  c.heal();
+  settle(c);
+  expect(c.ackOf(x)).toBeUndefined();
+  // Index k holds s5's entry of term (b) (the empty entry it appended on election), and y follows it.
+  expect(c.nCommitted(k).count).toBe(5);
+  expect(c.node(s5).appliedLog[k - 1]).toBe(`${termB}:0:`);
+  expect(c.ackOf(y)).toBe(k + 1);
+});
+
+test('Figure 8 (unreliable): leaders crash at random moments on a lossy network, and nothing committed is lost', () => {
   const c = new Cluster({ seed: 9, voters: 5, faults: unreliable });
   c.waitForLeader(100);
   c.one(5);
