@@ -189,6 +189,8 @@ export class PeerSender {
           res.on('error', reject);
         },
       );
+      // Raft messages are small and latency-bound: never let Nagle's algorithm hold one back.
+      req.on('socket', (socket) => socket.setNoDelay(true));
       req.on('timeout', () => req.destroy(new Error(`request timed out after ${timeoutMs} ms`)));
       req.on('error', reject);
       req.end(body);
