@@ -14,7 +14,7 @@ import { Logger } from '../raft/logger';
 import { MemoryStorage } from '../raft/storage';
 import { Entry, HardState, Snapshot, emptySnapshot, isEmptyHardState, isEmptySnapshot } from '../raft/types';
 import { SnapError, Snapshotter } from '../snap/snapshotter';
-import { Wal } from '../wal/wal';
+import { Wal, walSnapshotOf } from '../wal/wal';
 import { KvError } from './errors';
 import { Member, Membership, parseMembershipJSON } from './members';
 import { NodeStart, Persistence } from './node';
@@ -54,7 +54,7 @@ export function createDisk(dataDir: string, meta: MemberMeta, logger: Logger): N
 export function openDisk(dataDir: string, logger: Logger): { meta: MemberMeta; start: NodeStart } {
   const snapshotter = new Snapshotter(snapDir(dataDir), logger);
   const snapshot = newestSnapshot(snapshotter, dataDir);
-  const wal = Wal.open(walDir(dataDir), { index: snapshot.metadata.index, term: snapshot.metadata.term, confState: snapshot.metadata.confState }, { logger });
+  const wal = Wal.open(walDir(dataDir), walSnapshotOf(snapshot), { logger });
   try {
     const { metadata, hardState, entries } = wal.readAll();
     const storage = new MemoryStorage();
@@ -91,7 +91,7 @@ class DiskPersistence implements Persistence {
 
   saveSnapshot(snap: Snapshot): void {
     this.snapshotter.saveSnap(snap);
-    this.wal.saveSnapshot({ index: snap.metadata.index, term: snap.metadata.term, confState: snap.metadata.confState });
+    this.wal.saveSnapshot(walSnapshotOf(snap));
   }
 
   save(hardState: HardState, entries: Entry[], mustSync: boolean): void {

@@ -443,6 +443,8 @@ export class RaftNode {
     this.persistence.save(rd.hardState, rd.entries, rd.mustSync);
     if (!isEmptyHardState(rd.hardState)) this.storage.setHardState(rd.hardState);
     if (rd.entries.length > 0) this.storage.append(rd.entries);
+    // Only once snapshot, marker and HardState are all durable may older WAL segments and snapshot files go.
+    if (!isEmptySnapshot(rd.snapshot)) this.persistence.release(rd.snapshot);
 
     // (c) Only now may our votes and acknowledgements leave.
     if (rd.messages.length > 0) this.hooks.send(rd.messages);
