@@ -46,28 +46,21 @@ export function runChaos(opts: ChaosOptions): ChaosResult {
   const setup = new SeededRand((opts.seed ^ 0x5bd1e995) >>> 0);
   const voters = pick(setup, [3, 3, 3, 4, 5, 5]);
   const faults = pickFaults(setup);
-  const c = new Cluster({
-    seed: opts.seed,
-    voters,
-    faults,
-    traceLimit: opts.traceLimit,
-    maxReadyDelay: setup.intn(4),
-    node: {
-      preVote: setup.intn(2) === 0,
-      checkQuorum: setup.intn(2) === 0,
-      maxSizePerMsg: pick(setup, [0, 64, 1024 * 1024]),
-      maxCommittedSizePerReady: pick(setup, [64, 1024 * 1024]),
-      maxInflightMsgs: pick(setup, [1, 4, 256]),
-      stepDownOnRemoval: setup.intn(2) === 0,
-    },
-  });
+  const maxReadyDelay = setup.intn(4);
+  const node = {
+    preVote: setup.intn(2) === 0,
+    checkQuorum: setup.intn(2) === 0,
+    maxSizePerMsg: pick(setup, [0, 64, 1024 * 1024]),
+    maxCommittedSizePerReady: pick(setup, [64, 1024 * 1024]),
+    maxInflightMsgs: pick(setup, [1, 4, 256]),
+    stepDownOnRemoval: setup.intn(2) === 0,
+  };
+  const c = new Cluster({ seed: opts.seed, voters, faults, traceLimit: opts.traceLimit, maxReadyDelay, node });
   const snapshotEvery = 5 + setup.intn(30);
   const keep = setup.intn(6);
   const d = new Driver(c, voters + 1);
-  c.note(
-    `chaos seed ${opts.seed}: ${voters} voters, faults ${JSON.stringify(faults)}, snapshot every ${snapshotEvery}` +
-      ` keeping ${keep}`,
-  );
+  c.note(`chaos seed ${opts.seed}: ${voters} voters ${JSON.stringify(node)}, Ready delay up to ${maxReadyDelay} ms`);
+  c.note(`faults ${JSON.stringify(faults)}, snapshot every ${snapshotEvery} entries keeping ${keep}`);
 
   for (let t = 0; t < opts.ticks; t++) {
     c.runTicks(1);
@@ -228,7 +221,15 @@ function pickFaults(r: SeededRand): NetworkFaults {
     case 0:
       return reliableFaults();
     case 1:
-      return { dropRate: 0.05, duplicateRate: 0.02, minDelay: 1, maxDelay: 8, longDelayRate: 0.01, longDelay: 100, fifo: false };
+      return {
+        dropRate: 0.05,
+        duplicateRate: 0.02,
+        minDelay: 1,
+        maxDelay: 8,
+        longDelayRate: 0.01,
+        longDelay: 100,
+        fifo: false,
+      };
     default:
       return {
         dropRate: 0.2,

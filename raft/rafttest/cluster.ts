@@ -13,6 +13,10 @@
 // carries the end of the trace.
 
 import { RaftPanic } from '../logger';
+import { describeConfChange } from '../raft';
+import { SeededRand } from '../rand';
+import { SnapshotStatus } from '../rawnode';
+import { MemoryStorage } from '../storage';
 import {
   ConfChange,
   ConfChangeV2,
@@ -30,10 +34,10 @@ import { Network, NetworkFaults, reliableFaults } from './network';
 import { EventQueue } from './schedule';
 import { SimHost, SimNode, SimNodeConfig, fingerprint, foundingStorage, payloadOf } from './simnode';
 import { Trace, latin1, traceMessage } from './trace';
-import { MemoryStorage } from '../storage';
-import { SeededRand } from '../rand';
-import { SnapshotStatus } from '../rawnode';
-import { describeConfChange } from '../raft';
+
+// How many trace lines a SimulationError's message shows.
+const traceTail = 60;
+const textEncoder = new TextEncoder();
 
 /** How a cluster is built. Only `seed` and `voters` are required. */
 export interface ClusterOptions {
@@ -106,9 +110,6 @@ interface Ack {
   index: number;
   fingerprint: string;
 }
-
-const textEncoder = new TextEncoder();
-const traceTail = 60;
 
 /** Nodes, network, clock, checker and trace of one simulation. */
 export class Cluster implements SimHost {
@@ -334,7 +335,8 @@ export class Cluster implements SimHost {
     }
     this.guard(() => {
       this.stats.restarts++;
-      this.note(`${id} restarts at term ${n.storage.initialState().hardState.term}, first index ${n.storage.firstIndex()}`);
+      const term = n.storage.initialState().hardState.term;
+      this.note(`${id} restarts at term ${term}, first index ${n.storage.firstIndex()}`);
       this.startNode(n);
     });
   }
@@ -631,8 +633,9 @@ export class Cluster implements SimHost {
       case 'ready':
         this.readyPending.delete(n.id);
         if (n.core.hasReady()) {
+          const installed = n.snapshotsInstalled;
           n.handleReady(this);
-          this.stats.snapshotsInstalled = this.totalInstalled();
+          this.stats.snapshotsInstalled += n.snapshotsInstalled - installed;
         }
         break;
       case 'snapStatus':
@@ -681,14 +684,6 @@ export class Cluster implements SimHost {
       const delay = this.maxReadyDelay === 0 ? 0 : this.rand.intn(this.maxReadyDelay + 1);
       this.queue.push(this.now + delay, { kind: 'ready', id: n.id, incarnation: n.incarnation });
     }
-  }
-
-  private totalInstalled(): number {
-    let sum = 0;
-    for (const n of this.nodes.values()) {
-      sum += n.snapshotsInstalled;
-    }
-    return sum;
   }
 
   private noteMessage(prefix: string, m: Message): void {

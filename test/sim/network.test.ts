@@ -7,7 +7,14 @@ import { SeededRand } from '../../raft/rand';
 import { MessageType, newEntry, newMessage } from '../../raft/types';
 
 const app = (from: number, to: number, index: number) =>
-  newMessage({ type: MessageType.MsgApp, from, to, term: 1, index, entries: [newEntry({ term: 1, index: index + 1 })] });
+  newMessage({
+    type: MessageType.MsgApp,
+    from,
+    to,
+    term: 1,
+    index,
+    entries: [newEntry({ term: 1, index: index + 1 })],
+  });
 
 function drain(n: Network, until = 10_000): { at: number; index: number; cut: boolean }[] {
   const out: { at: number; index: number; cut: boolean }[] = [];
