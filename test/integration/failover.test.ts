@@ -36,7 +36,7 @@ describe('leader failure', () => {
 
     await c.stop(leader, 'SIGKILL');
     const killedAt = Date.now();
-    const client = c.client(survivors, 500);
+    const client = c.client(survivors, 250);
     await waitFor('a write to succeed after the leader died', async () => {
       await client.put('after-failover', 'yes');
       return true;
