@@ -13,6 +13,9 @@ function byNumber(a: number, b: number): number {
 
 /** A set of voter IDs deciding by majority. Iteration order is insertion order; `slice()` gives sorted IDs. */
 export class MajorityConfig extends Set<NodeId> {
+  /** Working space of committedIndex; holds nothing between calls. */
+  private readonly scratch: number[] = [];
+
   /** The IDs in ascending order. */
   slice(): NodeId[] {
     return [...this].sort(byNumber);
@@ -31,9 +34,20 @@ export class MajorityConfig extends Set<NodeId> {
   committedIndex(l: AckedIndexer): number {
     const n = this.size;
     if (n === 0) return Number.POSITIVE_INFINITY;
-    const acked: number[] = [];
-    for (const id of this) acked.push(l.ackedIndex(id) ?? 0);
-    acked.sort(byNumber);
+    // Performance: the leader asks on every acknowledgement, so a lone voter skips the sorting and larger
+    // configurations sort into one reused array (insertion sort: clusters have a handful of voters).
+    if (n === 1) {
+      for (const id of this) return l.ackedIndex(id) ?? 0;
+    }
+    const acked = this.scratch;
+    acked.length = n;
+    let i = 0;
+    for (const id of this) {
+      const idx = l.ackedIndex(id) ?? 0;
+      let j = i++;
+      for (; j > 0 && acked[j - 1] > idx; j--) acked[j] = acked[j - 1];
+      acked[j] = idx;
+    }
     // Counting from the highest index, the (⌊n/2⌋+1)-th value is acknowledged by a majority.
     return acked[n - (Math.floor(n / 2) + 1)];
   }

@@ -114,9 +114,11 @@ export class ProgressTracker {
 
   /** The highest index that a quorum of voters has matched (rule L4, in both halves when joint). */
   committed(): number {
-    const matched: AckedIndexer = { ackedIndex: (id) => this.progress.get(id)?.match };
-    return this.config.voters.committedIndex(matched);
+    return this.config.voters.committedIndex(this.matchIndexer);
   }
+
+  /** Each voter's match index, for the quorum; one shared object, since the leader asks on every acknowledgement. */
+  private readonly matchIndexer: AckedIndexer = { ackedIndex: (id) => this.progress.get(id)?.match };
 
   /** Calls `f` for every tracked peer in ascending ID order, so that output and message order are stable. */
   visit(f: (id: NodeId, pr: Progress) => void): void {
