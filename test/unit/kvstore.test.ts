@@ -1,0 +1,128 @@
+// The pure parts of the key-value service: command encoding, the map and its snapshot bytes, the membership
+// registry, and the snapshot data that carries both.
+
+import { ConfChangeType, emptyConfState } from '../../raft/types';
+import { CommandOp, decodeCommand, encodeCommand } from '../../kvstore/command';
+import { KvError } from '../../kvstore/errors';
+import { KvStore } from '../../kvstore/kv';
+import { Membership, decodeMemberContext, encodeMemberContext } from '../../kvstore/members';
+import { encodeSnapshotData, restoreSnapshotData } from '../../kvstore/snapshot';
+
+const put = (key: string, value: string) => ({ op: CommandOp.Put, epoch: 7, seq: 1, key, value: Buffer.from(value) });
+
+describe('commands', () => {
+  test('encodeCommand and decodeCommand round-trip every field, including multi-byte keys and large sequence numbers', () => {
+    const cmd = { op: CommandOp.Put, epoch: 0xdeadbeef, seq: 2 ** 40 + 3, key: 'clé/ключ', value: Buffer.from([0, 1, 255]) };
+    const back = decodeCommand(encodeCommand(cmd));
+    expect({ ...back, value: Buffer.from(back.value) }).toEqual(cmd);
+  });
+
+  test('decodeCommand refuses short data, an unknown operation and a key running past the end', () => {
+    expect(() => decodeCommand(new Uint8Array(3))).toThrow(KvError);
+    const bad = Buffer.from(encodeCommand(put('k', 'v')));
+    bad[0] = 9;
+    expect(() => decodeCommand(bad)).toThrow(/unknown operation 9/);
+    const long = Buffer.from(encodeCommand(put('k', 'v')));
+    long.writeUInt32BE(1000, 11);
+    expect(() => decodeCommand(long)).toThrow(/runs past the end/);
+  });
+});
+
+describe('KvStore', () => {
+  test('apply reports whether the key existed; delete removes it', () => {
+    const kv = new KvStore();
+    expect(kv.apply(put('a', '1')).existed).toBe(false);
+    expect(kv.apply(put('a', '2')).existed).toBe(true);
+    expect(kv.get('a')?.toString()).toBe('2');
+    expect(kv.apply({ ...put('a', ''), op: CommandOp.Delete }).existed).toBe(true);
+    expect(kv.get('a')).toBeUndefined();
+  });
+
+  test('list returns keys under a prefix in UTF-8 byte order, up to the limit', () => {
+    const kv = new KvStore();
+    for (const k of ['b/2', 'a/1', 'b/1', 'b/é', 'b/z', 'c']) kv.apply(put(k, k));
+    expect(kv.list('b/', 10).map((e) => e.key)).toEqual(['b/1', 'b/2', 'b/z', 'b/é']);
+    expect(kv.list('b/', 2).map((e) => e.key)).toEqual(['b/1', 'b/2']);
+    expect(kv.list('', 100).length).toBe(6);
+  });
+
+  test('serialize and restore reproduce the map exactly, replacing what was there', () => {
+    const kv = new KvStore();
+    kv.apply(put('x', 'one'));
+    kv.apply({ ...put('bin', ''), value: Buffer.from([0, 0xff, 0x10]) });
+    kv.apply(put('empty', ''));
+    const other = new KvStore();
+    other.apply(put('stale', 'gone'));
+    other.restore(kv.serialize());
+    expect(other.list('', 10).map((e) => [e.key, e.value.toString('hex')])).toEqual([
+      ['bin', '00ff10'],
+      ['empty', ''],
+      ['x', Buffer.from('one').toString('hex')],
+    ]);
+  });
+
+  test('restore refuses truncated bytes and leaves the map unchanged', () => {
+    const kv = new KvStore();
+    kv.apply(put('key', 'value'));
+    const bytes = kv.serialize();
+    const target = new KvStore();
+    target.apply(put('kept', 'yes'));
+    expect(() => target.restore(bytes.subarray(0, bytes.length - 1))).toThrow(/Snapshot ends inside a value/);
+    expect(target.get('kept')?.toString()).toBe('yes');
+  });
+});
+
+describe('Membership', () => {
+  const ctx = (peerURL: string, clientURL = '') => encodeMemberContext({ peerURL, clientURL });
+
+  test('added members carry the URLs of the ConfChange context; learners follow the ConfState', () => {
+    const m = new Membership();
+    m.applyConfChange({ type: ConfChangeType.ConfChangeAddNode, nodeId: 1, context: ctx('http://a:1'), id: 0 }, { ...emptyConfState(), voters: [1] });
+    m.applyConfChange({ type: ConfChangeType.ConfChangeAddLearnerNode, nodeId: 2, context: ctx('http://b:1', 'http://b:2'), id: 0 }, { ...emptyConfState(), voters: [1], learners: [2] });
+    expect(m.list()).toEqual([
+      { id: 1, peerURL: 'http://a:1', clientURL: '', learner: false },
+      { id: 2, peerURL: 'http://b:1', clientURL: 'http://b:2', learner: true },
+    ]);
+    // Promotion: AddNode for a learner keeps its URLs and makes it a voter.
+    m.applyConfChange({ type: ConfChangeType.ConfChangeAddNode, nodeId: 2, context: new Uint8Array(0), id: 0 }, { ...emptyConfState(), voters: [1, 2] });
+    expect(m.get(2)).toEqual({ id: 2, peerURL: 'http://b:1', clientURL: 'http://b:2', learner: false });
+  });
+
+  test('a removed ID is remembered, never comes back, and is not handed out again', () => {
+    const m = new Membership([{ id: 1, peerURL: 'http://a:1', clientURL: '', learner: false }, { id: 3, peerURL: 'http://c:1', clientURL: '', learner: false }]);
+    m.applyConfChange({ type: ConfChangeType.ConfChangeRemoveNode, nodeId: 3, context: new Uint8Array(0), id: 0 }, { ...emptyConfState(), voters: [1] });
+    expect(m.has(3)).toBe(false);
+    expect(m.isRemoved(3)).toBe(true);
+    expect(m.nextId()).toBe(4);
+    m.applyConfChange({ type: ConfChangeType.ConfChangeAddNode, nodeId: 3, context: ctx('http://c:1'), id: 0 }, { ...emptyConfState(), voters: [1] });
+    expect(m.has(3)).toBe(false);
+  });
+
+  test('decodeMemberContext reads URLs and the request tag, and refuses what is not JSON', () => {
+    expect(decodeMemberContext(encodeMemberContext({ peerURL: 'http://p:1', clientURL: 'http://c:1', request: '1:2' }))).toEqual({
+      peerURL: 'http://p:1',
+      clientURL: 'http://c:1',
+      request: '1:2',
+    });
+    expect(decodeMemberContext(new Uint8Array(0))).toEqual({ peerURL: '', clientURL: '' });
+    expect(() => decodeMemberContext(Buffer.from('{nope'))).toThrow(/not JSON/);
+  });
+});
+
+describe('snapshot data', () => {
+  test('carries the map and the membership, and restoring replaces both', () => {
+    const kv = new KvStore();
+    kv.apply(put('k', 'v'));
+    const members = new Membership([{ id: 1, peerURL: 'http://a:1', clientURL: 'http://a:2', learner: false }]);
+    members.applyConfChange({ type: ConfChangeType.ConfChangeRemoveNode, nodeId: 2, context: new Uint8Array(0), id: 0 }, { ...emptyConfState(), voters: [1] });
+    const data = encodeSnapshotData(kv, members);
+
+    const kv2 = new KvStore();
+    kv2.apply(put('old', 'x'));
+    const members2 = new Membership([{ id: 9, peerURL: 'http://z:1', clientURL: '', learner: false }]);
+    restoreSnapshotData(data, kv2, members2);
+    expect(kv2.list('', 10).map((e) => e.key)).toEqual(['k']);
+    expect(members2.toJSON()).toEqual(members.toJSON());
+    expect(() => restoreSnapshotData(data.subarray(0, 6), kv2, members2)).toThrow(/runs past the data/);
+  });
+});
