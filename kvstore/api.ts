@@ -20,7 +20,7 @@ export interface ApiOptions {
   maxListLimit: number;
 }
 
-/** The express app of the client port. `getNode` is null until the node has started. */
+/** The express app of the client port, serving `node`. */
 export function clientApp(node: RaftNode, opts: ApiOptions): express.Express {
   const app = express();
   app.disable('x-powered-by');

@@ -42,9 +42,7 @@ program
   .addOption(new Option('--log-level <level>', 'least severe level printed').choices(['debug', 'info', 'warning', 'error']).default('info'))
   .action(async (o: Record<string, unknown>) => {
     configureColour();
-    const idValue = o.id;
-    const id = typeof idValue === 'number' ? idValue : undefined;
-    const logger = nodeLogger(id ?? 0, o.logLevel as LogLevel);
+    const id = typeof o.id === 'number' ? o.id : undefined;
     const member = await serve({
       ...(id === undefined ? {} : { id }),
       dataDir: String(o.dataDir),
@@ -61,13 +59,13 @@ program
       maxKeyBytes: Number(o.maxKeyBytes),
       maxValueBytes: Number(o.maxValueBytes),
       requestTimeoutMs: Number(o.requestTimeoutMs),
-      logger: id === undefined ? nodeLogger(0, o.logLevel as LogLevel) : logger,
+      loggerFor: (memberId) => nodeLogger(memberId, o.logLevel as LogLevel),
     });
     for (const signal of ['SIGINT', 'SIGTERM'] as const) {
       process.once(signal, () => void member.stop(`received ${signal}`));
     }
-    await member.stopped;
-    process.exit(0);
+    const outcome = await member.stopped;
+    process.exit(outcome.failed ? 1 : 0);
   });
 
 program

@@ -87,8 +87,8 @@ export interface NodeHooks {
   onPeersChanged(members: Membership): void;
   /** Sends a Ready's messages; must not block. */
   send(msgs: Message[]): void;
-  /** The node applied its own removal, or learned of it; it has stopped. */
-  onRemoved(): void;
+  /** The node has stopped by itself: it applied its own removal (`failed` false) or could not go on (`failed` true). */
+  onStopped(reason: string, failed: boolean): void;
 }
 
 /** A peer's replication progress, as the leader tracks it (§5.3: nextIndex and matchIndex). */
@@ -366,15 +366,15 @@ export class RaftNode {
     } catch (err) {
       // A failed write to the WAL leaves memory ahead of the disk; carrying on could acknowledge what a restart
       // would forget. Stop, and let the operator restart from the files.
-      this.opts.logger.error(`stopping: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+      const reason = err instanceof Error ? (err.stack ?? err.message) : String(err);
+      this.opts.logger.error(`the Ready loop failed: ${reason}`);
       this.stop();
-      this.hooks.onRemoved();
+      this.hooks.onStopped(`the Ready loop failed: ${err instanceof Error ? err.message : String(err)}`, true);
       return;
     }
     if (this.removed) {
-      this.opts.logger.warning(`member ${this.opts.id} was removed from the cluster; stopping`);
       this.stop();
-      this.hooks.onRemoved();
+      this.hooks.onStopped('this member was removed from the cluster', false);
     }
   }
 

@@ -46,7 +46,8 @@ export interface ServeOptions {
   maxKeyBytes: number;
   maxValueBytes: number;
   requestTimeoutMs: number;
-  logger: Logger;
+  /** The logger of member `id` (0 while the ID is not yet known, before a join). */
+  loggerFor(id: NodeId): Logger;
 }
 
 /** A running member. */
@@ -54,9 +55,9 @@ export interface RunningMember {
   id: NodeId;
   clusterId: string;
   node: RaftNode;
-  /** Resolves with the reason once the member has stopped (removed from the cluster, or `stop()`). */
-  stopped: Promise<string>;
-  stop(reason?: string): Promise<void>;
+  /** Resolves once the member has stopped: why, and whether it was a failure rather than a removal or `stop()`. */
+  stopped: Promise<{ reason: string; failed: boolean }>;
+  stop(reason?: string, failed?: boolean): Promise<void>;
 }
 
 /** Parses `1=http://a:2380,2=http://b:2380`. */
@@ -77,7 +78,7 @@ export function parseInitialCluster(text: string): Member[] {
 export async function serve(opts: ServeOptions): Promise<RunningMember> {
   const clientURL = originOf(opts.listenClient, '--listen-client');
   const peerURL = originOf(opts.listenPeer, '--listen-peer');
-  const log = opts.logger;
+  let log = opts.loggerFor(opts.id ?? 0);
 
   let id: NodeId;
   let clusterId: string;
@@ -114,9 +115,10 @@ export async function serve(opts: ServeOptions): Promise<RunningMember> {
     throw new KvError('BadRequest', `Data directory ${opts.dataDir} holds no member: give --initial-cluster or --join`);
   }
 
+  if (opts.id === undefined) log = opts.loggerFor(id);
   let node: RaftNode | null = null;
-  let resolveStopped: (reason: string) => void = () => undefined;
-  const stopped = new Promise<string>((resolve) => {
+  let resolveStopped: (outcome: { reason: string; failed: boolean }) => void = () => undefined;
+  const stopped = new Promise<{ reason: string; failed: boolean }>((resolve) => {
     resolveStopped = resolve;
   });
   let stopping: Promise<void> | null = null;
@@ -150,7 +152,7 @@ export async function serve(opts: ServeOptions): Promise<RunningMember> {
     {
       onPeersChanged: (members) => transport.syncPeers(members.list()),
       send: (msgs) => transport.send(msgs),
-      onRemoved: () => void stop('this member was removed from the cluster'),
+      onStopped: (reason, failed) => void stop(reason, failed),
     },
   );
   node = raftNode;
@@ -168,7 +170,7 @@ export async function serve(opts: ServeOptions): Promise<RunningMember> {
   log.info(`serving clients on ${clientURL} (port ${(api.address() as AddressInfo).port}) and peers on ${peerURL}`);
   void publishClientURL(raftNode, clientURL, opts.tickMs, log);
 
-  function stop(reason = 'stopped'): Promise<void> {
+  function stop(reason = 'stopped', failed = false): Promise<void> {
     if (stopping !== null) return stopping;
     stopping = (async () => {
       log.info(`stopping: ${reason}`);
@@ -180,7 +182,7 @@ export async function serve(opts: ServeOptions): Promise<RunningMember> {
         api.close(() => resolve());
         api.closeAllConnections();
       });
-      resolveStopped(reason);
+      resolveStopped({ reason, failed });
     })();
     return stopping;
   }
