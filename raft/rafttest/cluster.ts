@@ -501,7 +501,8 @@ export class Cluster implements SimHost {
       // until then some member may still need its vote.
       const settled = this.membersAgreeOnConfig(members);
       const l = this.leader();
-      if (settled && !this.node(l).confState.voters.includes(l)) {
+      const lcs = this.node(l).confState;
+      if (settled && !lcs.voters.includes(l) && !lcs.votersOutgoing.includes(l)) {
         // A leader that demoted or removed itself keeps heartbeating but commits nothing (etcd-io/raft#83); the
         // voters only elect a new leader once it goes quiet. Restart it, as an operator would.
         this.note(`${l} leads without being a voter and restarts`);

@@ -64,8 +64,9 @@ test.each(batches.map((b) => [`${b[0]}..${b[b.length - 1]}`, b] as const))(
       try {
         add(runChaos({ seed, ticks }));
       } catch (err) {
-        // Keep going, so one run reports every failing seed of the batch; the first one's trace is printed below.
-        failures.push(err instanceof Error ? err.message : String(err));
+        // Keep going, so one run reports every failing seed of the batch, each with its trace.
+        const replay = `replay: ${long ? 'TSRAFT_LONG=1 ' : ''}SEED=${seed} npx jest test/sim/random`;
+        failures.push(`${replay}\n${err instanceof Error ? err.message : String(err)}`);
       }
     }
     expect(failures).toEqual([]);
