@@ -87,6 +87,8 @@ export interface NodeHooks {
   onPeersChanged(members: Membership): void;
   /** Sends a Ready's messages; must not block. */
   send(msgs: Message[]): void;
+  /** Whether the last request to a peer succeeded. */
+  peerReachable(id: NodeId): boolean;
   /** The node has stopped by itself: it applied its own removal (`failed` false) or could not go on (`failed` true). */
   onStopped(reason: string, failed: boolean): void;
 }
@@ -395,9 +397,13 @@ export class RaftNode {
     for (; this.inTicks > 0; this.inTicks--) this.raw.tick();
     const proposals = this.inProposals;
     this.inProposals = [];
+    // A proposal forwarded to a leader this member cannot reach would be lost and answered only by a timeout, with
+    // an unknown outcome. Refusing it here, before it exists, lets the client retry safely.
+    const leaderReachable = this.leader === this.opts.id || (this.leader !== None && this.hooks.peerReachable(this.leader));
     for (const p of proposals) {
-      if (this.leader === None) {
-        this.failProposal(p.waiter, new KvError('NoLeader', 'No leader is known; retry shortly'));
+      if (!leaderReachable) {
+        const why = this.leader === None ? 'No leader is known' : `Leader ${this.leader} is unreachable from member ${this.opts.id}`;
+        this.failProposal(p.waiter, new KvError('NoLeader', `${why}; retry shortly`));
         continue;
       }
       try {

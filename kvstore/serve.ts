@@ -152,6 +152,7 @@ export async function serve(opts: ServeOptions): Promise<RunningMember> {
     {
       onPeersChanged: (members) => transport.syncPeers(members.list()),
       send: (msgs) => transport.send(msgs),
+      peerReachable: (peer) => transport.isReachable(peer),
       onStopped: (reason, failed) => void stop(reason, failed),
     },
   );

@@ -57,6 +57,11 @@ export class PeerSender {
     this.url = opts.url;
   }
 
+  /** Whether the last request succeeded (true until one fails). */
+  get reachable(): boolean {
+    return this.active;
+  }
+
   /** Points the sender at a new address (a member's URL was updated). */
   setURL(url: string): void {
     this.url = url;

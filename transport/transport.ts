@@ -98,8 +98,9 @@ export class Transport {
     this.peers.delete(id);
   }
 
-  hasPeer(id: NodeId): boolean {
-    return this.peers.has(id);
+  /** Whether the last request to peer `id` succeeded (false for an unknown peer). */
+  isReachable(id: NodeId): boolean {
+    return this.peers.get(id)?.reachable ?? false;
   }
 
   /** Queues messages for their peers. A message to an unknown peer is dropped and reported unreachable. */
