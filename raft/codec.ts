@@ -153,14 +153,12 @@ function confChangeV2Size(cc: ConfChangeV2): number {
 
 // ## Encoding
 
-/** Writes into a buffer sized exactly beforehand. */
+/** Writes into a buffer from `pos`, for exactly as many bytes as the caller computed beforehand. */
 class Writer {
-  readonly buf: Uint8Array;
-  private pos = 0;
-
-  constructor(size: number) {
-    this.buf = new Uint8Array(size);
-  }
+  constructor(
+    readonly buf: Uint8Array,
+    public pos: number,
+  ) {}
 
   /** `what` names the field for the error raised by a value that is not a uint in [0, 2^53]. */
   uint(v: number, what: string): void {
@@ -208,11 +206,10 @@ class Writer {
   }
 
   /** Checks that the precomputed size was right; a mismatch is a bug in this file, not in the input. */
-  done(): Uint8Array {
-    if (this.pos !== this.buf.length) {
-      throw new Error(`Encoder wrote ${this.pos} bytes into a buffer sized ${this.buf.length}`);
+  done(end: number): void {
+    if (this.pos !== end) {
+      throw new Error(`Encoder ended at byte ${this.pos}, expected ${end}`);
     }
-    return this.buf;
   }
 }
 
@@ -295,14 +292,34 @@ function writeConfChangeV2(w: Writer, cc: ConfChangeV2): void {
 }
 
 function encodeWith<T>(v: T, size: (v: T) => number, write: (w: Writer, v: T) => void): Uint8Array {
-  const w = new Writer(size(v));
+  const buf = new Uint8Array(size(v));
+  const w = new Writer(buf, 0);
   write(w, v);
-  return w.done();
+  w.done(buf.length);
+  return buf;
 }
 
 /** Encodes an entry as raftpb.Entry. */
 export function encodeEntry(e: Entry): Uint8Array {
   return encodeWith(e, entrySize, writeEntry);
+}
+
+/**
+ * Encodes an entry as raftpb.Entry into `buf` at `offset`, where `entrySize(e)` bytes must be free; returns the
+ * offset just past it. Lets a caller framing many entries (the WAL) write them all into one buffer.
+ */
+export function writeEntryInto(buf: Uint8Array, offset: number, e: Entry): number {
+  const end = offset + entrySize(e);
+  if (end > buf.length) {
+    throw new CodecError(
+      'InvalidValue',
+      `Entry ${e.index} needs ${end - offset} bytes at offset ${offset}, but the buffer holds ${buf.length}`,
+    );
+  }
+  const w = new Writer(buf, offset);
+  writeEntry(w, e);
+  w.done(end);
+  return end;
 }
 
 /** Encodes a hard state as raftpb.HardState. */
@@ -340,12 +357,14 @@ export function encodeMessages(ms: Message[]): Uint8Array {
   const sizes = ms.map(messageSize);
   let total = 0;
   for (const n of sizes) total += varintSize(n) + n;
-  const w = new Writer(total);
+  const buf = new Uint8Array(total);
+  const w = new Writer(buf, 0);
   ms.forEach((m, i) => {
     w.uint(sizes[i], 'message length');
     writeMessage(w, m);
   });
-  return w.done();
+  w.done(total);
+  return buf;
 }
 
 // ## Decoding

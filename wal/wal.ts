@@ -28,13 +28,13 @@
 
 import * as fs from 'fs';
 import * as path from 'path';
-import { encodeEntry, encodeHardState } from '../raft/codec';
+import { encodeHardState } from '../raft/codec';
 import { Logger, RaftPanic } from '../raft/logger';
 import { Entry, HardState, emptyHardState, isEmptyHardState } from '../raft/types';
 import { DecodedLog, decodeLog } from './decoder';
 import { WalError } from './errors';
 import { DirLock } from './lock';
-import { RecordInput, RecordType, TornTail, dataEnd, encodeFrames } from './record';
+import { EntryRecordInput, RecordInput, RecordType, TornTail, dataEnd, encodeFrames } from './record';
 import { SegmentName, listSegments, parseSegmentName, segmentName, selectSegments } from './segment';
 import { WalMetadata, WalSnapshot, emptyWalSnapshot, encodeMetadata, encodeWalSnapshot } from './walpb';
 
@@ -244,7 +244,7 @@ export class Wal {
       throw new WalError('IndexGap', `WAL ${this.dir}: entries start at index ${entries[0].index}, but the log ends ` +
         `at ${this.lastIndex}`);
     }
-    const records: RecordInput[] = entries.map((e) => ({ type: RecordType.Entry, data: encodeEntry(e) }));
+    const records: (RecordInput | EntryRecordInput)[] = entries.map((e) => ({ type: RecordType.Entry, entry: e }));
     if (hasState) records.push({ type: RecordType.State, data: encodeHardState(hardState) });
     this.append(records);
     if (entries.length > 0) this.lastIndex = entries[entries.length - 1].index;
@@ -315,7 +315,7 @@ export class Wal {
     return this.tail;
   }
 
-  private append(records: RecordInput[]): void {
+  private append(records: readonly (RecordInput | EntryRecordInput)[]): void {
     const tail = this.writable();
     const { bytes, crc } = encodeFrames(records, this.crc);
     writeAll(tail.fd, bytes, this.offset);

@@ -18,6 +18,7 @@ import {
   encodeMessages,
   encodeSnapshot,
   entrySize,
+  writeEntryInto,
 } from '../../raft/codec';
 import {
   ConfChange,
@@ -339,6 +340,25 @@ describe('codec properties', () => {
 
   it('computes entrySize without encoding, equal to the encoded length', () => {
     fc.assert(fc.property(entryArb, (e) => entrySize(e) === encodeEntry(e).length));
+  });
+
+  it('writes an entry into a caller buffer with the bytes of encodeEntry, touching nothing around them', () => {
+    fc.assert(
+      fc.property(entryArb, fc.nat(16), fc.nat(16), (e, before, after) => {
+        const size = entrySize(e);
+        const buf = new Uint8Array(before + size + after).fill(0xaa);
+        expect(writeEntryInto(buf, before, e)).toBe(before + size);
+        expect(buf.subarray(before, before + size)).toEqual(encodeEntry(e));
+        expect(buf.subarray(0, before).every((b) => b === 0xaa)).toBe(true);
+        expect(buf.subarray(before + size).every((b) => b === 0xaa)).toBe(true);
+      }),
+    );
+  });
+
+  it('refuses to write an entry past the end of the caller buffer', () => {
+    const e: Entry = { term: 1, index: 2, type: EntryType.EntryNormal, data: new Uint8Array(10) };
+    const buf = new Uint8Array(entrySize(e) + 3);
+    expect(() => writeEntryInto(buf, 4, e)).toThrow(CodecError);
   });
 
   it('never throws anything but CodecError on random bytes', () => {
