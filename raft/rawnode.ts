@@ -100,6 +100,9 @@ const noSnapshot: Snapshot = Object.freeze({
   metadata: Object.freeze({ confState: Object.freeze(emptyConfState()), index: 0, term: 0 }),
 });
 
+/** The "unchanged" HardState every Ready without a new one shares, sparing an allocation per Ready. Frozen. */
+const noHardState: HardState = Object.freeze(emptyHardState());
+
 /** A single Raft node driven by the application, without threads or timers. */
 export class RawNode {
   /** The state machine itself; public so tests and the scenario harness can inspect it, as etcd's do. */
@@ -193,7 +196,7 @@ export class RawNode {
     const entries = r.raftLog.nextUnstableEnts();
     const rd: Ready = {
       softState: this.softStateChanged() ? r.softState() : null,
-      hardState: hardStateEqual(hardSt, this.prevHardSt) ? emptyHardState() : hardSt,
+      hardState: hardStateEqual(hardSt, this.prevHardSt) ? noHardState : hardSt,
       readStates: r.readStates,
       entries,
       snapshot: r.raftLog.nextUnstableSnapshot() ?? noSnapshot,

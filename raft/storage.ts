@@ -203,8 +203,9 @@ export class MemoryStorage implements Storage {
     if (offset > this.ents.length) {
       throw new RaftPanic(`missing log entry [last: ${this.lastIndex()}, append at: ${fresh[0].index}]`);
     }
-    // In place is safe: `entries` hands out copies, and the entries themselves are never changed.
-    this.ents.length = offset;
+    // In place is safe: `entries` hands out copies, and the entries themselves are never changed. Truncating only
+    // when something is overwritten spares the common pure append a costly resize call.
+    if (offset < this.ents.length) this.ents.length = offset;
     for (const e of fresh) this.ents.push(e);
   }
 }

@@ -40,7 +40,7 @@ export class MajorityConfig extends Set<NodeId> {
       for (const id of this) return l.ackedIndex(id) ?? 0;
     }
     const acked = this.scratch;
-    acked.length = n;
+    if (acked.length !== n) acked.length = n;
     let i = 0;
     for (const id of this) {
       const idx = l.ackedIndex(id) ?? 0;
