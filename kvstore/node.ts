@@ -31,6 +31,7 @@ import {
   EntryType,
   HardState,
   Message,
+  MessageType,
   NodeId,
   None,
   Snapshot,
@@ -175,7 +176,7 @@ export class RaftNode {
       // Election timeouts must differ between members and between runs; the core takes its randomness from here.
       rand: new SeededRand(crypto.randomBytes(4).readUInt32BE(0)),
     });
-    if (start.bootstrap.length > 0) this.raw.bootstrap(start.bootstrap.map((p) => ({ id: p.id, context: p.context })));
+    if (start.bootstrap.length > 0) this.raw.bootstrap(start.bootstrap);
     this.hooks.onPeersChanged(this.members);
   }
 
@@ -200,7 +201,11 @@ export class RaftNode {
     for (const p of this.inProposals) settle(p.waiter, () => p.waiter.reject(err));
     for (const w of this.inReads) settle(w, () => w.reject(err));
     for (const t of this.transfers) settle(t.waiter, () => t.waiter.reject(err));
-    this.persistence.close();
+    try {
+      this.persistence.close();
+    } catch (closeErr) {
+      this.opts.logger.error(`closing the WAL failed: ${closeErr instanceof Error ? closeErr.message : String(closeErr)}`);
+    }
   }
 
   get isStopped(): boolean {
@@ -315,10 +320,6 @@ export class RaftNode {
     return this.snapshotIndex;
   }
 
-  get isRemoved(): boolean {
-    return this.removed;
-  }
-
   get role(): StateType {
     return this.role_;
   }
@@ -388,7 +389,10 @@ export class RaftNode {
       try {
         this.raw.step(m);
       } catch (err) {
+        // A response from a member no longer in the configuration, or a local message type from outside: the core
+        // refuses it and there is nothing else to do (etcd's node drops these too).
         if (!(err instanceof RaftError)) throw err;
+        this.opts.logger.debug(`dropped ${MessageType[m.type]} from ${m.from}: ${err.message}`);
       }
     }
     const reports = this.inReports;
@@ -416,8 +420,8 @@ export class RaftNode {
     if (this.inReads.length > 0) {
       const waiters = this.inReads;
       this.inReads = [];
-      if (this.leader === None) {
-        const err = new KvError('NoLeader', 'No leader is known to confirm a linearizable read; retry shortly');
+      if (!leaderReachable) {
+        const err = new KvError('NoLeader', 'No reachable leader to confirm a linearizable read; retry shortly');
         for (const w of waiters) settle(w, () => w.reject(err));
       } else {
         const ctx = Buffer.allocUnsafe(10);
@@ -445,7 +449,7 @@ export class RaftNode {
       this.persistence.saveSnapshot(rd.snapshot);
       this.storage.applySnapshot(rd.snapshot);
     }
-    // (b) Figure 2, S1-S3: currentTerm, votedFor and the log reach stable storage before we answer anyone.
+    // (b) Figure 2, S1: currentTerm, votedFor and the log reach stable storage before we answer anyone.
     this.persistence.save(rd.hardState, rd.entries, rd.mustSync);
     if (!isEmptyHardState(rd.hardState)) this.storage.setHardState(rd.hardState);
     if (rd.entries.length > 0) this.storage.append(rd.entries);
