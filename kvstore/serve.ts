@@ -12,7 +12,7 @@
 
 import crypto from 'node:crypto';
 import http from 'node:http';
-import { AddressInfo } from 'node:net';
+import net, { AddressInfo } from 'node:net';
 import { Logger } from '../raft/logger';
 import { NodeId, None } from '../raft/types';
 import { Transport } from '../transport/transport';
@@ -93,6 +93,7 @@ export async function serve(opts: ServeOptions): Promise<RunningMember> {
     opened = disk.start;
     log.info(`restarting member ${id} of cluster ${clusterId} from ${opts.dataDir} (snapshot at ${opened.snapshot.metadata.index})`);
   } else if (opts.initialCluster !== undefined && opts.initialCluster !== '') {
+    await checkPortsFree(clientURL, peerURL);
     const initial = parseInitialCluster(opts.initialCluster);
     if (opts.id === undefined) throw new KvError('BadRequest', '--id is required with --initial-cluster');
     const self = initial.find((m) => m.id === opts.id);
@@ -106,6 +107,7 @@ export async function serve(opts: ServeOptions): Promise<RunningMember> {
     opened.bootstrap = initial.map((m) => ({ id: m.id, context: encodeMemberContext({ peerURL: m.peerURL, clientURL: '' }) }));
     log.info(`starting member ${id} of new cluster ${clusterId} with ${initial.length} members`);
   } else if (opts.join !== undefined && opts.join !== '') {
+    await checkPortsFree(clientURL, peerURL);
     const joined = await askToJoin(opts.join, peerURL, clientURL, opts.id, log);
     id = joined.id;
     clusterId = joined.clusterId;
@@ -237,6 +239,19 @@ function normalClusterId(text: string): string {
     throw new KvError('BadRequest', `Cluster ID must be 1 to 12 hexadecimal digits, not zero, not "${text}"`);
   }
   return Number.parseInt(text, 16).toString(16);
+}
+
+// A first start creates the data directory; if it then failed to listen, the directory would hold a member that
+// never wrote its bootstrap entries. So a first start checks its ports before it creates anything.
+async function checkPortsFree(...urls: string[]): Promise<void> {
+  for (const text of urls) {
+    const url = new URL(text);
+    await new Promise<void>((resolve, reject) => {
+      const probe = net.createServer();
+      probe.once('error', (err) => reject(new KvError('BadRequest', `Cannot listen on ${url.origin}: ${err.message}`)));
+      probe.listen(Number(url.port), url.hostname, () => probe.close(() => resolve()));
+    });
+  }
 }
 
 function originOf(text: string, what: string): string {
