@@ -334,7 +334,8 @@ export class RawNode {
       }
     }
     r.msgs = [];
-    r.msgsAfterAppend = [];
+    // Performance: this list is only ever copied, never handed out, so an empty one can stay.
+    if (r.msgsAfterAppend.length !== 0) r.msgsAfterAppend = [];
     r.raftLog.acceptUnstable();
     if (rd.committedEntries.length > 0) {
       const ents = rd.committedEntries;
@@ -376,6 +377,7 @@ export class RawNode {
       this.raft.logger.panic('Advance must not be called when using AsyncStorageWrites');
     }
     const steps = this.stepsOnAdvance;
+    if (steps.length === 0) return;
     this.stepsOnAdvance = [];
     for (const m of steps) {
       try {

@@ -53,7 +53,10 @@ export class Inflights {
     let slot = this.start + this.inFlight;
     if (slot >= this.size) slot -= this.size;
     if (slot >= this.buffer.length) this.grow();
-    this.buffer[slot] = { index, bytes };
+    // Performance: the slot's record is reused (no reference to it escapes), sparing an allocation per append.
+    const inflight = this.buffer[slot];
+    inflight.index = index;
+    inflight.bytes = bytes;
     this.inFlight++;
     this.inFlightBytes += bytes;
   }
