@@ -8,12 +8,13 @@
 //
 // Snapshots (MsgSnap) travel separately, on their own endpoint and connection, so a large transfer never delays
 // the heartbeats that keep the leader in charge; the outcome is reported back so the leader leaves
-// StateSnapshot (thesis §4.2 / etcd's reportSnapshot).
+// StateSnapshot (§7; etcd's reportSnapshot).
 
 import http from 'node:http';
 import { Logger } from '../raft/logger';
 import { Message, MessageType, NodeId } from '../raft/types';
 import { encodeMessage, encodeMessages } from '../raft/codec';
+import { entsSize } from '../raft/util';
 import { headers } from './errors';
 
 /** Limits and callbacks of one peer's sender. */
@@ -95,7 +96,8 @@ export class PeerSender {
     let bytes = 0;
     let count = 0;
     for (const m of this.queue) {
-      const size = 64 + m.entries.reduce((sum, e) => sum + e.data.length + 24, 0);
+      // The entries dominate a message's size; 64 bytes cover the other fields.
+      const size = 64 + entsSize(m.entries);
       if (count > 0 && bytes + size > this.opts.maxBatchBytes) break;
       bytes += size;
       count++;
