@@ -255,7 +255,11 @@ export class RaftNode {
     return new Promise<void>((resolve, reject) => {
       const waiter: Waiter<void> = this.waiter<void>(resolve, reject, () => {
         this.inReads = this.inReads.filter((w) => w !== waiter);
-        for (const b of this.reads.values()) b.waiters = b.waiters.filter((w) => w !== waiter);
+        // A ReadState may never come (the leader changed); forget batches nobody waits for any more.
+        for (const [key, b] of this.reads) {
+          b.waiters = b.waiters.filter((w) => w !== waiter);
+          if (b.waiters.length === 0) this.reads.delete(key);
+        }
         return new KvError('Unavailable', `Read could not be confirmed by a quorum within ${this.opts.requestTimeoutMs} ms`);
       });
       this.inReads.push(waiter);
