@@ -132,7 +132,7 @@ export class RaftNode {
   // Inboxes, drained at the start of every turn of the loop.
   private inMessages: Message[] = [];
   private inTicks = 0;
-  private inProposals: { data: Uint8Array; waiter: Waiter<ApplyResult> }[] = [];
+  private inProposals: { seq: number; data: Uint8Array; waiter: Waiter<ApplyResult> }[] = [];
   private inReads: Waiter<void>[] = [];
   private inReports: (() => void)[] = [];
 
@@ -240,7 +240,7 @@ export class RaftNode {
         return new KvError('OutcomeUnknown', `Write to "${key}" was proposed but not applied within ${this.opts.requestTimeoutMs} ms; it may or may not take effect`);
       });
       this.proposals.set(seq, waiter);
-      this.inProposals.push({ data: encodeCommand(cmd), waiter });
+      this.inProposals.push({ seq, data: encodeCommand(cmd), waiter });
       this.schedule();
     });
   }
@@ -411,13 +411,13 @@ export class RaftNode {
     for (const p of proposals) {
       if (!leaderReachable) {
         const why = this.leader === None ? 'No leader is known' : `Leader ${this.leader} is unreachable from member ${this.opts.id}`;
-        this.failProposal(p.waiter, new KvError('NoLeader', `${why}; retry shortly`));
+        this.failProposal(p.seq, new KvError('NoLeader', `${why}; retry shortly`));
         continue;
       }
       try {
         this.raw.propose(p.data);
       } catch (err) {
-        this.failProposal(p.waiter, toKvError(err));
+        this.failProposal(p.seq, toKvError(err));
       }
     }
     // One ReadIndex request covers every read that arrived in this turn.
@@ -437,10 +437,10 @@ export class RaftNode {
     }
   }
 
-  private failProposal(waiter: Waiter<ApplyResult>, err: KvError): void {
-    for (const [seq, w] of this.proposals) {
-      if (w === waiter) this.proposals.delete(seq);
-    }
+  private failProposal(seq: number, err: KvError): void {
+    const waiter = this.proposals.get(seq);
+    if (waiter === undefined) return;
+    this.proposals.delete(seq);
     settle(waiter, () => waiter.reject(err));
   }
 
