@@ -1,9 +1,10 @@
 // # The randomized simulation
 //
 // One seed picks a cluster (three to five founding voters, PreVote and CheckQuorum on or off, message size and
-// inflight limits), a fault profile and a schedule of trouble: crashes (some in the middle of handling a Ready),
-// restarts, partitions, lost, duplicated and long-delayed messages, client proposals, membership changes (single
-// and joint), leadership transfers and log compaction. The SafetyChecker watches every step.
+// inflight limits, the classic Ready loop or asynchronous storage writes), a fault profile and a schedule of
+// trouble: crashes (some between persisting and sending), restarts, partitions, lost, duplicated and long-delayed
+// messages, client proposals, membership changes (single and joint), leadership transfers and log compaction. The
+// SafetyChecker watches every step.
 //
 // At the end the network heals, crashed members restart, and the cluster must settle; then every proposal a client
 // was told had committed must sit at the same index on every member, and one more proposal must commit. A failure
@@ -54,10 +55,12 @@ export function runChaos(opts: ChaosOptions): ChaosResult {
     maxCommittedSizePerReady: pick(setup, [64, 1024 * 1024]),
     maxInflightMsgs: pick(setup, [1, 4, 256]),
     stepDownOnRemoval: setup.intn(2) === 0,
+    asyncStorageWrites: false,
   };
-  const c = new Cluster({ seed: opts.seed, voters, faults, traceLimit: opts.traceLimit, maxReadyDelay, node });
   const snapshotEvery = 5 + setup.intn(30);
   const keep = setup.intn(6);
+  node.asyncStorageWrites = setup.intn(2) === 0;
+  const c = new Cluster({ seed: opts.seed, voters, faults, traceLimit: opts.traceLimit, maxReadyDelay, node });
   const d = new Driver(c, voters + 1);
   c.note(`chaos seed ${opts.seed}: ${voters} voters ${JSON.stringify(node)}, Ready delay up to ${maxReadyDelay} ms`);
   c.note(`faults ${JSON.stringify(faults)}, snapshot every ${snapshotEvery} entries keeping ${keep}`);

@@ -100,6 +100,7 @@ export interface ClusterStats {
 type SimEvent =
   | { kind: 'tick'; id: NodeId; incarnation: number }
   | { kind: 'ready'; id: NodeId; incarnation: number }
+  | { kind: 'append' | 'apply'; id: NodeId; incarnation: number }
   | { kind: 'snapStatus'; id: NodeId; incarnation: number; to: NodeId; failed: boolean };
 
 interface Proposal {
@@ -158,6 +159,7 @@ export class Cluster implements SimHost {
       maxCommittedSizePerReady: 1024 * 1024,
       maxInflightMsgs: 256,
       stepDownOnRemoval: false,
+      asyncStorageWrites: false,
       ...opts.node,
     };
     const voters = Array.from({ length: opts.voters }, (_, i) => i + 1);
@@ -316,10 +318,7 @@ export class Cluster implements SimHost {
       return;
     }
     this.guard(() => {
-      const pending = persistPending && n.core.hasReady();
-      if (pending) {
-        n.handleReady(this, true);
-      }
+      const pending = persistPending && n.persistPending(this);
       n.stop(this.checker);
       this.readyPending.delete(id);
       this.stats.crashes++;
@@ -613,6 +612,11 @@ export class Cluster implements SimHost {
     this.trace.add(this.now, text);
   }
 
+  scheduleWork(node: SimNode, kind: 'append' | 'apply'): void {
+    const delay = this.rand.intn(this.maxReadyDelay + 2);
+    this.queue.push(this.now + delay, { kind, id: node.id, incarnation: node.incarnation });
+  }
+
   // ## Internals
 
   private startNode(n: SimNode): void {
@@ -626,6 +630,7 @@ export class Cluster implements SimHost {
     if (n === undefined || !n.up || n.incarnation !== ev.incarnation) {
       return;
     }
+    const installed = n.snapshotsInstalled;
     switch (ev.kind) {
       case 'tick':
         n.core.tick();
@@ -634,16 +639,21 @@ export class Cluster implements SimHost {
       case 'ready':
         this.readyPending.delete(n.id);
         if (n.core.hasReady()) {
-          const installed = n.snapshotsInstalled;
           n.handleReady(this);
-          this.stats.snapshotsInstalled += n.snapshotsInstalled - installed;
         }
+        break;
+      case 'append':
+        n.runAppendWork(this);
+        break;
+      case 'apply':
+        n.runApplyWork(this);
         break;
       case 'snapStatus':
         n.core.reportSnapshot(ev.to, ev.failed ? SnapshotStatus.SnapshotFailure : SnapshotStatus.SnapshotFinish);
         this.note(`${n.id} hears snapshot to ${ev.to} ${ev.failed ? 'failed' : 'finished'}`);
         break;
     }
+    this.stats.snapshotsInstalled += n.snapshotsInstalled - installed;
     this.touched(n);
   }
 

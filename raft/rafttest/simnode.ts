@@ -9,15 +9,21 @@
 // 3. apply the snapshot and the committed entries to the state machine;
 // 4. call advance().
 //
+// With `asyncStorageWrites` the core hands the same work out as messages instead (etcd's asynchronous storage
+// writes): MsgStorageAppend to persist, MsgStorageApply to apply, each carrying the responses to deliver once done.
+// The node queues them and works through each queue in order, a little later, as storage and apply threads would.
+//
 // A crash throws away the RawNode and the state machine: everything volatile, including a Ready taken but not yet
-// handled. What survives is exactly what step 1 wrote. A restart rebuilds the storage from that durable copy and
-// the state machine from the snapshot, and lets the core hand back the committed entries after it.
+// handled and queued storage work. What survives is exactly what step 1 (or the append queue) wrote. A restart
+// rebuilds the storage from that durable copy and the state machine from the snapshot, and lets the core hand back
+// the committed entries after it.
 
 import { decodeConfChange, decodeConfChangeV2 } from '../codec';
 import { RaftError } from '../errors';
 import { Logger, discardLogger } from '../logger';
 import { SeededRand } from '../rand';
-import { Config, RawNode } from '../rawnode';
+import { LocalAppendThread, LocalApplyThread } from '../raft';
+import { Config, RawNode, Ready } from '../rawnode';
 import { MemoryStorage } from '../storage';
 import {
   ConfChange,
@@ -27,11 +33,13 @@ import {
   EntryType,
   HardState,
   Message,
+  MessageType,
   NodeId,
   None,
   Snapshot,
   StateType,
   emptyConfState,
+  emptySnapshot,
   isEmptyHardState,
   isEmptySnapshot,
 } from '../types';
@@ -49,6 +57,8 @@ export interface SimNodeConfig {
   maxInflightMsgs: number;
   /** Whether a leader removed from the configuration steps down at once. */
   stepDownOnRemoval: boolean;
+  /** Persist and apply through MsgStorageAppend / MsgStorageApply work queues instead of Ready/advance. */
+  asyncStorageWrites: boolean;
   logger?: Logger;
 }
 
@@ -61,7 +71,18 @@ export interface SimHost {
   applied(node: SimNode, e: Entry): void;
   /** Adds a line to the trace. */
   note(text: string): void;
+  /** Asks for runAppendWork (or runApplyWork) to be called once, a little later. */
+  scheduleWork(node: SimNode, kind: 'append' | 'apply'): void;
 }
+
+// A storage write handed out by the core, with the term the node led when it was issued (null if not leading).
+interface AppendWork {
+  m: Message;
+  leaderOf: number | null;
+}
+
+// Work for the apply thread: committed entries from the core, or a snapshot just persisted.
+type ApplyWork = { kind: 'entries'; m: Message } | { kind: 'snapshot'; snap: Snapshot };
 
 /** The state machine's record of one entry: two entries are the same entry iff their fingerprints are equal. */
 export function fingerprint(e: Entry): string {
@@ -117,9 +138,10 @@ export class SimNode {
   rawNode: RawNode | null = null;
   /** Bumped at every start and stop, so events scheduled for an earlier life are ignored. */
   incarnation = 0;
-  /** The role and leader as of the last Ready handled. */
+  /** The role, leader and term as of the last Ready taken (the term may be ahead of what is persisted). */
   role: StateType = StateType.StateFollower;
   lead: NodeId = None;
+  term = 0;
   /** The HardState as last persisted. */
   hardState: HardState;
   /** The state machine: appliedLog[i - 1] is the fingerprint of the entry applied at index i. */
@@ -130,6 +152,12 @@ export class SimNode {
   snapshotsInstalled = 0;
 
   private readonly config: SimNodeConfig;
+  // Asynchronous storage writes only: the work handed out by the core and not yet done, oldest first.
+  private appendWork: AppendWork[] = [];
+  private applyWork: ApplyWork[] = [];
+  // The term the node led when it issued its last storage write (null if it did not lead): Leader Append-Only
+  // constrains consecutive writes issued by one leader in one term.
+  private lastWriteLeaderOf: number | null = null;
 
   constructor(id: NodeId, storage: MemoryStorage, config: SimNodeConfig) {
     this.id = id;
@@ -167,15 +195,17 @@ export class SimNode {
     if (!isEmptySnapshot(snap)) {
       s.applySnapshot(snap);
     }
-    s.setHardState(old.initialState().hardState);
+    // With asynchronous writes the state machine, and so a snapshot of it, can run ahead of the persisted commit
+    // index. Only committed entries are applied, so a snapshot's index is committed: restart from at least there.
+    const hs = old.initialState().hardState;
+    s.setHardState({ ...hs, commit: Math.max(hs.commit, snap.metadata.index) });
     if (old.lastIndex() >= old.firstIndex()) {
       s.append(old.entries(old.firstIndex(), old.lastIndex() + 1, Number.MAX_SAFE_INTEGER));
     }
     this.storage = s;
     this.hardState = s.initialState().hardState;
     this.restoreStateMachine(snap);
-    this.role = StateType.StateFollower;
-    this.lead = None;
+    this.resetVolatile();
     const c = this.config;
     const cfg: Config = {
       id: this.id,
@@ -189,6 +219,7 @@ export class SimNode {
       checkQuorum: c.checkQuorum,
       preVote: c.preVote,
       stepDownOnRemoval: c.stepDownOnRemoval,
+      asyncStorageWrites: c.asyncStorageWrites,
       logger: c.logger ?? discardLogger,
       rand: new SeededRand(randSeed),
     };
@@ -202,9 +233,28 @@ export class SimNode {
   stop(checker: SafetyChecker): void {
     this.rawNode = null;
     this.incarnation++;
-    this.role = StateType.StateFollower;
-    this.lead = None;
+    this.resetVolatile();
     checker.nodeDown(this.id);
+  }
+
+  /**
+   * Persists what is ready to be persisted and nothing else: the pending Ready (or, with asynchronous writes, the
+   * queued storage writes), without sending, applying or answering anything. A crash right after this is a crash
+   * between fsync and send. Returns whether anything was written.
+   */
+  persistPending(host: SimHost): boolean {
+    if (!this.config.asyncStorageWrites) {
+      if (!this.core.hasReady()) {
+        return false;
+      }
+      this.handleReady(host, true);
+      return true;
+    }
+    const n = this.appendWork.length;
+    while (this.appendWork.length > 0) {
+      this.runAppendWork(host, false);
+    }
+    return n > 0;
   }
 
   /** Steps a message; a refusal the core reports as RaftError is returned as its code, anything else throws. */
@@ -236,70 +286,89 @@ export class SimNode {
   }
 
   /**
-   * Handles one Ready (steps 1 to 4 above). With `persistOnly` the node crashes between steps 1 and 2: the caller
-   * stops it right after.
+   * Handles one Ready (steps 1 to 4 above), or with asynchronous writes queues its storage work and sends the rest.
+   * With `persistOnly` the node crashes between steps 1 and 2: the caller stops it right after.
    */
   handleReady(host: SimHost, persistOnly = false): void {
     const rn = this.core;
     const rd = rn.ready();
-    const checker = host.checker;
-    const wasLeaderOf = this.role === StateType.StateLeader ? this.hardState.term : null;
     if (rd.softState !== null) {
       this.role = rd.softState.raftState;
       this.lead = rd.softState.lead;
     }
-    const nextTerm = isEmptyHardState(rd.hardState) ? this.hardState.term : rd.hardState.term;
-    const stillLeaderOf = this.role === StateType.StateLeader && nextTerm === wasLeaderOf ? wasLeaderOf : null;
-
-    // 1. Persist.
-    const snap = rd.snapshot;
-    if (!isEmptySnapshot(snap)) {
-      checker.checkLeaderAppend(this.id, stillLeaderOf, snap.metadata.index, this.storage.lastIndex());
-      this.storage.applySnapshot(snap);
-      host.note(`${this.id} persisted snapshot ${snap.metadata.term}/${snap.metadata.index}`);
-    }
-    if (rd.entries.length > 0) {
-      checker.checkLeaderAppend(this.id, stillLeaderOf, rd.entries[0].index, this.storage.lastIndex());
-      this.storage.append(rd.entries);
-      checker.persistEntries(this.id, rd.entries.map(checkedEntry), this.storage);
-    }
     if (!isEmptyHardState(rd.hardState)) {
-      this.storage.setHardState(rd.hardState);
-      checker.persistHardState(this.id, rd.hardState);
-      const prev = this.hardState;
-      this.hardState = { ...rd.hardState };
-      if (prev.term !== rd.hardState.term || prev.vote !== rd.hardState.vote) {
-        host.note(`${this.id} persisted term ${rd.hardState.term} vote ${rd.hardState.vote}`);
-      }
+      this.term = rd.hardState.term;
     }
+    const leaderOf = this.role === StateType.StateLeader ? this.term : null;
     if (rd.softState !== null) {
-      host.note(`${this.id} is ${StateType[this.role]} in term ${this.hardState.term} (leader ${this.lead})`);
+      host.note(`${this.id} is ${StateType[this.role]} in term ${this.term} (leader ${this.lead})`);
     }
-    checker.observeRole(this.id, this.hardState.term, this.role === StateType.StateLeader, this.storage);
-    checker.observeCommit(this.id, this.hardState.commit, this.hardState.term, this.storage);
-    if (persistOnly) {
+    host.checker.observeRole(this.id, this.term, leaderOf !== null, this.storage);
+    if (this.config.asyncStorageWrites) {
+      this.dispatch(host, rd, leaderOf);
       return;
     }
 
+    // 1. Persist.
+    this.persist(host, rd.snapshot, rd.entries, rd.hardState, leaderOf);
+    if (persistOnly) {
+      return;
+    }
     // 2. Send.
     for (const m of rd.messages) {
       host.send(this, m);
     }
-
     // 3. Apply.
-    if (!isEmptySnapshot(snap)) {
-      this.restoreStateMachine(snap);
-      this.snapshotsInstalled++;
-      for (let i = 0; i < this.appliedLog.length; i++) {
-        checker.observeApply(this.id, i + 1, this.appliedLog[i]);
-      }
+    if (!isEmptySnapshot(rd.snapshot)) {
+      this.installSnapshot(host, rd.snapshot);
     }
     for (const e of rd.committedEntries) {
       this.apply(host, e);
     }
-
     // 4. Advance.
     rn.advance();
+  }
+
+  /**
+   * Performs the oldest queued storage write, then (unless `deliver` is false, for a crash right after the write)
+   * delivers the responses it carried: to the node itself, or over the network.
+   */
+  runAppendWork(host: SimHost, deliver = true): void {
+    const w = this.appendWork.shift();
+    if (w === undefined) {
+      return;
+    }
+    const m = w.m;
+    const snap = m.snapshot ?? emptySnapshot();
+    this.persist(host, snap, m.entries, { term: m.term, vote: m.vote, commit: m.commit }, w.leaderOf);
+    if (!deliver) {
+      return;
+    }
+    if (!isEmptySnapshot(snap)) {
+      this.applyWork.push({ kind: 'snapshot', snap });
+      host.scheduleWork(this, 'apply');
+    }
+    for (const r of m.responses) {
+      this.deliverLocal(host, r);
+    }
+  }
+
+  /** Applies the oldest queued apply work, then steps the responses it carried into the node. */
+  runApplyWork(host: SimHost): void {
+    const w = this.applyWork.shift();
+    if (w === undefined) {
+      return;
+    }
+    if (w.kind === 'snapshot') {
+      this.installSnapshot(host, w.snap);
+      return;
+    }
+    for (const e of w.m.entries) {
+      this.apply(host, e);
+    }
+    for (const r of w.m.responses) {
+      this.deliverLocal(host, r);
+    }
   }
 
   /**
@@ -317,6 +386,76 @@ export class SimNode {
       this.storage.compact(compactTo);
     }
     return true;
+  }
+
+  // Queues the storage and apply work of an asynchronous Ready and sends the messages that wait for nothing.
+  private dispatch(host: SimHost, rd: Ready, leaderOf: number | null): void {
+    for (const m of rd.messages) {
+      if (m.to === LocalAppendThread) {
+        this.appendWork.push({ m, leaderOf });
+        host.scheduleWork(this, 'append');
+      } else if (m.to === LocalApplyThread) {
+        this.applyWork.push({ kind: 'entries', m });
+        host.scheduleWork(this, 'apply');
+      } else {
+        host.send(this, m);
+      }
+    }
+  }
+
+  // Writes a snapshot, entries and HardState to the "disk", checking what Figure 3 says about what is written.
+  private persist(host: SimHost, snap: Snapshot, entries: Entry[], hs: HardState, leaderOf: number | null): void {
+    const checker = host.checker;
+    // Leader Append-Only: two writes in a row issued by this node as leader of one term may only append.
+    const appendingLeaderOf = leaderOf !== null && leaderOf === this.lastWriteLeaderOf ? leaderOf : null;
+    this.lastWriteLeaderOf = leaderOf;
+    if (!isEmptySnapshot(snap)) {
+      checker.checkLeaderAppend(this.id, appendingLeaderOf, snap.metadata.index, this.storage.lastIndex());
+      this.storage.applySnapshot(snap);
+      host.note(`${this.id} persisted snapshot ${snap.metadata.term}/${snap.metadata.index}`);
+    }
+    if (entries.length > 0) {
+      checker.checkLeaderAppend(this.id, appendingLeaderOf, entries[0].index, this.storage.lastIndex());
+      this.storage.append(entries);
+      checker.persistEntries(this.id, entries.map(checkedEntry), this.storage);
+    }
+    if (!isEmptyHardState(hs)) {
+      this.storage.setHardState(hs);
+      checker.persistHardState(this.id, hs);
+      const prev = this.hardState;
+      this.hardState = { ...hs };
+      if (prev.term !== hs.term || prev.vote !== hs.vote) {
+        host.note(`${this.id} persisted term ${hs.term} vote ${hs.vote}`);
+      }
+    }
+    checker.observeCommit(this.id, this.hardState.commit, this.hardState.term, this.storage);
+  }
+
+  // Hands a response from the storage or apply work to its destination: this node's core, or a peer.
+  private deliverLocal(host: SimHost, r: Message): void {
+    if (r.to !== this.id) {
+      host.send(this, r);
+      return;
+    }
+    const refused = this.step(r);
+    if (refused !== null) {
+      host.note(`${this.id} refused its own ${MessageType[r.type]}: ${refused}`);
+    }
+  }
+
+  private installSnapshot(host: SimHost, snap: Snapshot): void {
+    this.restoreStateMachine(snap);
+    this.snapshotsInstalled++;
+    this.appliedLog.forEach((fp, i) => host.checker.observeApply(this.id, i + 1, fp));
+  }
+
+  private resetVolatile(): void {
+    this.role = StateType.StateFollower;
+    this.lead = None;
+    this.term = this.hardState.term;
+    this.appendWork = [];
+    this.applyWork = [];
+    this.lastWriteLeaderOf = null;
   }
 
   private apply(host: SimHost, e: Entry): void {
