@@ -377,6 +377,7 @@ export class RawNode {
       this.raft.logger.panic('Advance must not be called when using AsyncStorageWrites');
     }
     const steps = this.stepsOnAdvance;
+    // Performance: with nothing to step, the empty list stays rather than being replaced by a new one.
     if (steps.length === 0) return;
     this.stepsOnAdvance = [];
     for (const m of steps) {
