@@ -62,7 +62,6 @@ export function openDisk(dataDir: string, logger: Logger): { meta: MemberMeta; s
     if (!isEmptyHardState(hardState)) storage.setHardState(hardState);
     storage.append(entries);
     const seed = readMembers(membersFile(dataDir));
-    logger.info(`loaded snapshot at ${snapshot.metadata.index}, ${entries.length} WAL entries, commit ${hardState.commit}`);
     return {
       meta: { id: metadata.nodeId, clusterId: metadata.clusterId.toString(16), members: seed },
       start: { storage, persistence: new DiskPersistence(wal, snapshotter), snapshot, members: new Membership(seed), bootstrap: [] },

@@ -91,7 +91,12 @@ export async function serve(opts: ServeOptions): Promise<RunningMember> {
     }
     ({ id, clusterId } = disk.meta);
     opened = disk.start;
-    log.info(`restarting member ${id} of cluster ${clusterId} from ${opts.dataDir} (snapshot at ${opened.snapshot.metadata.index})`);
+    log = opts.loggerFor(id);
+    const { hardState } = opened.storage.initialState();
+    log.info(
+      `restarting member ${id} of cluster ${clusterId} from ${opts.dataDir}: snapshot at ${opened.snapshot.metadata.index}, ` +
+        `log to ${opened.storage.lastIndex()}, term ${hardState.term}, commit ${hardState.commit}`,
+    );
   } else if (opts.initialCluster !== undefined && opts.initialCluster !== '') {
     await checkPortsFree(clientURL, peerURL);
     const initial = parseInitialCluster(opts.initialCluster);
@@ -117,7 +122,7 @@ export async function serve(opts: ServeOptions): Promise<RunningMember> {
     throw new KvError('BadRequest', `Data directory ${opts.dataDir} holds no member: give --initial-cluster or --join`);
   }
 
-  if (opts.id === undefined) log = opts.loggerFor(id);
+  log = opts.loggerFor(id);
   let node: RaftNode | null = null;
   let resolveStopped: (outcome: { reason: string; failed: boolean }) => void = () => undefined;
   const stopped = new Promise<{ reason: string; failed: boolean }>((resolve) => {
