@@ -9,6 +9,7 @@
 import { KvError, KvErrorCode } from './errors';
 import { Member } from './members';
 
+/** How a KvClient behaves. */
 export interface ClientOptions {
   /** Overall time budget of one call, retries included. */
   timeoutMs?: number;
@@ -32,6 +33,7 @@ const knownCodes: readonly KvErrorCode[] = [
   'MethodNotAllowed', 'NoLeader', 'Unavailable', 'OutcomeUnknown', 'Stopped', 'Corrupt', 'Internal',
 ];
 
+/** A client of the HTTP API over several endpoints (see the top of this file for its retry rules). */
 export class KvClient {
   private readonly endpoints: string[];
   private preferred = 0;

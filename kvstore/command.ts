@@ -12,6 +12,7 @@
 
 import { KvError } from './errors';
 
+/** What a command does. */
 export enum CommandOp {
   Put = 1,
   Delete = 2,

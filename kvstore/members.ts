@@ -31,6 +31,7 @@ export interface MembershipJSON {
   removed: NodeId[];
 }
 
+/** Encodes what a ConfChange's `context` carries. */
 export function encodeMemberContext(ctx: MemberContext): Uint8Array {
   return Buffer.from(JSON.stringify(ctx), 'utf8');
 }

@@ -24,6 +24,7 @@ import { KvError } from './errors';
 import { Member, Membership, encodeMemberContext } from './members';
 import { RaftNode } from './node';
 
+/** What `tsraft serve` was given. */
 export interface ServeOptions {
   /** Required for `initialCluster`; chosen by the cluster on join when absent; read from disk on restart. */
   id?: NodeId;

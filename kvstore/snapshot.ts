@@ -10,6 +10,7 @@ import { KvError } from './errors';
 import { KvStore } from './kv';
 import { Membership, parseMembershipJSON } from './members';
 
+/** The bytes of a snapshot of the map and the registry. */
 export function encodeSnapshotData(kv: KvStore, members: Membership): Buffer {
   const json = Buffer.from(JSON.stringify(members.toJSON()), 'utf8');
   const head = Buffer.allocUnsafe(4);

@@ -43,6 +43,7 @@ interface Reply {
   body: string;
 }
 
+/** The sending side of the connection to one peer. */
 export class PeerSender {
   private readonly queue: Message[] = [];
   private inFlight = false;

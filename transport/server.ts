@@ -14,6 +14,7 @@ import { TransportError, headers } from './errors';
 /** Whether an ID belongs to the cluster, as the node's applied membership says. */
 export type MemberStatus = 'member' | 'removed' | 'unknown';
 
+/** Identity, limits and callbacks of the peer endpoints. */
 export interface PeerServerOptions {
   localId: NodeId;
   clusterId: string;

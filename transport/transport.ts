@@ -12,6 +12,7 @@ import { Message, NodeId } from '../raft/types';
 import { PeerSender } from './peer';
 import { MemberStatus, peerApp } from './server';
 
+/** Identity, callbacks into the node, and limits (each optional limit has a default in the code). */
 export interface TransportOptions {
   localId: NodeId;
   clusterId: string;
