@@ -50,9 +50,4 @@ export class KvError extends Error {
     super(message);
     this.status = statusOf[code];
   }
-
-  /** Whether a client may safely send the same request again (the request certainly changed nothing). */
-  get retryable(): boolean {
-    return this.code === 'NoLeader' || this.code === 'Unavailable' || this.code === 'Stopped';
-  }
 }
