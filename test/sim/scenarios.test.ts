@@ -17,6 +17,12 @@ const unreliable: NetworkFaults = {
   fifo: false,
 };
 
+// The two ways an application can drive RawNode: Ready/advance, or etcd's asynchronous storage writes.
+const modes = [
+  ['classic Ready loop', false],
+  ['asynchronous storage writes', true],
+] as const;
+
 function others(c: Cluster, ...not: NodeId[]): NodeId[] {
   return [...c.nodes.keys()].filter((id) => !not.includes(id));
 }
@@ -287,8 +293,8 @@ test('Figure 8: an entry from an earlier term is never committed by counting its
   expect(c.ackOf(y)).toBe(k + 1);
 });
 
-test('Figure 8 (unreliable): leaders crash at random moments on a lossy network, and nothing committed is lost', () => {
-  const c = new Cluster({ seed: 9, voters: 5, faults: unreliable });
+test.each(modes)('Figure 8 (unreliable): leaders crash at random moments on a lossy network (%s)', (_mode, async) => {
+  const c = new Cluster({ seed: 9, voters: 5, faults: unreliable, node: { asyncStorageWrites: async } });
   c.waitForLeader(100);
   c.one(5);
   for (let iter = 0; iter < 300; iter++) {
@@ -313,8 +319,8 @@ test('Figure 8 (unreliable): leaders crash at random moments on a lossy network,
   expect(c.stats.crashes).toBeGreaterThan(10);
 });
 
-test('all servers crash and restart from what they persisted', () => {
-  const c = new Cluster({ seed: 10, voters: 3 });
+test.each(modes)('all servers crash and restart from what they persisted (%s)', (_mode, async) => {
+  const c = new Cluster({ seed: 10, voters: 3, node: { asyncStorageWrites: async } });
   c.waitForLeader(50);
   const before = [c.one(3), c.one(3), c.one(3)];
   const applied = c.node(c.leader()).appliedLog.slice();
@@ -333,8 +339,8 @@ test('all servers crash and restart from what they persisted', () => {
   settle(c);
 });
 
-test('snapshot install: a follower that missed compacted entries receives a snapshot', () => {
-  const c = new Cluster({ seed: 11, voters: 3 });
+test.each(modes)('snapshot install: a follower that missed compacted entries receives one (%s)', (_mode, async) => {
+  const c = new Cluster({ seed: 11, voters: 3, node: { asyncStorageWrites: async } });
   const l = c.waitForLeader(50);
   c.one(3);
   const [f, g] = others(c, l);
