@@ -157,7 +157,7 @@ function confChangeV2Size(cc: ConfChangeV2): number {
 class Writer {
   constructor(
     readonly buf: Uint8Array,
-    public pos: number,
+    private pos: number,
   ) {}
 
   /** `what` names the field for the error raised by a value that is not a uint in [0, 2^53]. */
