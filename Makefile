@@ -129,3 +129,11 @@ conformance: build ; node dist/raft/rafttest/conformance.js $(DIR)
 BENCH_TARGETS += bench-wal
 bench-wal: build
 	node dist/bench/wal.js $(BENCH_ARGS)
+
+# The annotated source: the `//` prose beside the code it explains, one page per file, for reading with the paper.
+.PHONY: annotated
+ANNOTATED_DIR ?= dist/annotated
+annotated: install
+	$(NODE_BIN)/docco -o $(ANNOTATED_DIR) raft/*.ts raft/quorum/*.ts raft/tracker/*.ts raft/confchange/*.ts \
+		raft/rafttest/*.ts wal/*.ts snap/*.ts transport/*.ts kvstore/*.ts
+	@echo "Open $(ANNOTATED_DIR)/raft/raft.html"
