@@ -125,12 +125,15 @@ export class KvClient {
     );
   }
 
-  // Once per client: ask for the member list and, when the leader's client URL is one that answers, use it first.
+  // Once per client: ask one endpoint for the member list and, when it names the leader's client URL, use that
+  // first. A single quick request: following the leader saves a hop, it must not cost a retry loop.
   private async followLeader(): Promise<void> {
     if (this.leaderChecked) return;
     this.leaderChecked = true;
     try {
-      const list = await this.members();
+      const reply = await once(this.endpoints[this.preferred] ?? '', 'GET', '/members', {}, Math.min(this.timeoutMs, 1000));
+      if (reply.status !== 200) return;
+      const list = reply.json() as MemberList;
       const leaderURL = list.members.find((m) => m.id === list.leader)?.clientURL;
       if (leaderURL === undefined || leaderURL === '') return;
       const i = this.endpoints.indexOf(leaderURL);
