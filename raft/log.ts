@@ -350,6 +350,9 @@ export class RaftLog {
 
   /** Whether the log holds entry `id`: by Log Matching (§5.3), then it agrees with its source up to there. */
   matchTerm(id: EntryId): boolean {
+    // Performance: an index outside [firstIndex()-1, lastIndex()] is an ordinary miss (a follower checking entries
+    // it does not hold yet), answered without building the StorageError that term() would throw for it.
+    if (id.index > this.lastIndex() || id.index + 1 < this.firstIndex()) return false;
     try {
       return this.term(id.index) === id.term;
     } catch (err) {
