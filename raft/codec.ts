@@ -387,6 +387,8 @@ class Reader {
   }
 
   uint(what: string): number {
+    // Performance: most varints (every tag, small numbers) are one byte, which needs none of the checks below.
+    if (this.pos < this.end && this.buf[this.pos] < 0x80) return this.buf[this.pos++];
     const start = this.pos;
     let value = 0;
     for (let shift = 0; shift < 70; shift += 7) {
