@@ -55,6 +55,12 @@ export function handleAddNodes(env: InteractionEnv, args: CmdArg[]): void {
         case 'step-down-on-removal':
           cfg.stepDownOnRemoval = parseBool(arg.key, val);
           break;
+        case 'election-tick':
+          cfg.electionTick = parseUint(arg.key, val);
+          break;
+        case 'heartbeat-tick':
+          cfg.heartbeatTick = parseUint(arg.key, val);
+          break;
         case 'read-only':
           cfg.readOnlyOption = parseReadOnlyOption(val);
           break;

@@ -104,6 +104,14 @@ export function handleTickHeartbeat(env: InteractionEnv, args: CmdArg[]): void {
   tick(env, idx, env.node(idx).config.heartbeatTick);
 }
 
+/** `tick 2 9`: node 2's clock advances by exactly 9 ticks, for scenarios that need a precise count. */
+export function handleTick(env: InteractionEnv, args: CmdArg[]): void {
+  if (args.length !== 2 || args[1].vals.length !== 0) {
+    throw new InteractionError('tick expects a node ID and a tick count');
+  }
+  tick(env, firstAsNodeIdx(args), parseUint('tick count', args[1].key));
+}
+
 /** Ticks the node at `idx` `count` times. */
 export function tick(env: InteractionEnv, idx: number, count: number): void {
   const n = env.node(idx);
