@@ -9,7 +9,7 @@
 
 import { encodeConfChange } from './codec';
 import { RaftError } from './errors';
-import { confChangeAsV2 } from './raft';
+import { confChangeAsV2 } from './confchange/convert';
 import type { RawNode } from './rawnode';
 import { ConfChangeType, Entry, EntryType, None, NodeId, emptyHardState } from './types';
 

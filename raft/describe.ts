@@ -7,7 +7,7 @@
 // Go's `%q` quotes a byte string.
 
 import { decodeConfChange, decodeConfChangeV2 } from './codec';
-import { LocalAppendThread, LocalApplyThread } from './raft';
+import { LocalAppendThread, LocalApplyThread } from './config';
 import {
   ConfChangeSingle,
   ConfChangeType,

@@ -10,19 +10,17 @@ export type { Rand } from './rand';
 export { SeededRand } from './rand';
 export type { RaftErrorCode } from './errors';
 export { RaftError } from './errors';
-export type { CampaignType, Config, ValidConfig } from './raft';
+export type { CampaignType } from './raft';
+export { Raft } from './raft';
+export type { Config, ValidConfig } from './config';
+export { LocalAppendThread, LocalApplyThread, isLocalMsgTarget, validateConfig } from './config';
 export {
-  LocalAppendThread,
-  LocalApplyThread,
-  Raft,
   confChangeAsV2,
   confChangeEnterJoint,
   confChangeLeaveJoint,
   confChangeToMsg,
   describeConfChange,
-  isLocalMsgTarget,
-  validateConfig,
-} from './raft';
+} from './confchange/convert';
 export { ReadOnlyOption } from './read_only';
 export type { Ready } from './rawnode';
 export { ProgressType, RawNode, SnapshotStatus, mustSync } from './rawnode';

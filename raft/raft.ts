@@ -10,24 +10,30 @@
 
 import { Changer } from './confchange/confchange';
 import { restore as restoreConfState } from './confchange/restore';
-import { decodeConfChange, decodeConfChangeV2, encodeConfChange, encodeConfChangeV2 } from './codec';
+import { decodeConfChange, decodeConfChangeV2 } from './codec';
+import { Config, validateConfig } from './config';
+import {
+  confChangeAsV2,
+  confChangeEnterJoint,
+  confChangeLeaveJoint,
+  confChangeToMsg,
+  describeConfChange,
+} from './confchange/convert';
 import { RaftError, errProposalDropped } from './errors';
 import { RaftLog, newLog } from './log';
-import { Logger, discardLogger } from './logger';
+import { Logger } from './logger';
 import { VoteResult } from './quorum/quorum';
 import { describeConfState } from './describe';
-import { Rand, SeededRand } from './rand';
+import { Rand } from './rand';
 import { ReadOnly, ReadOnlyOption } from './read_only';
-import { Storage, StorageError } from './storage';
-import { assertConfStatesEquivalent, entsSize, noLimit, payloadsSize } from './util';
+import { StorageError } from './storage';
+import { assertConfStatesEquivalent, entsSize, payloadsSize } from './util';
 import { Config as TrackerConfig, ProgressTracker } from './tracker/tracker';
 import { Inflights } from './tracker/inflights';
 import { ProgressMap, Progress } from './tracker/progress';
 import { StateType as ProgressStateType } from './tracker/state';
 import {
   ConfChange,
-  ConfChangeTransition,
-  ConfChangeType,
   ConfChangeV2,
   ConfState,
   Entry,
@@ -43,139 +49,14 @@ import {
   StateType,
   isEmptyHardState,
   isEmptySnapshot,
-  newMessage,
   voteResponseType,
 } from './types';
-
-/** The target of MsgStorageAppend: the local thread that persists entries, HardState and snapshots. */
-export const LocalAppendThread: NodeId = Number.MAX_SAFE_INTEGER;
-/** The target of MsgStorageApply: the local thread that applies committed entries. */
-export const LocalApplyThread: NodeId = Number.MAX_SAFE_INTEGER - 1;
-
-// Performance: these IDs do not fit V8's small-integer fields, so the first message carrying one widens the layout
-// of every message. Widened late (at the first Ready), it left `step` unoptimised for good on Node 20 and doubled
-// the cost of a proposal; one such message built as this module loads settles the layout before any code runs.
-newMessage({ type: MessageType.MsgStorageAppendResp, from: LocalAppendThread, to: LocalApplyThread });
-
-/** Whether `id` names one of the local storage threads rather than a peer. */
-export function isLocalMsgTarget(id: NodeId): boolean {
-  return id === LocalAppendThread || id === LocalApplyThread;
-}
 
 /** Why a node campaigns; carried in a vote request's context only for a leadership transfer. */
 export type CampaignType = 'CampaignPreElection' | 'CampaignElection' | 'CampaignTransfer';
 
 const campaignTransferContext = new TextEncoder().encode('CampaignTransfer');
 const emptyBytes = new Uint8Array(0);
-
-/** The parameters of one Raft node; the camelCase of etcd's Config. Optional fields default to etcd's zero value. */
-export interface Config {
-  /** This node's ID; not 0. */
-  id: NodeId;
-  /** Ticks a follower waits without hearing from a leader before campaigning (randomized up to twice this). */
-  electionTick: number;
-  /** Ticks between a leader's heartbeats; must be smaller than electionTick. */
-  heartbeatTick: number;
-  /** The log and persistent state as of the last restart. */
-  storage: Storage;
-  /** The last index the application applied before a restart; entries up to it are not handed out again. */
-  applied?: number;
-  /** Persist and apply through MsgStorageAppend / MsgStorageApply messages instead of the Ready/advance loop. */
-  asyncStorageWrites?: boolean;
-  /** Byte limit of one MsgApp's entries; 0 means one entry per message, Infinity means no limit. */
-  maxSizePerMsg?: number;
-  /**
-   * Byte limit of committed entries being applied at once; defaults to maxSizePerMsg. As in etcd, the limit in
-   * effect must be positive: with both left at 0 the first committed entry trips a panic.
-   */
-  maxCommittedSizePerReady?: number;
-  /** Byte limit of the leader's uncommitted log tail; proposals beyond it are dropped. 0 means no limit. */
-  maxUncommittedEntriesSize?: number;
-  /** In-flight MsgApp limit per follower while replicating optimistically; must be positive. */
-  maxInflightMsgs: number;
-  /** In-flight byte limit per follower; 0 means no limit. */
-  maxInflightBytes?: number;
-  /** A leader steps down when it has not heard from a quorum for an election timeout (thesis §6.2). */
-  checkQuorum?: boolean;
-  /** Run a pre-election before incrementing the term (thesis §9.6). */
-  preVote?: boolean;
-  /** How ReadIndex confirms leadership (§8). */
-  readOnlyOption?: ReadOnlyOption;
-  logger?: Logger;
-  /** Followers drop proposals instead of forwarding them to the leader. */
-  disableProposalForwarding?: boolean;
-  /** Skip the propose-time checks of configuration changes against the active configuration. */
-  disableConfChangeValidation?: boolean;
-  /** A leader removed from the configuration (or demoted) steps down. */
-  stepDownOnRemoval?: boolean;
-  /** The source of randomized election timeouts; defaults to a generator seeded from the ID. */
-  rand?: Rand;
-}
-
-/** A Config with every default filled in, as the core uses it. */
-export type ValidConfig = Required<Config>;
-
-/** Checks `c` and fills in defaults; throws RaftError('ConfigInvalid') with etcd's text otherwise. */
-export function validateConfig(c: Config): ValidConfig {
-  const invalid = (text: string): never => {
-    throw new RaftError('ConfigInvalid', text);
-  };
-  if (c.id === None) {
-    invalid('cannot use none as id');
-  }
-  if (isLocalMsgTarget(c.id)) {
-    invalid('cannot use local target as id');
-  }
-  if (c.heartbeatTick <= 0) {
-    invalid('heartbeat tick must be greater than 0');
-  }
-  if (c.electionTick <= c.heartbeatTick) {
-    invalid('election tick must be greater than heartbeat tick');
-  }
-  if (c.storage === undefined || c.storage === null) {
-    invalid('storage cannot be nil');
-  }
-  const maxSizePerMsg = c.maxSizePerMsg ?? 0;
-  const maxUncommittedEntriesSize = c.maxUncommittedEntriesSize || noLimit;
-  // The two limits were once one parameter; an unset apply limit keeps the message limit. With neither set there
-  // is no budget to keep, and a zero budget would stall application, so committed entries flow without a limit.
-  const maxCommittedSizePerReady = c.maxCommittedSizePerReady || maxSizePerMsg || noLimit;
-  if (!(c.maxInflightMsgs > 0)) {
-    invalid('max inflight messages must be greater than 0');
-  }
-  let maxInflightBytes = c.maxInflightBytes ?? 0;
-  if (maxInflightBytes === 0) {
-    maxInflightBytes = noLimit;
-  } else if (maxInflightBytes < maxSizePerMsg) {
-    invalid('max inflight bytes must be >= max message size');
-  }
-  const readOnlyOption = c.readOnlyOption ?? ReadOnlyOption.ReadOnlySafe;
-  const checkQuorum = c.checkQuorum ?? false;
-  if (readOnlyOption === ReadOnlyOption.ReadOnlyLeaseBased && !checkQuorum) {
-    invalid('CheckQuorum must be enabled when ReadOnlyOption is ReadOnlyLeaseBased');
-  }
-  return {
-    id: c.id,
-    electionTick: c.electionTick,
-    heartbeatTick: c.heartbeatTick,
-    storage: c.storage,
-    applied: c.applied ?? 0,
-    asyncStorageWrites: c.asyncStorageWrites ?? false,
-    maxSizePerMsg,
-    maxCommittedSizePerReady,
-    maxUncommittedEntriesSize,
-    maxInflightMsgs: c.maxInflightMsgs,
-    maxInflightBytes,
-    checkQuorum,
-    preVote: c.preVote ?? false,
-    readOnlyOption,
-    logger: c.logger ?? discardLogger,
-    disableProposalForwarding: c.disableProposalForwarding ?? false,
-    disableConfChangeValidation: c.disableConfChangeValidation ?? false,
-    stepDownOnRemoval: c.stepDownOnRemoval ?? false,
-    rand: c.rand ?? new SeededRand(c.id),
-  };
-}
 
 /** Node IDs print in hexadecimal in etcd's log lines; keep the same text. */
 function hex(id: NodeId): string {
@@ -212,90 +93,6 @@ function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
     }
   }
   return true;
-}
-
-/** The V2 form of any configuration change: a V1 change is a single-step V2 change. */
-export function confChangeAsV2(cc: ConfChange | ConfChangeV2): ConfChangeV2 {
-  if ('changes' in cc) {
-    return cc;
-  }
-  return {
-    transition: ConfChangeTransition.ConfChangeTransitionAuto,
-    changes: [{ type: cc.type, nodeId: cc.nodeId }],
-    context: cc.context,
-  };
-}
-
-/**
- * Whether `cc` enters a joint configuration, and if so whether it is left automatically. Auto transitions are
- * joint only when more than one change is made at once (thesis §4.3: single changes are safe on their own).
- */
-export function confChangeEnterJoint(cc: ConfChangeV2): { autoLeave: boolean; ok: boolean } {
-  if (cc.transition !== ConfChangeTransition.ConfChangeTransitionAuto || cc.changes.length > 1) {
-    switch (cc.transition) {
-      case ConfChangeTransition.ConfChangeTransitionAuto:
-      case ConfChangeTransition.ConfChangeTransitionJointImplicit:
-        return { autoLeave: true, ok: true };
-      case ConfChangeTransition.ConfChangeTransitionJointExplicit:
-        return { autoLeave: false, ok: true };
-      default:
-        throw new Error(`Unknown conf change transition ${String(cc.transition)}`);
-    }
-  }
-  return { autoLeave: false, ok: false };
-}
-
-/** Whether `cc` is the empty change that leaves a joint configuration (its context does not matter). */
-export function confChangeLeaveJoint(cc: ConfChangeV2): boolean {
-  return cc.transition === ConfChangeTransition.ConfChangeTransitionAuto && cc.changes.length === 0;
-}
-
-/** The MsgProp that proposes `cc`; `null` is the empty ConfChangeV2 (leave the joint configuration). */
-export function confChangeToMsg(cc: ConfChange | ConfChangeV2 | null): Message {
-  const m = blankMessage(MessageType.MsgProp, None);
-  if (cc === null) {
-    m.entries = [{ term: 0, index: 0, type: EntryType.EntryConfChangeV2, data: emptyBytes }];
-  } else if ('changes' in cc) {
-    m.entries = [{ term: 0, index: 0, type: EntryType.EntryConfChangeV2, data: encodeConfChangeV2(cc) }];
-  } else {
-    m.entries = [{ term: 0, index: 0, type: EntryType.EntryConfChange, data: encodeConfChange(cc) }];
-  }
-  return m;
-}
-
-function quoteBytes(b: Uint8Array): string {
-  let s = '"';
-  for (let i = 0; i < b.length; i++) {
-    const c = b[i];
-    if (c === 0x22 || c === 0x5c) {
-      s += '\\' + String.fromCharCode(c);
-    } else if (c >= 0x20 && c < 0x7f) {
-      s += String.fromCharCode(c);
-    } else {
-      s += '\\' + c.toString(8).padStart(3, '0');
-    }
-  }
-  return s + '"';
-}
-
-/** A configuration change in protobuf text form, as etcd's log lines print it. */
-export function describeConfChange(cc: ConfChange | ConfChangeV2): string {
-  const parts: string[] = [];
-  if ('changes' in cc) {
-    parts.push(`transition:${ConfChangeTransition[cc.transition]}`);
-    for (const c of cc.changes) {
-      parts.push(`changes:{type:${ConfChangeType[c.type]} node_id:${c.nodeId}}`);
-    }
-  } else {
-    if (cc.id !== 0) {
-      parts.push(`id:${cc.id}`);
-    }
-    parts.push(`type:${ConfChangeType[cc.type]}`, `node_id:${cc.nodeId}`);
-  }
-  if (cc.context.length > 0) {
-    parts.push(`context:${quoteBytes(cc.context)}`);
-  }
-  return parts.join(' ');
 }
 
 /** The Raft state machine of one node. Fields are public so tests and the scenario harness can inspect them. */

@@ -11,15 +11,9 @@
 
 import { bootstrap as bootstrapStorage, Peer } from './bootstrap';
 import { RaftError } from './errors';
-import {
-  Config,
-  LocalAppendThread,
-  LocalApplyThread,
-  Raft,
-  confChangeAsV2,
-  confChangeToMsg,
-  isLocalMsgTarget,
-} from './raft';
+import { Config, LocalAppendThread, LocalApplyThread, isLocalMsgTarget } from './config';
+import { confChangeAsV2, confChangeToMsg } from './confchange/convert';
+import { Raft } from './raft';
 import { BasicStatus, Status, getBasicStatus, getStatus } from './status';
 import { Progress } from './tracker/progress';
 import { entsSize } from './util';
@@ -46,7 +40,7 @@ import {
   isResponseMessage,
 } from './types';
 
-export type { Config } from './raft';
+export type { Config } from './config';
 export type { Peer } from './bootstrap';
 
 /** The work a node hands to the application at one point in time. Every field is present; empty means none. */

@@ -13,7 +13,7 @@
 // carries the end of the trace.
 
 import { RaftPanic } from '../logger';
-import { describeConfChange } from '../raft';
+import { describeConfChange } from '../confchange/convert';
 import { SeededRand } from '../rand';
 import { SnapshotStatus } from '../rawnode';
 import { MemoryStorage } from '../storage';

@@ -9,7 +9,7 @@
 // internals (`raft-state`, `set-randomized-election-timeout`) read the RawNode's `raft` field, as etcd's harness
 // does.
 
-import { Config } from '../raft';
+import { Config } from '../config';
 import { RawNode } from '../rawnode';
 import { noLimit } from '../util';
 import { MemoryStorage, Storage } from '../storage';

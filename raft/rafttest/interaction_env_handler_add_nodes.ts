@@ -5,7 +5,7 @@
 // bootstrap a group without a log; given nothing, a node starts empty and learns everything from a leader later.
 // The remaining options set fields of the node's Config.
 
-import { Config } from '../raft';
+import { Config } from '../config';
 import { ReadOnlyOption } from '../read_only';
 import { RawNode } from '../rawnode';
 import { MemoryStorage } from '../storage';

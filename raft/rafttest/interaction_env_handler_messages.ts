@@ -5,7 +5,7 @@
 
 import { describeMessage } from '../describe';
 import { RaftError } from '../errors';
-import { LocalAppendThread, LocalApplyThread } from '../raft';
+import { LocalAppendThread, LocalApplyThread } from '../config';
 import { Message, MessageType, NodeId, newMessage } from '../types';
 import { CmdArg } from './datadriven';
 import { InteractionEnv } from './interaction_env';

@@ -9,7 +9,7 @@
 
 import { decodeConfChange, decodeConfChangeV2 } from '../codec';
 import { describeMessage, describeReady } from '../describe';
-import { LocalAppendThread, LocalApplyThread } from '../raft';
+import { LocalAppendThread, LocalApplyThread } from '../config';
 import {
   ConfState,
   Entry,

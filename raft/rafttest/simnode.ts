@@ -22,7 +22,7 @@ import { decodeConfChange, decodeConfChangeV2 } from '../codec';
 import { RaftError } from '../errors';
 import { Logger, discardLogger } from '../logger';
 import { SeededRand } from '../rand';
-import { LocalAppendThread, LocalApplyThread } from '../raft';
+import { LocalAppendThread, LocalApplyThread } from '../config';
 import { Config, RawNode, Ready } from '../rawnode';
 import { MemoryStorage } from '../storage';
 import {

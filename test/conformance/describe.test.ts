@@ -16,7 +16,7 @@ import {
   goQuote,
   parseConfChanges,
 } from '../../raft/describe';
-import { LocalAppendThread, LocalApplyThread } from '../../raft/raft';
+import { LocalAppendThread, LocalApplyThread } from '../../raft/config';
 import {
   ConfChangeTransition,
   ConfChangeType,

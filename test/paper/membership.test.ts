@@ -2,7 +2,8 @@
 // learners, and what a leader does when the configuration changes under it.
 
 import { decodeConfChangeV2 } from '../../raft/codec';
-import { Raft, confChangeToMsg } from '../../raft/raft';
+import { Raft } from '../../raft/raft';
+import { confChangeToMsg } from '../../raft/confchange/convert';
 import {
   ConfChangeSingle,
   ConfChangeTransition,

@@ -2,7 +2,8 @@
 // delivery and controllable failures (drop by link, cut, isolate, ignore a type). Messages a node sends after
 // persisting are delivered at once, as if every write were instantly durable.
 
-import { Config, Raft } from '../../raft/raft';
+import { Config } from '../../raft/config';
+import { Raft } from '../../raft/raft';
 import { RaftError } from '../../raft/errors';
 import { Logger, RaftPanic } from '../../raft/logger';
 import { SeededRand } from '../../raft/rand';

@@ -4,7 +4,7 @@
 import { decodeConfChange, decodeConfChangeV2 } from '../../raft/codec';
 import { RaftError } from '../../raft/errors';
 import { RaftPanic } from '../../raft/logger';
-import { LocalAppendThread, LocalApplyThread } from '../../raft/raft';
+import { LocalAppendThread, LocalApplyThread } from '../../raft/config';
 import { ProgressType, RawNode, Ready, SnapshotStatus, mustSync } from '../../raft/rawnode';
 import { statusToJSON } from '../../raft/status';
 import { MemoryStorage } from '../../raft/storage';
