@@ -13,9 +13,8 @@
 // carries the end of the trace.
 
 import { RaftPanic } from '../logger';
-import { describeConfChange } from '../confchange/convert';
 import { SeededRand } from '../rand';
-import { SnapshotStatus } from '../rawnode';
+import { SnapshotStatus, describeConfChange } from '../index';
 import { MemoryStorage } from '../storage';
 import {
   ConfChange,
@@ -32,7 +31,7 @@ import {
 import { InvariantViolation, SafetyChecker } from './invariants';
 import { Network, NetworkFaults, reliableFaults } from './network';
 import { EventQueue } from './schedule';
-import { SimHost, SimNode, SimNodeConfig, fingerprint, foundingStorage, payloadOf } from './simnode';
+import { SimHost, SimNode, SimNodeConfig, fingerprint, foundingStorage, membersOf, payloadOf } from './simnode';
 import { Trace, latin1, traceMessage } from './trace';
 
 // How many trace lines a SimulationError's message shows.
@@ -216,13 +215,12 @@ export class Cluster implements SimHost {
       return [];
     }
     const leader = this.node(l);
-    const cs = leader.confState;
-    const ids = [...new Set([...cs.voters, ...cs.votersOutgoing, ...cs.learners, ...cs.learnersNext])];
+    const ids = membersOf(leader.confState);
     const deposed = ids.some((id) => {
       const n = this.nodes.get(id);
       return n !== undefined && n.up && n.hardState.term > leader.hardState.term;
     });
-    return deposed ? [] : ids.sort((a, b) => a - b);
+    return deposed ? [] : ids;
   }
 
   /**
@@ -660,7 +658,10 @@ export class Cluster implements SimHost {
   private deliver(m: Message, cut: boolean): void {
     const to = this.nodes.get(m.to);
     const from = this.nodes.get(m.from);
-    const reachable = !cut && to !== undefined && to.up;
+    // Like etcd's transport, a node refuses messages from members it knows were removed: a removed node that never
+    // learned of its removal would otherwise campaign forever, and without PreVote or CheckQuorum each of its
+    // higher terms deposes the real leader (§6 of the paper, on disruptive removed servers).
+    const lost = cut ? 'cut' : to === undefined || !to.up ? 'lost (down)' : to.removed.has(m.from) ? 'refused' : '';
     if (m.type === MessageType.MsgSnap && from !== undefined && from.up) {
       // The transport tells the sender how a snapshot went, as etcd's does; without it the leader would wait for
       // that follower forever.
@@ -669,20 +670,20 @@ export class Cluster implements SimHost {
         id: from.id,
         incarnation: from.incarnation,
         to: m.to,
-        failed: !reachable,
+        failed: lost !== '',
       });
     }
-    if (!reachable) {
-      this.noteMessage(cut ? 'cut' : 'lost (down)', m);
+    this.noteMessage(lost, m);
+    if (lost !== '' || to === undefined) {
       return;
     }
-    this.noteMessage('', m);
     const refused = to.step(m);
     if (refused !== null) {
       this.note(`${to.id} refused ${MessageType[m.type]} from ${m.from}: ${refused}`);
     }
     this.touched(to);
   }
+
 
   // After anything happened to a running node: check its core, and schedule its Ready if it has one.
   private touched(n: SimNode): void {

@@ -22,8 +22,7 @@ import { decodeConfChange, decodeConfChangeV2 } from '../codec';
 import { RaftError } from '../errors';
 import { Logger, discardLogger } from '../logger';
 import { SeededRand } from '../rand';
-import { LocalAppendThread, LocalApplyThread } from '../config';
-import { Config, RawNode, Ready } from '../rawnode';
+import { Config, LocalAppendThread, LocalApplyThread, RawNode, Ready } from '../index';
 import { MemoryStorage } from '../storage';
 import {
   ConfChange,
@@ -98,18 +97,33 @@ export function payloadOf(fp: string): string | null {
 const textEncoder = new TextEncoder();
 const textDecoder = new TextDecoder();
 
-/** The state machine's snapshot: the fingerprints of the entries applied at indexes 1..n, as JSON. */
-export function encodeAppliedLog(fps: readonly string[]): Uint8Array {
-  return textEncoder.encode(JSON.stringify(fps));
+/** What the state machine holds: the entries it applied, and the members configuration changes removed. */
+export interface StateMachine {
+  /** applied[i - 1] is the fingerprint of the entry applied at index i. */
+  applied: string[];
+  /** Nodes removed from the configuration, whose messages the node's transport refuses (as etcd's does). */
+  removed: NodeId[];
 }
 
-/** The inverse of encodeAppliedLog; throws on data that is not a list of strings. */
-export function decodeAppliedLog(data: Uint8Array): string[] {
+/** The state machine as snapshot data (JSON). */
+export function encodeStateMachine(sm: StateMachine): Uint8Array {
+  return textEncoder.encode(JSON.stringify(sm));
+}
+
+/** The inverse of encodeStateMachine; throws on data of another shape. */
+export function decodeStateMachine(data: Uint8Array): StateMachine {
   const parsed: unknown = JSON.parse(textDecoder.decode(data));
-  if (!Array.isArray(parsed) || !parsed.every((x): x is string => typeof x === 'string')) {
-    throw new TypeError('Snapshot data is not a list of entry fingerprints');
+  const applied: unknown = typeof parsed === 'object' && parsed !== null ? Reflect.get(parsed, 'applied') : null;
+  const removed: unknown = typeof parsed === 'object' && parsed !== null ? Reflect.get(parsed, 'removed') : null;
+  if (
+    !Array.isArray(applied) ||
+    !applied.every((x): x is string => typeof x === 'string') ||
+    !Array.isArray(removed) ||
+    !removed.every((x): x is number => typeof x === 'number')
+  ) {
+    throw new TypeError('Snapshot data is not a simulated state machine');
   }
-  return parsed;
+  return { applied, removed };
 }
 
 /**
@@ -120,7 +134,8 @@ export function decodeAppliedLog(data: Uint8Array): string[] {
 export function foundingStorage(voters: readonly NodeId[]): MemoryStorage {
   const s = new MemoryStorage();
   const confState = { ...emptyConfState(), voters: [...voters] };
-  s.applySnapshot({ data: encodeAppliedLog(['1:0:']), metadata: { index: 1, term: 1, confState } });
+  const data = encodeStateMachine({ applied: ['1:0:'], removed: [] });
+  s.applySnapshot({ data, metadata: { index: 1, term: 1, confState } });
   s.setHardState({ term: 1, vote: None, commit: 1 });
   return s;
 }
@@ -146,6 +161,8 @@ export class SimNode {
   hardState: HardState;
   /** The state machine: appliedLog[i - 1] is the fingerprint of the entry applied at index i. */
   appliedLog: string[] = [];
+  /** Also in the state machine: the nodes applied configuration changes removed (IDs are never reused). */
+  removed = new Set<NodeId>();
   /** The membership as of the last applied entry. */
   confState: ConfState = emptyConfState();
   /** How many snapshots this node installed from a leader. */
@@ -380,7 +397,7 @@ export class SimNode {
     if (!this.up || index <= this.storage.snapshot().metadata.index) {
       return false;
     }
-    this.storage.createSnapshot(index, this.confState, encodeAppliedLog(this.appliedLog));
+    this.storage.createSnapshot(index, this.confState, this.snapshotData());
     const compactTo = index - keep;
     if (compactTo > this.storage.firstIndex() - 1) {
       this.storage.compact(compactTo);
@@ -462,17 +479,23 @@ export class SimNode {
     if (e.index !== this.appliedIndex + 1) {
       throw new Error(`Node ${this.id} was handed entry ${e.index} to apply after applying ${this.appliedIndex}`);
     }
+    const before = membersOf(this.confState);
     if (e.type === EntryType.EntryConfChange) {
       this.confState = this.core.applyConfChange(decodeConfChange(e.data));
     } else if (e.type === EntryType.EntryConfChangeV2) {
       this.confState = this.core.applyConfChange(decodeConfChangeV2(e.data));
     }
+    const after = membersOf(this.confState);
+    for (const id of before.filter((x) => !after.includes(x))) {
+      this.removed.add(id);
+    }
     const fp = fingerprint(e);
     this.appliedLog.push(fp);
-    if (e.type !== EntryType.EntryNormal) {
-      // A node ignores a snapshot whose membership does not name it, so a leader must never offer a new member a
-      // snapshot taken before it joined: snapshot every membership change (without compacting).
-      this.storage.createSnapshot(e.index, this.confState, encodeAppliedLog(this.appliedLog));
+    // A node ignores a snapshot whose membership does not name it, so a leader must never offer a new member a
+    // snapshot taken before it joined: snapshot every membership change (without compacting). With asynchronous
+    // writes a newer snapshot from the leader may already be on disk, waiting to be applied; it covers this one.
+    if (e.type !== EntryType.EntryNormal && e.index > this.storage.snapshot().metadata.index) {
+      this.storage.createSnapshot(e.index, this.confState, this.snapshotData());
     }
     host.checker.observeApply(this.id, e.index, fp);
     host.applied(this, e);
@@ -481,15 +504,21 @@ export class SimNode {
   private restoreStateMachine(snap: Snapshot): void {
     if (isEmptySnapshot(snap)) {
       this.appliedLog = [];
+      this.removed = new Set();
       this.confState = emptyConfState();
       return;
     }
-    const log = decodeAppliedLog(snap.data);
-    if (log.length !== snap.metadata.index) {
-      throw new Error(`Snapshot ${snap.metadata.index} of node ${this.id} holds ${log.length} entries`);
+    const sm = decodeStateMachine(snap.data);
+    if (sm.applied.length !== snap.metadata.index) {
+      throw new Error(`Snapshot ${snap.metadata.index} of node ${this.id} holds ${sm.applied.length} entries`);
     }
-    this.appliedLog = log;
+    this.appliedLog = sm.applied;
+    this.removed = new Set(sm.removed);
     this.confState = snap.metadata.confState;
+  }
+
+  private snapshotData(): Uint8Array {
+    return encodeStateMachine({ applied: this.appliedLog, removed: [...this.removed] });
   }
 
   private refusal(f: () => void): string | null {
@@ -503,6 +532,11 @@ export class SimNode {
       throw err;
     }
   }
+}
+
+/** Every node a configuration names: voters and learners, of both halves of a joint configuration. */
+export function membersOf(cs: ConfState): NodeId[] {
+  return [...new Set([...cs.voters, ...cs.votersOutgoing, ...cs.learners, ...cs.learnersNext])].sort((a, b) => a - b);
 }
 
 function checkedEntry(e: Entry): CheckedEntry {
