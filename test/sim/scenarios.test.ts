@@ -3,6 +3,7 @@
 // step of every scenario also runs the Figure 3 checks.
 
 import { Cluster } from '../../raft/rafttest/cluster';
+import { membersOf } from '../../raft/rafttest/simnode';
 import { jointChange, leaveJoint, simpleChange } from '../../raft/rafttest/confchanges';
 import { NetworkFaults } from '../../raft/rafttest/network';
 import { ConfChangeTransition, ConfChangeType, MessageType, NodeId, None, StateType } from '../../raft/types';
@@ -411,4 +412,24 @@ test('membership churn through joint consensus: both majorities are needed while
   c.one(3);
   expect(c.members()).toEqual([3, 4, 5]);
   settle(c);
+});
+
+test('a removed node that never learned of its removal cannot depose the leader when it returns', () => {
+  const c = new Cluster({ seed: 14, voters: 3 });
+  const l = c.waitForLeader(50);
+  const [x] = others(c, l);
+  c.isolate(x);
+  expect(c.proposeConfChange(l, simpleChange(ConfChangeType.ConfChangeRemoveNode, x))).toBe(true);
+  expect(c.runUntil(() => !membersOf(c.node(l).confState).includes(x), 50)).toBe(true);
+  // Alone, x keeps campaigning with ever higher terms (no PreVote here).
+  c.runTicks(60);
+  const term = c.node(l).hardState.term;
+  expect(c.node(x).hardState.term).toBeGreaterThan(term);
+  c.rejoin(x);
+  c.runTicks(60);
+  // The members refuse its messages, as etcd's transport does, so its terms never reach them.
+  expect(c.leader()).toBe(l);
+  expect(c.node(l).hardState.term).toBe(term);
+  c.one(2);
+  expect(c.trace.lines().some((line) => line.includes(`refused: ${x}->`))).toBe(true);
 });
