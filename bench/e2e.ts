@@ -9,7 +9,15 @@
 // (p99 23 ms), 7,300 at 256, 7,500 linearizable gets/s at 64. Those machines had dedicated cores; here the three
 // members and the load generator share what the machine has.
 //
-//   node dist/bench/e2e.js [--seconds 3] [--clients 1,16,64,256]
+// Beside each row it prints the CPU time the members used per operation (from /proc, so Linux only; a shared
+// machine makes wall-clock rates noisy, CPU per operation much less so) and  what the leader's loop did meanwhile (from its `GET /status` counters): Readys, fsyncs
+// and peer requests per second. Far fewer of them than operations means the loop batches.
+//
+//   node dist/bench/e2e.js [--seconds 3] [--clients 1,16,64,256] [--ops put,get-linearizable,get-serializable]
+//                          [--cpu-prof DIR]
+//
+// `--cpu-prof DIR` runs the members under `node --cpu-prof` and stops them with SIGTERM, so each writes a
+// .cpuprofile into DIR (open it in Chrome's DevTools, or summarise it by self time).
 
 import { ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -26,6 +34,18 @@ interface Row {
   opsPerSec: number;
   p50Ms: number;
   p99Ms: number;
+  /** The leader's loop during the row, per second. */
+  readiesPerSec: number;
+  fsyncsPerSec: number;
+  peerRequestsPerSec: number;
+  /** CPU time (user + system) the three members spent per operation: steadier than wall-clock on a shared machine. */
+  memberCpuUsPerOp: number;
+}
+
+interface Counters {
+  readies: number;
+  fsyncs: number;
+  peerRequests: number;
 }
 
 const args = process.argv.slice(2);
@@ -33,6 +53,8 @@ const seconds = Number(argValue('--seconds') ?? '3');
 const clientCounts = (argValue('--clients') ?? '1,16,64,256').split(',').map(Number);
 const valueBytes = 256;
 const readKeys = 100;
+const ops = (argValue('--ops') ?? 'put,get-linearizable,get-serializable').split(',');
+const cpuProfDir = argValue('--cpu-prof');
 const cli = path.join(__dirname, '..', 'kvstore', 'cli.js');
 
 function argValue(name: string): string | undefined {
@@ -89,8 +111,36 @@ function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0;
 }
 
+// utime + stime of a process in microseconds, from /proc/<pid>/stat (0 where /proc is missing).
+function cpuMicros(pid: number | undefined): number {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name, which is in parentheses and may hold spaces: utime and stime are 14 and 15.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const ticksPerSec = 100;
+    return ((Number(fields[11]) + Number(fields[12])) * 1e6) / ticksPerSec;
+  } catch {
+    return 0;
+  }
+}
+
+let memberPids: (number | undefined)[] = [];
+const membersCpu = (): number => memberPids.reduce<number>((sum, pid) => sum + cpuMicros(pid), 0);
+
+async function leaderCounters(port: number): Promise<Counters> {
+  const reply = await request(new http.Agent({ keepAlive: false }), port, 'GET', '/status');
+  const c: unknown = Reflect.get(JSON.parse(reply.body) as object, 'counters');
+  const num = (name: string): number => {
+    const v: unknown = typeof c === 'object' && c !== null ? Reflect.get(c, name) : undefined;
+    return typeof v === 'number' ? v : 0;
+  };
+  return { readies: num('readies'), fsyncs: num('fsyncs'), peerRequests: num('peerRequests') };
+}
+
 // C workers issue requests back to back for `seconds`; each latency is recorded.
 async function run(op: Row['op'], clients: number, ports: number[], keys: number): Promise<Row> {
+  const before = await leaderCounters(ports[0] ?? 0);
+  const cpuBefore = membersCpu();
   const agents = ports.map(() => new http.Agent({ keepAlive: true, maxSockets: clients }));
   const value = Buffer.alloc(valueBytes, 'x');
   const latencies: number[] = [];
@@ -116,6 +166,9 @@ async function run(op: Row['op'], clients: number, ports: number[], keys: number
   await Promise.all(Array.from({ length: clients }, (_, w) => worker(w)));
   const elapsed = (Date.now() - started) / 1000;
   for (const a of agents) a.destroy();
+  const cpuUsed = membersCpu() - cpuBefore;
+  const after = await leaderCounters(ports[0] ?? 0);
+  const rate = (n: number): number => Math.round(n / elapsed);
   latencies.sort((a, b) => a - b);
   return {
     op,
@@ -125,6 +178,10 @@ async function run(op: Row['op'], clients: number, ports: number[], keys: number
     opsPerSec: Math.round(latencies.length / elapsed),
     p50Ms: Number(percentile(latencies, 50).toFixed(2)),
     p99Ms: Number(percentile(latencies, 99).toFixed(2)),
+    readiesPerSec: rate(after.readies - before.readies),
+    fsyncsPerSec: rate(after.fsyncs - before.fsyncs),
+    peerRequestsPerSec: rate(after.peerRequests - before.peerRequests),
+    memberCpuUsPerOp: latencies.length === 0 ? 0 : Math.round(cpuUsed / latencies.length),
   };
 }
 
@@ -142,6 +199,7 @@ async function main(): Promise<void> {
     const log = fs.openSync(path.join(dir, `node${i + 1}.log`), 'w');
     procs.push(
       spawn(process.execPath, [
+        ...(cpuProfDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', cpuProfDir, '--cpu-prof-name', `node${i + 1}.cpuprofile`]),
         cli, 'serve', '--id', String(i + 1), '--data-dir', path.join(dir, `node${i + 1}`),
         '--listen-client', `http://127.0.0.1:${clientPorts[i]}`, '--listen-peer', `http://127.0.0.1:${peerPorts[i]}`,
         '--initial-cluster', initial, '--log-level', 'warning',
@@ -149,6 +207,7 @@ async function main(): Promise<void> {
     );
     fs.closeSync(log);
   }
+  memberPids = procs.map((p) => p.pid);
   try {
     const probe = new http.Agent({ keepAlive: false });
     const leader = await waitFor('a leader', async () => {
@@ -162,20 +221,27 @@ async function main(): Promise<void> {
     const rows: Row[] = [];
     const print = (r: Row): void => {
       rows.push(r);
-      console.log(`${r.op.padEnd(17)} clients ${String(r.clients).padStart(3)}  ${String(r.opsPerSec).padStart(6)} ops/s  p50 ${r.p50Ms.toFixed(2).padStart(7)} ms  p99 ${r.p99Ms.toFixed(2).padStart(7)} ms  errors ${r.errors}`);
+      console.log(`${r.op.padEnd(17)} clients ${String(r.clients).padStart(3)}  ${String(r.opsPerSec).padStart(6)} ops/s  p50 ${r.p50Ms.toFixed(2).padStart(7)} ms  p99 ${r.p99Ms.toFixed(2).padStart(7)} ms  errors ${r.errors}  cpu/op ${r.memberCpuUsPerOp} us  leader: ${r.readiesPerSec} readies/s ${r.fsyncsPerSec} fsyncs/s ${r.peerRequestsPerSec} peer requests/s`);
     };
-    for (const c of clientCounts) print(await run('put', c, ports, 1000));
+    if (ops.includes('put')) for (const c of clientCounts) print(await run('put', c, ports, 1000));
     // Gets read keys that certainly exist.
     const agent = new http.Agent({ keepAlive: true });
     for (let i = 0; i < readKeys; i++) await request(agent, ports[0] ?? 0, 'PUT', `/kv/bench-read-${i}`, Buffer.alloc(valueBytes, 'r'));
     agent.destroy();
-    for (const c of clientCounts) print(await run('get-linearizable', c, ports, 1000));
-    for (const c of clientCounts) print(await run('get-serializable', c, ports, 1000));
+    if (ops.includes('get-linearizable')) for (const c of clientCounts) print(await run('get-linearizable', c, ports, 1000));
+    if (ops.includes('get-serializable')) for (const c of clientCounts) print(await run('get-serializable', c, ports, 1000));
     const outDir = path.join(__dirname, '..', '..', 'bench', 'out');
     fs.mkdirSync(outDir, { recursive: true });
     fs.writeFileSync(path.join(outDir, 'e2e.json'), `${JSON.stringify({ seconds, valueBytes, rows }, null, 2)}\n`);
     console.log(`rows written to ${path.join(outDir, 'e2e.json')}`);
   } finally {
+    if (cpuProfDir !== undefined) {
+      // A profile is written when the process exits normally; SIGTERM makes a member stop cleanly and exit.
+      await Promise.all(procs.map((p) => new Promise((resolve) => {
+        p.once('exit', resolve);
+        p.kill('SIGTERM');
+      })));
+    }
     for (const p of procs) p.kill('SIGKILL');
     fs.rmSync(dir, { recursive: true, force: true });
   }

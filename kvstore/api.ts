@@ -263,6 +263,7 @@ export function statusJSON(node: RaftNode, clusterId: string): Record<string, un
     keys: node.kv.size,
     members: node.members.list(),
     progress,
+    counters: node.counters(),
   };
 }
 

@@ -90,8 +90,25 @@ export interface NodeHooks {
   send(msgs: Message[]): void;
   /** Whether the last request to a peer succeeded. */
   peerReachable(id: NodeId): boolean;
+  /** Requests and messages the transport has sent to peers so far (for `GET /status`). */
+  peerCounters(): { peerRequests: number; peerMessages: number };
   /** The node has stopped by itself: it applied its own removal (`failed` false) or could not go on (`failed` true). */
   onStopped(reason: string, failed: boolean): void;
+}
+
+/**
+ * Running totals since the member started, reported by `GET /status`. Compared with the number of client requests
+ * over the same interval they show how well the loop batches: many proposals per Ready, one fsync per Ready.
+ */
+export interface NodeCounters {
+  /** Readys handled. */
+  readies: number;
+  /** WAL writes that were fsynced (Readys with `mustSync`). */
+  fsyncs: number;
+  /** Client writes handed to the core. */
+  proposals: number;
+  /** ReadIndex requests made (one per turn that had linearizable reads waiting). */
+  readIndexes: number;
 }
 
 /** A peer's replication progress, as the leader tracks it (§5.3: nextIndex and matchIndex). */
@@ -143,6 +160,7 @@ export class RaftNode {
   private readonly reads = new Map<string, ReadBatch>();
   private readonly transfers: { to: NodeId; waiter: Waiter<NodeId> }[] = [];
 
+  private readonly counts: NodeCounters = { readies: 0, fsyncs: 0, proposals: 0, readIndexes: 0 };
   private scheduled = false;
   private ticker: NodeJS.Timeout | null = null;
   private stopped = false;
@@ -334,6 +352,11 @@ export class RaftNode {
     return { term: s.term, vote: s.vote, commit: s.commit };
   }
 
+  /** The loop's and the transport's running totals. */
+  counters(): NodeCounters & { peerRequests: number; peerMessages: number } {
+    return { ...this.counts, ...this.hooks.peerCounters() };
+  }
+
   /** What the leader knows of each peer's log (empty on a follower). */
   progress(): Map<NodeId, PeerProgress> {
     const out = new Map<NodeId, PeerProgress>();
@@ -416,6 +439,7 @@ export class RaftNode {
       }
       try {
         this.raw.propose(p.data);
+        this.counts.proposals++;
       } catch (err) {
         this.failProposal(p.seq, toKvError(err));
       }
@@ -433,6 +457,7 @@ export class RaftNode {
         ctx.writeUIntBE(++this.seq, 4, 6);
         this.reads.set(ctx.toString('hex'), { index: 0, waiters });
         this.raw.readIndex(ctx);
+        this.counts.readIndexes++;
       }
     }
   }
@@ -445,6 +470,7 @@ export class RaftNode {
   }
 
   private handleReady(rd: Ready): void {
+    this.counts.readies++;
     if (rd.softState !== null) this.noteSoftState(rd.softState.lead, rd.softState.raftState);
 
     // (a) A snapshot from the leader replaces our log prefix: its file and WAL record first, so that a crash
@@ -455,6 +481,7 @@ export class RaftNode {
     }
     // (b) Figure 2, S1: currentTerm, votedFor and the log reach stable storage before we answer anyone.
     this.persistence.save(rd.hardState, rd.entries, rd.mustSync);
+    if (rd.mustSync) this.counts.fsyncs++;
     if (!isEmptyHardState(rd.hardState)) this.storage.setHardState(rd.hardState);
     if (rd.entries.length > 0) this.storage.append(rd.entries);
     // Only once snapshot, marker and HardState are all durable may older WAL segments and snapshot files go.

@@ -161,6 +161,7 @@ export async function serve(opts: ServeOptions): Promise<RunningMember> {
       onPeersChanged: (members) => transport.syncPeers(members.list()),
       send: (msgs) => transport.send(msgs),
       peerReachable: (peer) => transport.isReachable(peer),
+      peerCounters: () => transport.counters(),
       onStopped: (reason, failed) => void stop(reason, failed),
     },
   );

@@ -54,6 +54,9 @@ export class PeerSender {
   private readonly agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
   private readonly snapshotAgent = new http.Agent({ keepAlive: false, maxSockets: 1 });
   private url: string;
+  /** Message requests sent so far, and the messages they carried (for the node's counters). */
+  requestsSent = 0;
+  messagesSent = 0;
 
   constructor(private readonly opts: PeerSenderOptions) {
     this.url = opts.url;
@@ -105,6 +108,8 @@ export class PeerSender {
     }
     const batch = this.queue.splice(0, count);
     this.inFlight = true;
+    this.requestsSent++;
+    this.messagesSent += batch.length;
     this.post('/raft/messages', toBuffer(encodeMessages(batch)), this.agent, this.opts.requestTimeoutMs).then(
       (reply) => {
         this.inFlight = false;

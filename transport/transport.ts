@@ -36,6 +36,8 @@ export interface TransportOptions {
 export class Transport {
   private readonly peers = new Map<NodeId, PeerSender>();
   private server: http.Server | null = null;
+  // Counts of senders already removed, so the totals never go down.
+  private readonly retired = { requests: 0, messages: 0 };
 
   constructor(private readonly opts: TransportOptions) {}
 
@@ -95,7 +97,12 @@ export class Transport {
   }
 
   removePeer(id: NodeId): void {
-    this.peers.get(id)?.stop();
+    const peer = this.peers.get(id);
+    if (peer !== undefined) {
+      this.retired.requests += peer.requestsSent;
+      this.retired.messages += peer.messagesSent;
+    }
+    peer?.stop();
     this.peers.delete(id);
   }
 
@@ -114,6 +121,17 @@ export class Transport {
       }
       peer.send(m);
     }
+  }
+
+  /** Message requests sent and messages they carried, over every peer this transport ever had. */
+  counters(): { peerRequests: number; peerMessages: number } {
+    let peerRequests = this.retired.requests;
+    let peerMessages = this.retired.messages;
+    for (const peer of this.peers.values()) {
+      peerRequests += peer.requestsSent;
+      peerMessages += peer.messagesSent;
+    }
+    return { peerRequests, peerMessages };
   }
 
   /** Stops every sender and the server. */
