@@ -142,6 +142,9 @@ export class RaftNode {
   // Invariant: appliedIndex <= the HardState's commit; snapshotIndex <= appliedIndex.
   private appliedIndex: number;
   private snapshotIndex: number;
+  // Invariant: the term and vote last written to the WAL; a Ready that changes either sends nothing before its write.
+  private durableTerm: number;
+  private durableVote: NodeId;
   private confState: ConfState;
   private leader: NodeId = None;
   private role_: StateType = StateType.StateFollower;
@@ -177,6 +180,9 @@ export class RaftNode {
     this.appliedIndex = start.snapshot.metadata.index;
     this.snapshotIndex = start.snapshot.metadata.index;
     this.confState = start.snapshot.metadata.confState;
+    const durable = start.storage.initialState().hardState;
+    this.durableTerm = durable.term;
+    this.durableVote = durable.vote;
     if (!isEmptySnapshot(start.snapshot)) restoreSnapshotData(start.snapshot.data, this.kv, this.members);
     this.raw = new RawNode({
       id: opts.id,
@@ -473,6 +479,10 @@ export class RaftNode {
     this.counts.readies++;
     if (rd.softState !== null) this.noteSoftState(rd.softState.lead, rd.softState.raftState);
 
+    // (c, early) Thesis §10.2.1: a leader may send its appends while it writes the same entries to its own disk.
+    // Every message that promises durable state waits for step (b); see sendBeforePersist.
+    const afterPersist = this.sendBeforePersist(rd);
+
     // (a) A snapshot from the leader replaces our log prefix: its file and WAL record first, so that a crash
     // right after still finds the snapshot the WAL refers to.
     if (!isEmptySnapshot(rd.snapshot)) {
@@ -482,13 +492,17 @@ export class RaftNode {
     // (b) Figure 2, S1: currentTerm, votedFor and the log reach stable storage before we answer anyone.
     this.persistence.save(rd.hardState, rd.entries, rd.mustSync);
     if (rd.mustSync) this.counts.fsyncs++;
-    if (!isEmptyHardState(rd.hardState)) this.storage.setHardState(rd.hardState);
+    if (!isEmptyHardState(rd.hardState)) {
+      this.storage.setHardState(rd.hardState);
+      this.durableTerm = rd.hardState.term;
+      this.durableVote = rd.hardState.vote;
+    }
     if (rd.entries.length > 0) this.storage.append(rd.entries);
     // Only once snapshot, marker and HardState are all durable may older WAL segments and snapshot files go.
     if (!isEmptySnapshot(rd.snapshot)) this.persistence.release(rd.snapshot);
 
     // (c) Only now may our votes and acknowledgements leave.
-    if (rd.messages.length > 0) this.hooks.send(rd.messages);
+    if (afterPersist.length > 0) this.hooks.send(afterPersist);
 
     // (d) Apply: first a received snapshot, then committed entries in order (rule A1 of Figure 2).
     if (!isEmptySnapshot(rd.snapshot)) this.applySnapshot(rd.snapshot);
@@ -499,6 +513,29 @@ export class RaftNode {
       if (batch !== undefined) batch.index = rs.index;
     }
     this.serveReads();
+  }
+
+  /**
+   * Sends now, before the Ready's write, the messages a leader may send early, and returns the rest (to go after
+   * the write). Thesis §10.2.1: the leader "can send AppendEntries to followers in parallel with writing to its own
+   * disk", because it counts itself towards the commit quorum only once its own write is done; the core guarantees
+   * that by holding back the leader's self-acknowledgement until advance() (docs/ready-contract.md). Committing on
+   * the followers' acknowledgements alone is still §5.4 commitment: the entry is durable on a majority.
+   *
+   * The rule, exactly: only while this member is leader, only when the Ready changes neither term nor vote and
+   * carries no snapshot, and only messages that promise nothing about this member's disk (MsgApp, MsgHeartbeat,
+   * MsgSnap, MsgTimeoutNow, MsgReadIndexResp, ...). MsgAppResp and the vote responses always wait for the fsync,
+   * and so does everything a follower or candidate sends: its messages are acknowledgements and votes (S1, RV2).
+   */
+  private sendBeforePersist(rd: Ready): Message[] {
+    if (rd.messages.length === 0 || this.role_ !== StateType.StateLeader || !isEmptySnapshot(rd.snapshot)) return rd.messages;
+    const hs = rd.hardState;
+    if (!isEmptyHardState(hs) && (hs.term !== this.durableTerm || hs.vote !== this.durableVote)) return rd.messages;
+    const early: Message[] = [];
+    const late: Message[] = [];
+    for (const m of rd.messages) (promisesDurability(m.type) ? late : early).push(m);
+    if (early.length > 0) this.hooks.send(early);
+    return late;
   }
 
   private noteSoftState(lead: NodeId, role: StateType): void {
@@ -604,6 +641,11 @@ export class RaftNode {
     };
     return w;
   }
+}
+
+// Responses that vouch for this member's stable storage: an acknowledged append (AE4) or a vote (RV2).
+function promisesDurability(type: MessageType): boolean {
+  return type === MessageType.MsgAppResp || type === MessageType.MsgVoteResp || type === MessageType.MsgPreVoteResp;
 }
 
 function settle<T>(w: Waiter<T>, fn: () => void): void {
