@@ -517,8 +517,8 @@ export class RaftNode {
 
   /**
    * Sends now, before the Ready's write, the messages a leader may send early, and returns the rest (to go after
-   * the write). Thesis §10.2.1: the leader "can send AppendEntries to followers in parallel with writing to its own
-   * disk", because it counts itself towards the commit quorum only once its own write is done; the core guarantees
+   * the write). Thesis §10.2.1: the leader may send AppendEntries to its followers in parallel with writing to its own
+   * disk, because it counts itself towards the commit quorum only once its own write is done; the core guarantees
    * that by holding back the leader's self-acknowledgement until advance() (docs/ready-contract.md). Committing on
    * the followers' acknowledgements alone is still §5.4 commitment: the entry is durable on a majority.
    *
