@@ -6,7 +6,7 @@
 // message from another cluster (a node pointed at the wrong address) or from a removed member (which must not
 // disrupt the cluster with its stale term) is thereby never stepped.
 
-import express, { NextFunction, Request, Response } from 'express';
+import http from 'node:http';
 import { decodeMessage, decodeMessages } from '../raft/codec';
 import { Message, NodeId } from '../raft/types';
 import { TransportError, headers } from './errors';
@@ -25,25 +25,41 @@ export interface PeerServerOptions {
   deliver(msgs: Message[]): void;
 }
 
-/** Builds the express app of the peer port. */
-export function peerApp(opts: PeerServerOptions): express.Express {
-  const app = express();
-  app.disable('x-powered-by');
-  app.post('/raft/messages', (req, res, next) => receive(opts, req, opts.maxMessageBytes, decodeMessages).then(() => res.status(204).end(), next));
-  app.post('/raft/snapshot', (req, res, next) =>
-    receive(opts, req, opts.maxSnapshotBytes, (b) => [decodeMessage(b)]).then(() => res.status(204).end(), next),
-  );
-  app.use((req: Request, res: Response) => {
-    res.status(404).json({ error: { code: 'RouteNotFound', message: `No peer endpoint ${req.method} ${req.path}` } });
-  });
-  app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
-    const e = err instanceof TransportError ? err : new TransportError('BadBody', err instanceof Error ? err.message : String(err));
-    res.status(e.status).json({ error: { code: e.code, message: e.message } });
-  });
-  return app;
+/**
+ * Builds the request handler of the peer port. Plain `node:http` rather than a framework: this handler runs for
+ * every batch of Raft messages, several times per client write, and two routes need no router.
+ */
+export function peerHandler(opts: PeerServerOptions): http.RequestListener {
+  return (req, res) => {
+    const path = (req.url ?? '').split('?')[0];
+    let received: Promise<void>;
+    if (req.method === 'POST' && path === '/raft/messages') received = receive(opts, req, opts.maxMessageBytes, decodeMessages);
+    else if (req.method === 'POST' && path === '/raft/snapshot') received = receive(opts, req, opts.maxSnapshotBytes, (b) => [decodeMessage(b)]);
+    else {
+      req.resume();
+      reply(res, 404, { error: { code: 'RouteNotFound', message: `No peer endpoint ${req.method ?? ''} ${path ?? ''}` } });
+      return;
+    }
+    received.then(
+      () => {
+        res.statusCode = 204;
+        res.end();
+      },
+      (err: unknown) => {
+        const e = err instanceof TransportError ? err : new TransportError('BadBody', err instanceof Error ? err.message : String(err));
+        reply(res, e.status, { error: { code: e.code, message: e.message } });
+      },
+    );
+  };
 }
 
-async function receive(opts: PeerServerOptions, req: Request, limit: number, decode: (b: Buffer) => Message[]): Promise<void> {
+function reply(res: http.ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text) });
+  res.end(text);
+}
+
+async function receive(opts: PeerServerOptions, req: http.IncomingMessage, limit: number, decode: (b: Buffer) => Message[]): Promise<void> {
   const from = checkHeaders(opts, req);
   const body = await readBody(req, limit);
   let msgs: Message[];
@@ -60,14 +76,21 @@ async function receive(opts: PeerServerOptions, req: Request, limit: number, dec
   opts.deliver(msgs);
 }
 
-function checkHeaders(opts: PeerServerOptions, req: Request): NodeId {
-  const cluster = req.get(headers.clusterId);
+function header(req: http.IncomingMessage, name: string): string | undefined {
+  const v = req.headers[name];
+  return Array.isArray(v) ? v[0] : v;
+}
+
+// Checked before the body is read. A refused request's body is left unread: node:http discards it once the answer
+// is sent, keeping the connection usable.
+function checkHeaders(opts: PeerServerOptions, req: http.IncomingMessage): NodeId {
+  const cluster = header(req, headers.clusterId);
   if (cluster !== opts.clusterId) {
     throw new TransportError('ClusterMismatch', `Request for cluster ${cluster ?? '(none)'} reached cluster ${opts.clusterId}`);
   }
-  const to = Number(req.get(headers.to));
-  if (to !== opts.localId) throw new TransportError('WrongRecipient', `Request for member ${req.get(headers.to) ?? '(none)'} reached member ${opts.localId}`);
-  const fromHeader = req.get(headers.from);
+  const to = Number(header(req, headers.to));
+  if (to !== opts.localId) throw new TransportError('WrongRecipient', `Request for member ${header(req, headers.to) ?? '(none)'} reached member ${opts.localId}`);
+  const fromHeader = header(req, headers.from);
   const from = Number(fromHeader);
   if (!Number.isSafeInteger(from) || from <= 0) throw new TransportError('UnknownMember', `Sender ID ${fromHeader ?? '(none)'} is not a member ID`);
   const status = opts.memberStatus(from);
@@ -76,9 +99,9 @@ function checkHeaders(opts: PeerServerOptions, req: Request): NodeId {
   return from;
 }
 
-function readBody(req: Request, limit: number): Promise<Buffer> {
+function readBody(req: http.IncomingMessage, limit: number): Promise<Buffer> {
   return new Promise<Buffer>((resolve, reject) => {
-    const declared = Number(req.get('content-length') ?? '0');
+    const declared = Number(header(req, 'content-length') ?? '0');
     if (declared > limit) {
       req.resume();
       reject(new TransportError('BodyTooLarge', `Body of ${declared} bytes exceeds the limit of ${limit}`));
