@@ -3,6 +3,7 @@
 
 import { Network, NetworkFaults, reliableFaults } from '../../raft/rafttest/network';
 import { EventQueue } from '../../raft/rafttest/schedule';
+import { Trace } from '../../raft/rafttest/trace';
 import { SeededRand } from '../../raft/rand';
 import { MessageType, newEntry, newMessage } from '../../raft/types';
 
@@ -108,4 +109,29 @@ test('the event queue is ordered by time, first in first out among equal times',
   }
   expect(out).toEqual(['a', 'b', 'c', 'd']);
   expect(q.peekTime()).toBeUndefined();
+});
+
+test('messages in flight can be listed, earliest first, for display', () => {
+  const n = new Network(new SeededRand(4), reliableFaults());
+  n.send(app(1, 2, 1), 10);
+  n.send(app(2, 3, 2), 0);
+  expect(n.inFlightCount).toBe(2);
+  const listed = n.inFlight();
+  expect(listed.map((f) => f.message.index)).toEqual([2, 1]);
+  expect(listed[0].at).toBeLessThanOrEqual(listed[1].at);
+  expect(n.inFlightCount).toBe(2);
+});
+
+test('a bounded trace keeps the latest lines, each stamped with its time', () => {
+  const t = new Trace(3);
+  for (let i = 1; i <= 5; i++) {
+    t.add(i * 10, `event ${i}`);
+  }
+  expect(t.length).toBe(5);
+  expect(t.lines()).toEqual(['    30ms event 3', '    40ms event 4', '    50ms event 5']);
+  expect(t.tail(2)).toBe('    40ms event 4\n    50ms event 5');
+  const all = new Trace();
+  all.add(1, 'a');
+  all.add(2, 'b');
+  expect(all.toString()).toBe('     1ms a\n     2ms b');
 });
