@@ -134,6 +134,9 @@ class Driver {
     if (r.float() < 0.02 && leader !== None) {
       this.changeMembership(leader);
     }
+    if (r.float() < 0.1 && up.length > 0) {
+      c.read(pick(r, up));
+    }
     if (r.float() < 0.005 && leader !== None && up.length > 1) {
       c.transferLeader(leader, pick(r, up.filter((id) => id !== leader)));
     }

@@ -26,6 +26,7 @@ import {
   MessageType,
   NodeId,
   None,
+  ReadState,
   StateType,
 } from '../types';
 import { InvariantViolation, SafetyChecker } from './invariants';
@@ -94,6 +95,8 @@ export interface ClusterStats {
   confChangesApplied: number;
   snapshotsTaken: number;
   snapshotsInstalled: number;
+  /** ReadIndex requests answered (and checked). */
+  reads: number;
 }
 
 type SimEvent =
@@ -128,6 +131,7 @@ export class Cluster implements SimHost {
     confChangesApplied: 0,
     snapshotsTaken: 0,
     snapshotsInstalled: 0,
+    reads: 0,
   };
   /** The current simulated time in milliseconds. */
   now = 0;
@@ -140,6 +144,10 @@ export class Cluster implements SimHost {
   private readonly proposals = new Map<string, Proposal>();
   private readonly acks = new Map<string, Ack>();
   private nextPayload = 1;
+  // ReadIndex requests in flight: the highest index acknowledged to a writer before each began.
+  private readonly reads = new Map<string, number>();
+  private nextRead = 1;
+  private highestAcked = 0;
 
   constructor(opts: ClusterOptions) {
     this.seed = opts.seed;
@@ -412,6 +420,26 @@ export class Cluster implements SimHost {
     return this.fail('NotQuiescent', `"${payload}" did not commit on ${expected} nodes within ${maxTicks} ticks`);
   }
 
+  /**
+   * A client asks node `id` for a linearizable read (ReadIndex, §8). When the answer comes back it is checked: it
+   * must not predate any write acknowledged before the request. Returns the request's context, or null if the node
+   * is down.
+   */
+  read(id: NodeId): string | null {
+    const n = this.nodes.get(id);
+    if (n === undefined || !n.up) {
+      return null;
+    }
+    const ctx = `r${this.nextRead++}`;
+    this.reads.set(ctx, this.highestAcked);
+    this.guard(() => {
+      n.core.readIndex(textEncoder.encode(ctx));
+      this.note(`client reads ${ctx} through ${id}`);
+      this.touched(n);
+    });
+    return ctx;
+  }
+
   /** Proposes a membership change through node `id`; returns whether the node took it. */
   proposeConfChange(id: NodeId, cc: ConfChange | ConfChangeV2): boolean {
     const n = this.nodes.get(id);
@@ -601,6 +629,7 @@ export class Cluster implements SimHost {
     }
     if (node.id === p.proposer || node.role === StateType.StateLeader) {
       this.acks.set(payload, { index: e.index, fingerprint: fingerprint(e) });
+      this.highestAcked = Math.max(this.highestAcked, e.index);
       this.stats.acked++;
       this.note(`client told "${payload}" committed at ${e.index} (by ${node.id})`);
     }
@@ -608,6 +637,17 @@ export class Cluster implements SimHost {
 
   note(text: string): void {
     this.trace.add(this.now, text);
+  }
+
+  readState(node: SimNode, rs: ReadState): void {
+    const ctx = latin1(rs.requestCtx);
+    const mustSee = this.reads.get(ctx);
+    if (mustSee === undefined) {
+      return;
+    }
+    this.checker.observeRead(node.id, ctx, rs.index, mustSee);
+    this.stats.reads++;
+    this.note(`${node.id} answers read ${ctx} at index ${rs.index}`);
   }
 
   scheduleWork(node: SimNode, kind: 'append' | 'apply'): void {

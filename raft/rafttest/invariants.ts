@@ -31,6 +31,8 @@ export type InvariantCode =
   | 'VoteChanged'
   /** A node's persisted commit index went backwards. */
   | 'CommitRegression'
+  /** §8: a ReadIndex answer came from before a write that had completed when the read began. */
+  | 'LinearizableRead'
   /** The core's own consistency check failed. */
   | 'CoreInvariant';
 
@@ -250,6 +252,20 @@ export class SafetyChecker {
         'StateMachineSafety',
         id,
         `applied ${fingerprint} at index ${index} but node ${seen.by} applied ${seen.fingerprint}`,
+      );
+    }
+  }
+
+  /**
+   * A ReadIndex request `ctx` was answered with `index`. A write acknowledged at `mustSee` completed before the read
+   * began, so a linearizable read must be served from at least that index (§8).
+   */
+  observeRead(id: NodeId, ctx: string, index: number, mustSee: number): void {
+    if (index < mustSee) {
+      throw new InvariantViolation(
+        'LinearizableRead',
+        id,
+        `read ${ctx} was given index ${index}, but a write acknowledged at ${mustSee} preceded it`,
       );
     }
   }

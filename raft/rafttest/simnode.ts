@@ -35,6 +35,7 @@ import {
   MessageType,
   NodeId,
   None,
+  ReadState,
   Snapshot,
   StateType,
   emptyConfState,
@@ -70,6 +71,8 @@ export interface SimHost {
   applied(node: SimNode, e: Entry): void;
   /** Adds a line to the trace. */
   note(text: string): void;
+  /** Told of an answer to a ReadIndex request (§8). */
+  readState(node: SimNode, rs: ReadState): void;
   /** Asks for runAppendWork (or runApplyWork) to be called once, a little later. */
   scheduleWork(node: SimNode, kind: 'append' | 'apply'): void;
 }
@@ -321,6 +324,9 @@ export class SimNode {
       host.note(`${this.id} is ${StateType[this.role]} in term ${this.term} (leader ${this.lead})`);
     }
     host.checker.observeRole(this.id, this.term, leaderOf !== null, this.storage);
+    for (const rs of rd.readStates) {
+      host.readState(this, rs);
+    }
     if (this.config.asyncStorageWrites) {
       this.dispatch(host, rd, leaderOf);
       return;

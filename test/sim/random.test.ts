@@ -1,6 +1,7 @@
 // The randomized simulation: hundreds of seeds (thousands with TSRAFT_LONG=1), each a run of crashes, partitions,
-// lossy links, membership changes and compaction, checked against Figure 3 after every step and, once healed,
-// against every proposal a client was told had committed. SEED=n replays one seed.
+// lossy links, membership changes and compaction, checked against Figure 3 after every step, every ReadIndex answer
+// checked for linearizability, and, once healed, every proposal a client was told had committed checked on every
+// member. SEED=n replays one seed.
 
 import { ChaosResult, runChaos } from '../../raft/rafttest/chaos';
 import { SimulationError } from '../../raft/rafttest/cluster';
@@ -23,6 +24,7 @@ interface Totals {
   restarts: number;
   leaders: number;
   acked: number;
+  reads: number;
   confChanges: number;
   snapshotsInstalled: number;
   dropped: number;
@@ -36,6 +38,7 @@ const totals: Totals = {
   restarts: 0,
   leaders: 0,
   acked: 0,
+  reads: 0,
   confChanges: 0,
   snapshotsInstalled: 0,
   dropped: 0,
@@ -49,6 +52,7 @@ function add(r: ChaosResult): void {
   totals.restarts += r.stats.restarts;
   totals.leaders += r.leadersElected;
   totals.acked += r.stats.acked;
+  totals.reads += r.stats.reads;
   totals.confChanges += r.stats.confChangesApplied;
   totals.snapshotsInstalled += r.stats.snapshotsInstalled;
   totals.dropped += r.network.dropped;
@@ -83,6 +87,7 @@ test('the runs really crashed, partitioned, lost messages, changed membership an
   // Re-elections happen in most runs, not just the first election.
   expect(totals.leaders).toBeGreaterThan(2 * seeds.length);
   expect(totals.acked).toBeGreaterThan(20 * seeds.length);
+  expect(totals.reads).toBeGreaterThan(5 * seeds.length);
   expect(totals.confChanges).toBeGreaterThan(seeds.length);
   expect(totals.snapshotsInstalled).toBeGreaterThan(seeds.length / 2);
   expect(totals.dropped).toBeGreaterThan(0);
