@@ -104,6 +104,15 @@ test('State Machine Safety: different entries applied or committed at one index 
   expect(violation(() => c.observeCommit(2, 2, 2, log([1, 2]))).code).toBe('StateMachineSafety');
 });
 
+test('linearizable reads: an answer older than a write acknowledged before the read began is caught', () => {
+  const c = new SafetyChecker();
+  c.observeRead(1, 'r1', 12, 12);
+  c.observeRead(1, 'r2', 15, 12);
+  const v = violation(() => c.observeRead(2, 'r3', 11, 12));
+  expect(v.code).toBe('LinearizableRead');
+  expect(v.message).toContain('read r3 was given index 11');
+});
+
 test("the core's own check failing is reported as a violation of that node", () => {
   const c = new SafetyChecker();
   const v = violation(() => c.coreInvariant(3, new Error('committed 9 <= lastIndex 8')));
