@@ -154,10 +154,16 @@ function methodNotAllowed(allow: string) {
 }
 
 function errorHandler(err: unknown, _req: Request, res: Response, _next: NextFunction): void {
+  const { status, body } = errorStatusAndBody(err);
+  if (status === 503) res.set('Retry-After', '1');
+  res.status(status).json(body);
+}
+
+/** The status and JSON body answering `err` (kvstore/hotpath.ts answers with the same); logs internal errors. */
+export function errorStatusAndBody(err: unknown): { status: number; body: { error: { code: string; message: string } } } {
   const e = toKvError(err);
-  if (e.status === 503) res.set('Retry-After', '1');
   if (e.status >= 500 && e.code === 'Internal') process.stderr.write(`${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-  res.status(e.status).json({ error: { code: e.code, message: e.message } });
+  return { status: e.status, body: { error: { code: e.code, message: e.message } } };
 }
 
 function toKvError(err: unknown): KvError {

@@ -17,6 +17,7 @@ import { Logger } from '../raft/logger';
 import { NodeId, None } from '../raft/types';
 import { Transport } from '../transport/transport';
 import { clientApp } from './api';
+import { clientHandler } from './hotpath';
 import { CommandOp } from './command';
 import { KvClient } from './client';
 import { createDisk, diskExists, openDisk } from './disk';
@@ -167,7 +168,8 @@ export async function serve(opts: ServeOptions): Promise<RunningMember> {
   );
   node = raftNode;
 
-  const api = http.createServer({ maxHeaderSize: 64 * 1024 }, clientApp(raftNode, { clusterId, maxKeyBytes: opts.maxKeyBytes, maxValueBytes: opts.maxValueBytes, maxListLimit: 10_000 }));
+  const app = clientApp(raftNode, { clusterId, maxKeyBytes: opts.maxKeyBytes, maxValueBytes: opts.maxValueBytes, maxListLimit: 10_000 });
+  const api = http.createServer({ maxHeaderSize: 64 * 1024 }, clientHandler(raftNode, opts, app));
   api.keepAliveTimeout = 60_000;
   const peerAddr = new URL(peerURL);
   const clientAddr = new URL(clientURL);

@@ -1,0 +1,106 @@
+// # The client API's hot path
+//
+// Almost every request a busy member serves is a single-key `GET /kv/:key` or `PUT /kv/:key`. Routing those
+// through the framework (router, middleware chain, body parser, response helpers) costs more CPU than the Raft
+// work behind them, and on a member that shares its cores that CPU is the limit on throughput. So they are
+// answered here with `node:http` alone, with the same status codes, headers and bodies as kvstore/api.ts.
+//
+// Only the plain forms take this path: a key without `/`, within the size limit, that decodes cleanly; a GET with no
+// query or just `consistency=`; a PUT with a `content-length` within the limit and no content or transfer encoding.
+// Everything else (errors of the request itself, every other route) goes to the express app, which stays the one
+// definition of the API and of its error answers.
+
+import http from 'node:http';
+import { CommandOp } from './command';
+import { errorStatusAndBody } from './api';
+import { KvError } from './errors';
+import { RaftNode } from './node';
+
+/** Limits the hot path must enforce exactly as the full API does. */
+export interface HotPathOptions {
+  maxKeyBytes: number;
+  maxValueBytes: number;
+}
+
+/** A request listener serving the plain single-key reads and writes itself and handing the rest to `fallback`. */
+export function clientHandler(node: RaftNode, opts: HotPathOptions, fallback: http.RequestListener): http.RequestListener {
+  return (req, res) => {
+    const route = plainKeyRoute(req, opts);
+    if (route === undefined) {
+      fallback(req, res);
+      return;
+    }
+    const answer = route.method === 'GET' ? get(node, route.key, route.serializable, res) : put(node, route.key, req, res);
+    answer.catch((err: unknown) => {
+      const { status, body } = errorStatusAndBody(err);
+      const text = JSON.stringify(body);
+      const headers: http.OutgoingHttpHeaders = { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text) };
+      if (status === 503) headers['retry-after'] = '1';
+      if (!res.headersSent) res.writeHead(status, headers);
+      res.end(text);
+    });
+  };
+}
+
+interface KeyRoute {
+  method: 'GET' | 'PUT';
+  key: string;
+  serializable: boolean;
+}
+
+// The route if the request is in a plain form the hot path serves; undefined sends it to the full API.
+function plainKeyRoute(req: http.IncomingMessage, opts: HotPathOptions): KeyRoute | undefined {
+  const method = req.method;
+  if (method !== 'GET' && method !== 'PUT') return undefined;
+  const url = req.url ?? '';
+  if (!url.startsWith('/kv/')) return undefined;
+  const q = url.indexOf('?');
+  const encoded = url.slice(4, q < 0 ? url.length : q);
+  if (encoded === '' || encoded.includes('/')) return undefined;
+  let serializable = false;
+  if (q >= 0) {
+    const query = url.slice(q + 1);
+    if (method !== 'GET') return undefined;
+    if (query === 'consistency=serializable') serializable = true;
+    else if (query !== 'consistency=linearizable') return undefined;
+  }
+  let key: string;
+  try {
+    key = decodeURIComponent(encoded);
+  } catch {
+    return undefined;
+  }
+  if (Buffer.byteLength(key, 'utf8') > opts.maxKeyBytes) return undefined;
+  if (method === 'PUT') {
+    const length = req.headers['content-length'];
+    if (length === undefined || !/^[0-9]+$/.test(length) || Number(length) > opts.maxValueBytes) return undefined;
+    if (req.headers['transfer-encoding'] !== undefined || req.headers['content-encoding'] !== undefined) return undefined;
+  }
+  return { method, key, serializable };
+}
+
+async function get(node: RaftNode, key: string, serializable: boolean, res: http.ServerResponse): Promise<void> {
+  if (!serializable) await node.readBarrier();
+  const value = node.kv.get(key);
+  if (value === undefined) throw new KvError('KeyNotFound', `Key "${key}" not found`);
+  res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': value.length });
+  res.end(value);
+}
+
+async function put(node: RaftNode, key: string, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+  const value = await readBody(req);
+  const result = await node.propose(CommandOp.Put, key, value);
+  const text = JSON.stringify({ key, created: !result.existed });
+  res.writeHead(result.existed ? 200 : 201, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text) });
+  res.end(text);
+}
+
+// The length was checked against the limit before: the body is at most `content-length` bytes.
+function readBody(req: http.IncomingMessage): Promise<Buffer> {
+  return new Promise<Buffer>((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => resolve(chunks.length === 1 && chunks[0] !== undefined ? chunks[0] : Buffer.concat(chunks)));
+    req.on('error', reject);
+  });
+}
