@@ -14,7 +14,9 @@
 //       `applyConfChange` (§5.3, thesis §4.1);
 // 3. calls `advance()`, and every `snapshotCount` applied entries compacts the log into a snapshot (§7).
 //
-// Step 1 drains every queue before step 2, so under load one Ready (and so one fsync) covers many requests.
+// Step 1 drains every queue before step 2, so under load one Ready (and so one fsync) covers many requests. The
+// fsync of step 2b runs off the event loop: whatever arrives meanwhile is queued for the next Ready, so the disk
+// and the parsing of the next batch of requests overlap.
 
 import crypto from 'node:crypto';
 import { decodeConfChange, decodeConfChangeV2 } from '../raft/codec';
@@ -49,8 +51,13 @@ import { encodeSnapshotData, restoreSnapshotData } from './snapshot';
 export interface Persistence {
   /** Writes the snapshot file, then its WAL record (so the WAL never points at a missing snapshot). */
   saveSnapshot(snap: Snapshot): void;
-  /** Appends the HardState and entries to the WAL; fsyncs when `mustSync`. */
-  save(hardState: Ready['hardState'], entries: Entry[], mustSync: boolean): void;
+  /** Appends the HardState and entries to the WAL, without waiting for the disk. */
+  write(hardState: Ready['hardState'], entries: Entry[]): void;
+  /**
+   * Makes everything written so far durable (fdatasync). Asynchronous, so the event loop keeps accepting requests
+   * and peer messages while the disk works; they join the next Ready.
+   */
+  sync(): Promise<void>;
   /** Lets the WAL and snapshot files older than `snap` go. */
   release(snap: Snapshot): void;
   close(): void;
@@ -165,6 +172,9 @@ export class RaftNode {
 
   private readonly counts: NodeCounters = { readies: 0, fsyncs: 0, proposals: 0, readIndexes: 0 };
   private scheduled = false;
+  // Invariant: true from the start of a turn until it ends, including while it waits for an fsync; no second turn
+  // starts meanwhile (the RawNode allows one Ready at a time, and advance() must follow the write).
+  private running = false;
   private ticker: NodeJS.Timeout | null = null;
   private stopped = false;
   private removed = false;
@@ -377,7 +387,8 @@ export class RaftNode {
   private schedule(): void {
     if (this.scheduled || this.stopped) return;
     this.scheduled = true;
-    setImmediate(() => this.turn());
+    // Work queued during a turn is picked up by that turn's next round, or by a turn started when it ends.
+    if (!this.running) setImmediate(() => void this.turn());
   }
 
   private report(fn: () => void): void {
@@ -386,16 +397,21 @@ export class RaftNode {
     this.schedule();
   }
 
-  // One turn: hand everything queued to the RawNode, then handle Readies until there are none. Everything here is
-  // synchronous, so requests that arrive meanwhile queue up for the next turn's single Ready.
-  private turn(): void {
+  // One turn: hand everything queued to the RawNode, then handle Readies until there are none. Only the fsync is
+  // awaited; requests that arrive meanwhile are queued and drained into the next Ready of the same turn.
+  private async turn(): Promise<void> {
     this.scheduled = false;
     if (this.stopped) return;
+    this.running = true;
     try {
-      this.drain();
-      while (!this.stopped && this.raw.hasReady()) {
+      for (;;) {
+        this.scheduled = false;
+        this.drain();
+        if (this.stopped || !this.raw.hasReady()) break;
         const rd = this.raw.ready();
-        this.handleReady(rd);
+        await this.handleReady(rd);
+        // stop() may have run during the fsync: the WAL is closed and every waiter failed; touch nothing more.
+        if (this.stopped) return;
         this.raw.advance();
         this.maybeSnapshot();
       }
@@ -407,11 +423,15 @@ export class RaftNode {
       this.stop();
       this.hooks.onStopped(`the Ready loop failed: ${err instanceof Error ? err.message : String(err)}`, true);
       return;
+    } finally {
+      this.running = false;
     }
     if (this.removed) {
       this.stop();
       this.hooks.onStopped('this member was removed from the cluster', false);
+      return;
     }
+    if (this.scheduled) setImmediate(() => void this.turn());
   }
 
   private drain(): void {
@@ -475,7 +495,7 @@ export class RaftNode {
     settle(waiter, () => waiter.reject(err));
   }
 
-  private handleReady(rd: Ready): void {
+  private async handleReady(rd: Ready): Promise<void> {
     this.counts.readies++;
     if (rd.softState !== null) this.noteSoftState(rd.softState.lead, rd.softState.raftState);
 
@@ -490,8 +510,12 @@ export class RaftNode {
       this.storage.applySnapshot(rd.snapshot);
     }
     // (b) Figure 2, S1: currentTerm, votedFor and the log reach stable storage before we answer anyone.
-    this.persistence.save(rd.hardState, rd.entries, rd.mustSync);
-    if (rd.mustSync) this.counts.fsyncs++;
+    this.persistence.write(rd.hardState, rd.entries);
+    if (rd.mustSync) {
+      this.counts.fsyncs++;
+      await this.persistence.sync();
+      if (this.stopped) return;
+    }
     if (!isEmptyHardState(rd.hardState)) {
       this.storage.setHardState(rd.hardState);
       this.durableTerm = rd.hardState.term;
