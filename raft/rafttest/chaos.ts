@@ -54,14 +54,22 @@ export function runChaos(opts: ChaosOptions): ChaosResult {
     maxSizePerMsg: pick(setup, [0, 64, 1024 * 1024]),
     maxCommittedSizePerReady: pick(setup, [64, 1024 * 1024]),
     maxInflightMsgs: pick(setup, [1, 4, 256]),
-    stepDownOnRemoval: setup.intn(2) === 0,
+    // A leader that steps down as it applies its own removal may do so before the followers learn that the change
+    // committed (its broadcast of the new commit index can be lost). If they still need its vote, which its longer
+    // log refuses, no one can ever be elected: the apply-time liveness trap of etcd's design (etcd-io/etcd#12359).
+    // So a removed leader keeps leading until the others apply its removal and refuse its messages.
+    stepDownOnRemoval: false,
     asyncStorageWrites: false,
   };
   const snapshotEvery = 5 + setup.intn(30);
   const keep = setup.intn(6);
   node.asyncStorageWrites = setup.intn(2) === 0;
   const c = new Cluster({ seed: opts.seed, voters, faults, traceLimit: opts.traceLimit, maxReadyDelay, node });
-  const d = new Driver(c, voters + 1);
+  // Membership changes need PreVote or CheckQuorum to stay live. A node outside the configuration (a new member
+  // before its first snapshot, or a learner) never campaigns; if a stray vote request raised its term, plain Raft
+  // has nothing that brings it back, since it ignores the leader's lower-term messages without answering them (etcd
+  // answers them only under PreVote or CheckQuorum). The runs with neither keep the founding membership.
+  const d = new Driver(c, voters + 1, node.preVote || node.checkQuorum);
   c.note(`chaos seed ${opts.seed}: ${voters} voters ${JSON.stringify(node)}, Ready delay up to ${maxReadyDelay} ms`);
   c.note(`faults ${JSON.stringify(faults)}, snapshot every ${snapshotEvery} entries keeping ${keep}`);
 
@@ -95,12 +103,14 @@ export function runChaos(opts: ChaosOptions): ChaosResult {
 class Driver {
   private readonly c: Cluster;
   private readonly r: SeededRand;
+  private readonly changesMembership: boolean;
   private nextId: NodeId;
 
-  constructor(c: Cluster, nextId: NodeId) {
+  constructor(c: Cluster, nextId: NodeId, changesMembership: boolean) {
     this.c = c;
     this.r = c.rand;
     this.nextId = nextId;
+    this.changesMembership = changesMembership;
   }
 
   act(): void {
@@ -131,7 +141,7 @@ class Driver {
       c.network.faults = r.intn(2) === 0 ? reliableFaults() : pickFaults(r);
       c.note(`network faults now ${JSON.stringify(c.network.faults)}`);
     }
-    if (r.float() < 0.02 && leader !== None) {
+    if (r.float() < 0.02 && leader !== None && this.changesMembership) {
       this.changeMembership(leader);
     }
     if (r.float() < 0.1 && up.length > 0) {
@@ -169,9 +179,8 @@ class Driver {
     }
     const voters = cs.voters;
     const learners = cs.learners;
-    // Never remove or demote the leader itself. A leader that steps down on its own removal may do so before the
-    // followers learn the change committed; they then still need its vote, which its longer log refuses: the
-    // apply-time liveness trap of etcd's design (etcd-io/etcd#12359). Applications transfer leadership first.
+    // Never remove or demote the leader itself (applications transfer leadership first); a node may still be removed
+    // while it leads, if it wins an election before the change applies.
     const removable = voters.filter((id) => id !== leader);
     const canAdd = this.nextId <= maxNodeId && voters.length + learners.length < 7;
     const options: (() => ConfChange | ConfChangeV2)[] = [];

@@ -514,10 +514,20 @@ export class Cluster implements SimHost {
     this.heal();
     this.network.faults = reliableFaults();
     for (const n of this.nodes.values()) {
-      this.restart(n.id);
+      if (![...this.nodes.values()].some((m) => m.removed.has(n.id))) {
+        this.restart(n.id);
+      }
     }
     for (let i = 0; i < maxTicks; i++) {
       this.runTicks(1);
+      // A node some running node applied as removed is gone for good (IDs are never reused): shut it down, as its
+      // operator would. Left running, it campaigns with ever higher terms at nodes not yet told of its removal.
+      for (const n of this.nodes.values()) {
+        if (n.up && this.upNodes().some((id) => this.node(id).removed.has(n.id))) {
+          this.note(`${n.id} was removed and shuts down`);
+          this.crash(n.id);
+        }
+      }
       const members = this.members();
       if (members.length === 0) {
         continue;
