@@ -37,14 +37,19 @@ interface Row {
   /** The leader's loop during the row, per second. */
   readiesPerSec: number;
   fsyncsPerSec: number;
+  /** The leader's mean wait for one fsync, in milliseconds. */
+  fsyncMs: number;
   peerRequestsPerSec: number;
   /** CPU time (user + system) the three members spent per operation: steadier than wall-clock on a shared machine. */
   memberCpuUsPerOp: number;
+  /** CPU time this load generator spent per operation; it shares the cores, so it must stay well below the members'. */
+  clientCpuUsPerOp: number;
 }
 
 interface Counters {
   readies: number;
   fsyncs: number;
+  fsyncMicros: number;
   peerRequests: number;
 }
 
@@ -134,13 +139,14 @@ async function leaderCounters(port: number): Promise<Counters> {
     const v: unknown = typeof c === 'object' && c !== null ? Reflect.get(c, name) : undefined;
     return typeof v === 'number' ? v : 0;
   };
-  return { readies: num('readies'), fsyncs: num('fsyncs'), peerRequests: num('peerRequests') };
+  return { readies: num('readies'), fsyncs: num('fsyncs'), fsyncMicros: num('fsyncMicros'), peerRequests: num('peerRequests') };
 }
 
 // C workers issue requests back to back for `seconds`; each latency is recorded.
 async function run(op: Row['op'], clients: number, ports: number[], keys: number): Promise<Row> {
   const before = await leaderCounters(ports[0] ?? 0);
   const cpuBefore = membersCpu();
+  const clientCpuBefore = process.cpuUsage();
   const agents = ports.map(() => new http.Agent({ keepAlive: true, maxSockets: clients }));
   const value = Buffer.alloc(valueBytes, 'x');
   const latencies: number[] = [];
@@ -167,6 +173,7 @@ async function run(op: Row['op'], clients: number, ports: number[], keys: number
   const elapsed = (Date.now() - started) / 1000;
   for (const a of agents) a.destroy();
   const cpuUsed = membersCpu() - cpuBefore;
+  const clientCpu = process.cpuUsage(clientCpuBefore);
   const after = await leaderCounters(ports[0] ?? 0);
   const rate = (n: number): number => Math.round(n / elapsed);
   latencies.sort((a, b) => a - b);
@@ -180,8 +187,10 @@ async function run(op: Row['op'], clients: number, ports: number[], keys: number
     p99Ms: Number(percentile(latencies, 99).toFixed(2)),
     readiesPerSec: rate(after.readies - before.readies),
     fsyncsPerSec: rate(after.fsyncs - before.fsyncs),
+    fsyncMs: after.fsyncs === before.fsyncs ? 0 : Number(((after.fsyncMicros - before.fsyncMicros) / (after.fsyncs - before.fsyncs) / 1000).toFixed(2)),
     peerRequestsPerSec: rate(after.peerRequests - before.peerRequests),
     memberCpuUsPerOp: latencies.length === 0 ? 0 : Math.round(cpuUsed / latencies.length),
+    clientCpuUsPerOp: latencies.length === 0 ? 0 : Math.round((clientCpu.user + clientCpu.system) / latencies.length),
   };
 }
 
@@ -221,7 +230,7 @@ async function main(): Promise<void> {
     const rows: Row[] = [];
     const print = (r: Row): void => {
       rows.push(r);
-      console.log(`${r.op.padEnd(17)} clients ${String(r.clients).padStart(3)}  ${String(r.opsPerSec).padStart(6)} ops/s  p50 ${r.p50Ms.toFixed(2).padStart(7)} ms  p99 ${r.p99Ms.toFixed(2).padStart(7)} ms  errors ${r.errors}  cpu/op ${r.memberCpuUsPerOp} us  leader: ${r.readiesPerSec} readies/s ${r.fsyncsPerSec} fsyncs/s ${r.peerRequestsPerSec} peer requests/s`);
+      console.log(`${r.op.padEnd(17)} clients ${String(r.clients).padStart(3)}  ${String(r.opsPerSec).padStart(6)} ops/s  p50 ${r.p50Ms.toFixed(2).padStart(7)} ms  p99 ${r.p99Ms.toFixed(2).padStart(7)} ms  errors ${r.errors}  cpu/op ${r.memberCpuUsPerOp} us (bench ${r.clientCpuUsPerOp} us)  leader: ${r.readiesPerSec} readies/s ${r.fsyncsPerSec} fsyncs/s (${r.fsyncMs} ms) ${r.peerRequestsPerSec} peer requests/s`);
     };
     if (ops.includes('put')) for (const c of clientCounts) print(await run('put', c, ports, 1000));
     // Gets read keys that certainly exist.

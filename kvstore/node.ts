@@ -112,6 +112,8 @@ export interface NodeCounters {
   readies: number;
   /** WAL writes that were fsynced (Readys with `mustSync`). */
   fsyncs: number;
+  /** Time the loop waited for those fsyncs, in microseconds: the disk's share of a write's latency. */
+  fsyncMicros: number;
   /** Client writes handed to the core. */
   proposals: number;
   /** ReadIndex requests made (one per turn that had linearizable reads waiting). */
@@ -170,7 +172,7 @@ export class RaftNode {
   private readonly reads = new Map<string, ReadBatch>();
   private readonly transfers: { to: NodeId; waiter: Waiter<NodeId> }[] = [];
 
-  private readonly counts: NodeCounters = { readies: 0, fsyncs: 0, proposals: 0, readIndexes: 0 };
+  private readonly counts: NodeCounters = { readies: 0, fsyncs: 0, fsyncMicros: 0, proposals: 0, readIndexes: 0 };
   private scheduled = false;
   // Invariant: true from the start of a turn until it ends, including while it waits for an fsync; no second turn
   // starts meanwhile (the RawNode allows one Ready at a time, and advance() must follow the write).
@@ -513,7 +515,9 @@ export class RaftNode {
     this.persistence.write(rd.hardState, rd.entries);
     if (rd.mustSync) {
       this.counts.fsyncs++;
+      const started = process.hrtime.bigint();
       await this.persistence.sync();
+      this.counts.fsyncMicros += Number((process.hrtime.bigint() - started) / 1000n);
       if (this.stopped) return;
     }
     if (!isEmptyHardState(rd.hardState)) {
