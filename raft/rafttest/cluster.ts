@@ -554,6 +554,7 @@ export class Cluster implements SimHost {
       if (this.quiescent()) {
         return this.leader();
       }
+      this.nudgeAutoLeave();
     }
     return this.fail('NotQuiescent', `the healed cluster did not settle within ${maxTicks} ticks`);
   }
@@ -575,6 +576,23 @@ export class Cluster implements SimHost {
           );
         }
       }
+    }
+  }
+
+  // A leader tries to leave an automatic joint configuration only as it applies entries. If that attempt was
+  // refused (a leadership transfer was under way), an idle cluster stays joint until something else is applied:
+  // once all else is settled, a client write gives it that chance.
+  private nudgeAutoLeave(): void {
+    const l = this.leader();
+    if (l === None) {
+      return;
+    }
+    const leader = this.node(l);
+    const cs = leader.confState;
+    const caughtUp = this.members().every((id) => this.node(id).appliedIndex === leader.storage.lastIndex());
+    if (cs.autoLeave && cs.votersOutgoing.length > 0 && caughtUp) {
+      this.note(`${l} is still joint with nothing left to apply; a write lets it leave`);
+      this.propose(l);
     }
   }
 
