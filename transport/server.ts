@@ -7,6 +7,7 @@
 // disrupt the cluster with its stale term) is thereby never stepped.
 
 import http from 'node:http';
+import express, { Request, Response } from 'express';
 import { decodeMessage, decodeMessages } from '../raft/codec';
 import { Message, NodeId } from '../raft/types';
 import { TransportError, headers } from './errors';
@@ -26,21 +27,14 @@ export interface PeerServerOptions {
 }
 
 /**
- * Builds the request handler of the peer port. Plain `node:http` rather than a framework: this handler runs for
- * every batch of Raft messages, several times per client write, and two routes need no router.
+ * The express app of the peer port. Its two routes read the body themselves, with no body-parsing middleware: the
+ * handler runs for every batch of Raft messages, several times per client write, so it does nothing it need not.
  */
-export function peerHandler(opts: PeerServerOptions): http.RequestListener {
-  return (req, res) => {
-    const path = (req.url ?? '').split('?')[0];
-    let received: Promise<void>;
-    if (req.method === 'POST' && path === '/raft/messages') received = receive(opts, req, opts.maxMessageBytes, decodeMessages);
-    else if (req.method === 'POST' && path === '/raft/snapshot') received = receive(opts, req, opts.maxSnapshotBytes, (b) => [decodeMessage(b)]);
-    else {
-      req.resume();
-      reply(res, 404, { error: { code: 'RouteNotFound', message: `No peer endpoint ${req.method ?? ''} ${path ?? ''}` } });
-      return;
-    }
-    received.then(
+export function peerApp(opts: PeerServerOptions): express.Express {
+  const app = express();
+  app.disable('x-powered-by');
+  const route = (limit: number, decode: (b: Buffer) => Message[]) => (req: Request, res: Response): void => {
+    receive(opts, req, limit, decode).then(
       () => {
         res.statusCode = 204;
         res.end();
@@ -51,6 +45,13 @@ export function peerHandler(opts: PeerServerOptions): http.RequestListener {
       },
     );
   };
+  app.post('/raft/messages', route(opts.maxMessageBytes, decodeMessages));
+  app.post('/raft/snapshot', route(opts.maxSnapshotBytes, (b) => [decodeMessage(b)]));
+  app.use((req: Request, res: Response) => {
+    req.resume();
+    reply(res, 404, { error: { code: 'RouteNotFound', message: `No peer endpoint ${req.method} ${req.path}` } });
+  });
+  return app;
 }
 
 function reply(res: http.ServerResponse, status: number, body: unknown): void {

@@ -10,7 +10,7 @@ import { AddressInfo } from 'node:net';
 import { Logger } from '../raft/logger';
 import { Message, NodeId } from '../raft/types';
 import { PeerSender } from './peer';
-import { MemberStatus, peerHandler } from './server';
+import { MemberStatus, peerApp } from './server';
 
 /** Identity, callbacks into the node, and limits (each optional limit has a default in the code). */
 export interface TransportOptions {
@@ -43,7 +43,7 @@ export class Transport {
 
   /** Starts serving the peer endpoints; resolves with the bound port. */
   listen(host: string, port: number): Promise<number> {
-    const handler = peerHandler({
+    const app = peerApp({
       localId: this.opts.localId,
       clusterId: this.opts.clusterId,
       maxMessageBytes: this.opts.maxMessageBytes ?? 64 * 1024 * 1024,
@@ -52,7 +52,7 @@ export class Transport {
       deliver: this.opts.deliver,
     });
     return new Promise<number>((resolve, reject) => {
-      const server = http.createServer(handler);
+      const server = http.createServer(app);
       server.keepAliveTimeout = 60_000;
       server.once('error', reject);
       server.listen(port, host, () => {
