@@ -14,7 +14,6 @@ import { Logger } from '../raft/logger';
 import { MemoryStorage } from '../raft/storage';
 import { Entry, HardState, Snapshot, emptySnapshot, isEmptyHardState, isEmptySnapshot } from '../raft/types';
 import { SnapError, Snapshotter } from '../snap/snapshotter';
-import { listSegments } from '../wal/segment';
 import { Wal, walSnapshotOf } from '../wal/wal';
 import { KvError } from './errors';
 import { Member, Membership, parseMembershipJSON } from './members';
@@ -44,7 +43,7 @@ export function createDisk(dataDir: string, meta: MemberMeta, logger: Logger): N
   const wal = Wal.create(walDir(dataDir), { nodeId: meta.id, clusterId: Number.parseInt(meta.clusterId, 16) }, { logger });
   return {
     storage: new MemoryStorage(),
-    persistence: new DiskPersistence(wal, new Snapshotter(snapDir(dataDir), logger), walDir(dataDir)),
+    persistence: new DiskPersistence(wal, new Snapshotter(snapDir(dataDir), logger)),
     snapshot: emptySnapshot(),
     members: new Membership(meta.members),
     bootstrap: [],
@@ -65,7 +64,7 @@ export function openDisk(dataDir: string, logger: Logger): { meta: MemberMeta; s
     const seed = readMembers(membersFile(dataDir));
     return {
       meta: { id: metadata.nodeId, clusterId: metadata.clusterId.toString(16), members: seed },
-      start: { storage, persistence: new DiskPersistence(wal, snapshotter, walDir(dataDir)), snapshot, members: new Membership(seed), bootstrap: [] },
+      start: { storage, persistence: new DiskPersistence(wal, snapshotter), snapshot, members: new Membership(seed), bootstrap: [] },
     };
   } catch (err) {
     wal.close();
@@ -84,17 +83,9 @@ function newestSnapshot(snapshotter: Snapshotter, dataDir: string): Snapshot {
 }
 
 class DiskPersistence implements Persistence {
-  // The WAL syncs synchronously, blocking the event loop for the whole fdatasync (milliseconds on a busy disk).
-  // This member instead writes through the WAL without syncing and runs fdatasync on its own descriptor of the WAL's
-  // tail segment in libuv's thread pool. Linux flushes a file's data whichever descriptor names it.
-  // Invariant: `tail` is the newest segment whenever a write has happened since the last sync.
-  private tail: { name: string; fd: number } | null = null;
-  private syncing: Promise<void> | null = null;
-
   constructor(
     private readonly wal: Wal,
     private readonly snapshotter: Snapshotter,
-    private readonly walDir: string,
   ) {}
 
   saveSnapshot(snap: Snapshot): void {
@@ -103,38 +94,12 @@ class DiskPersistence implements Persistence {
   }
 
   write(hardState: HardState, entries: Entry[]): void {
-    if (isEmptyHardState(hardState) && entries.length === 0) return;
     this.wal.save(hardState, entries, false);
-    this.followTail();
   }
 
-  async sync(): Promise<void> {
-    const tail = this.tail;
-    if (tail === null) return;
-    const done = new Promise<void>((resolve, reject) => fs.fdatasync(tail.fd, (err) => (err === null ? resolve() : reject(err))));
-    this.syncing = done;
-    try {
-      await done;
-    } finally {
-      this.syncing = null;
-    }
-  }
-
-  // A write that filled the segment made the WAL seal it (synced) and start a new one: sync that one from now on.
-  private followTail(): void {
-    const segments = listSegments(this.walDir);
-    const newest = segments[segments.length - 1];
-    if (newest === undefined || newest.name === this.tail?.name) return;
-    const previous = this.tail;
-    this.tail = { name: newest.name, fd: fs.openSync(path.join(this.walDir, newest.name), 'r') };
-    if (previous !== null) this.closeWhenIdle(previous.fd);
-  }
-
-  // A descriptor is closed only once no fdatasync runs on it, so the number is never reused under a running sync.
-  private closeWhenIdle(fd: number): void {
-    const running = this.syncing;
-    if (running === null) fs.closeSync(fd);
-    else void running.then(() => fs.closeSync(fd), () => fs.closeSync(fd));
+  // The fdatasync runs in libuv's thread pool, so requests and peer messages are read while the disk works.
+  sync(): Promise<void> {
+    return this.wal.syncAsync();
   }
 
   // Segments wholly before the snapshot are no longer needed to restart; keep one extra for inspection.
@@ -144,10 +109,9 @@ class DiskPersistence implements Persistence {
     this.snapshotter.purge(2);
   }
 
+  // A sync still running when the node stops is not waited for: close syncs the WAL itself.
   close(): void {
     this.wal.close();
-    if (this.tail !== null) this.closeWhenIdle(this.tail.fd);
-    this.tail = null;
   }
 }
 

@@ -27,6 +27,8 @@ export type WalErrorCode =
   | 'SnapshotMismatch'
   /** Two segments disagree on the node and cluster identity. */
   | 'MetadataConflict'
+  /** An fdatasync failed: what reached the disk is unknown, so the WAL refuses further appends and syncs. */
+  | 'SyncFailed'
   /** The call is not valid in the WAL's current state (e.g. `save` before `readAll`, or after `close`). */
   | 'InvalidState';
 

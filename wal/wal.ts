@@ -14,14 +14,34 @@
 //     wal.save(hardState, entries, mustSync): void      appends; fdatasyncs when mustSync
 //     wal.saveSnapshot(walSnapshot): void               appends a snapshot marker and syncs
 //     wal.sync(): void                                  fdatasync of the tail segment
+//     wal.syncAsync(): Promise<void>                    the same fdatasync, run in libuv's thread pool
 //     wal.releaseLockTo(index): void                    segments wholly before `index` are no longer needed
 //     wal.purgeSegments(keep = 0): string[]             deletes released segments but the newest `keep`
-//     wal.close(): void                                 syncs and releases the directory
+//     wal.close(): void                                 syncs and releases the directory, even mid-syncAsync
 //     emptyWalSnapshot(), walSnapshotOf(snapshot)      the marker of no snapshot / of a raft Snapshot
 //     WalError (code: WalErrorCode), WalMetadata, WalSnapshot, WalOptions, ReadAllResult, DEFAULT_SEGMENT_SIZE
 //
-// Every call is synchronous: a save returns once the bytes are written (and, with mustSync, on disk), which is what
-// the Ready loop needs before it sends messages that depend on them.
+// Every call but `syncAsync` is synchronous: a save returns once the bytes are written (and, with mustSync, on disk),
+// which is what a Ready loop needs before it sends messages that depend on them.
+//
+// `syncAsync` gives the same guarantee without blocking the event loop: `save(..., false)`, then await `syncAsync()`.
+//
+// - Durable when: the promise resolves once everything appended before the call (by any save or saveSnapshot) is on
+//   disk. A later append is not covered; a sealed segment is, because `cut` fsyncs it before moving on.
+// - Ordering: durability only grows, so once any promise resolves, everything appended before every earlier call is
+//   durable too. At most one fdatasync runs at a time; a call made while one runs joins it if it covers every append
+//   so far, and otherwise joins the next one, which starts as soon as the running one settles and covers everything
+//   appended by then (all calls made meanwhile share it: group commit).
+// - Blocking calls in between: a `sync`, `save(..., true)`, `saveSnapshot` or a cut makes everything durable at
+//   once, and a pending `syncAsync` that they cover resolves without another fdatasync.
+// - Descriptors: one that an fdatasync is running on is never closed under it (its number could be reused by the
+//   next open and the wrong file synced); a cut or `close` closes it once that sync settles.
+// - close() does not wait for a running fdatasync: it fdatasyncs the tail itself, synchronously, so every pending
+//   `syncAsync` resolves, and it releases the directory at once. A `syncAsync` after close rejects with WalError
+//   'InvalidState'.
+// - Failure: a failed fdatasync (`sync` or `syncAsync`) fails with WalError 'SyncFailed', and so does every later
+//   call but `close`, which then only releases: the kernel may have dropped the pages it could not write, so a later
+//   fdatasync that succeeds would prove nothing. Reopen the directory and replay to learn what reached the disk.
 //
 // The application persists a snapshot in this order: the snapshot file (snap/), then the WAL's snapshot marker
 // (`saveSnapshot`), then the hard state and entries (`save`). See docs/durability.md for why.
@@ -93,6 +113,34 @@ interface Tail {
   fd: number;
 }
 
+/** The callers waiting for one fdatasync. */
+interface Waiters {
+  promise: Promise<void>;
+  resolve: () => void;
+  reject: (err: WalError) => void;
+}
+
+function newWaiters(): Waiters {
+  let resolve: () => void = () => undefined;
+  let reject: (err: WalError) => void = () => undefined;
+  const promise = new Promise<void>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  return { promise, resolve, reject };
+}
+
+/** An fdatasync of `syncAsync`, running in libuv's thread pool. */
+interface Flight {
+  fd: number;
+  segment: string;
+  /** It makes the appends numbered up to here durable. */
+  target: number;
+  /** Set when a cut or close retired `fd` while the sync ran: the descriptor is closed once the sync settles. */
+  closeAfter: boolean;
+  waiters: Waiters;
+}
+
 /** An append-only, CRC-chained log of raft state in a directory of segment files. */
 export class Wal {
   private lock: DirLock | null;
@@ -112,6 +160,16 @@ export class Wal {
   /** The last hard state written; repeated at the head of every new segment. */
   private state: HardState = emptyHardState();
   private metadata: WalMetadata | null = null;
+  /** How many appends were written since the WAL was created or opened. */
+  private appended = 0;
+  /** Invariant: durable <= appended; appends numbered up to here are on disk. */
+  private durable = 0;
+  /** The fdatasync of `syncAsync` that is running, if any. Invariant: at most one runs at a time. */
+  private flight: Flight | null = null;
+  /** Callers of `syncAsync` that `flight` does not cover; they share the fdatasync started when it settles. */
+  private queued: Waiters | null = null;
+  /** The first failed fdatasync; once set, the WAL refuses everything but `close`. */
+  private failure: WalError | null = null;
 
   private constructor(
     readonly dir: string,
@@ -262,9 +320,23 @@ export class Wal {
     else this.sync();
   }
 
-  /** Makes everything appended so far durable (fdatasync of the tail segment). */
+  /** Makes everything appended so far durable (fdatasync of the tail segment). Throws WalError 'SyncFailed'. */
   sync(): void {
-    fs.fdatasyncSync(this.writable().fd);
+    this.syncTail(this.writable());
+  }
+
+  /**
+   * Makes everything appended before the call durable, like `sync`, but runs the fdatasync in libuv's thread pool so
+   * the event loop goes on meanwhile. Shares a running fdatasync when it covers every append so far, else the next
+   * one. Rejects with WalError 'SyncFailed' or 'InvalidState'. See the module comment for the whole contract.
+   */
+  async syncAsync(): Promise<void> {
+    const tail = this.writable();
+    if (this.durable >= this.appended) return;
+    if (this.flight === null) return this.startSync(tail, newWaiters());
+    if (this.flight.target >= this.appended) return this.flight.waiters.promise;
+    this.queued ??= newWaiters();
+    return this.queued.promise;
   }
 
   /**
@@ -297,22 +369,77 @@ export class Wal {
     return doomed.map((s) => s.name);
   }
 
-  /** Syncs the tail, closes it and releases the directory. Idempotent. */
+  /**
+   * Syncs the tail, closes it and releases the directory; idempotent. A running `syncAsync` is not waited for: its
+   * descriptor is closed once it settles. Releases even when the sync fails (and then throws WalError 'SyncFailed').
+   */
   close(): void {
-    if (this.tail !== null) {
-      fs.fdatasyncSync(this.tail.fd);
-      fs.closeSync(this.tail.fd);
-      this.tail = null;
+    const tail = this.tail;
+    this.tail = null;
+    try {
+      if (tail !== null && this.failure === null) this.syncTail(tail);
+    } finally {
+      if (tail !== null) this.retire(tail.fd);
+      this.lock?.release();
+      this.lock = null;
     }
-    this.lock?.release();
-    this.lock = null;
   }
 
   private writable(): Tail {
     if (this.tail === null || this.lock === null) {
       throw new WalError('InvalidState', `WAL ${this.dir} is not open for appending (readAll first; not after close)`);
     }
+    if (this.failure !== null) throw this.failure;
     return this.tail;
+  }
+
+  private syncTail(tail: Tail): void {
+    try {
+      fs.fdatasyncSync(tail.fd);
+    } catch (err) {
+      throw this.fail(tail.segment.name, err);
+    }
+    this.durable = this.appended;
+  }
+
+  private startSync(tail: Tail, waiters: Waiters): Promise<void> {
+    const flight = { fd: tail.fd, segment: tail.segment.name, target: this.appended, closeAfter: false, waiters };
+    this.flight = flight;
+    fs.fdatasync(flight.fd, (err) => this.landed(flight, err));
+    return waiters.promise;
+  }
+
+  /** Settles a finished fdatasync, then starts the one the queued callers wait for. */
+  private landed(flight: Flight, err: NodeJS.ErrnoException | null): void {
+    this.flight = null;
+    if (flight.closeAfter) fs.closeSync(flight.fd);
+    if (err === null) {
+      this.durable = Math.max(this.durable, flight.target);
+      flight.waiters.resolve();
+    } else {
+      flight.waiters.reject(this.fail(flight.segment, err));
+    }
+    const queued = this.queued;
+    if (queued === null) return;
+    this.queued = null;
+    // A blocking sync, a cut or close may have made the queued appends durable meanwhile.
+    if (this.durable >= this.appended) queued.resolve();
+    else if (this.failure !== null) queued.reject(this.failure);
+    else if (this.tail === null) queued.reject(new WalError('InvalidState', `WAL ${this.dir} closed before a sync`));
+    else this.startSync(this.tail, queued);
+  }
+
+  /** Closes a descriptor the WAL no longer writes to, once no fdatasync runs on it: its number may be reused. */
+  private retire(fd: number): void {
+    if (this.flight !== null && this.flight.fd === fd) this.flight.closeAfter = true;
+    else fs.closeSync(fd);
+  }
+
+  private fail(segment: string, err: unknown): WalError {
+    const why = err instanceof Error ? err.message : String(err);
+    this.failure ??= new WalError('SyncFailed', `WAL ${this.dir}: fdatasync of ${segment} failed (${why}); what ` +
+      'reached the disk is unknown until the WAL is reopened');
+    return this.failure;
   }
 
   private append(records: readonly (RecordInput | EntryRecordInput)[]): void {
@@ -321,6 +448,7 @@ export class Wal {
     writeAll(tail.fd, bytes, this.offset);
     this.offset += bytes.length;
     this.crc = crc;
+    this.appended++;
   }
 
   /** Writes a new segment file with `header` frames, preallocated and synced; returns its open descriptor. */
@@ -358,7 +486,9 @@ export class Wal {
     const fd = this.writeNewSegment(`${final}.tmp`, header, this.crc);
     fs.renameSync(`${final}.tmp`, final);
     fsyncDir(this.dir);
-    fs.closeSync(tail.fd);
+    // The sealed tail was fsynced above and the new segment holds no append yet: everything appended is durable.
+    this.durable = this.appended;
+    this.retire(tail.fd);
     this.tail = { segment, fd };
     this.live.push(segment);
     this.logger.info(`created segment ${segment.name}`);
