@@ -151,6 +151,8 @@ export class RaftNode {
   // Invariant: appliedIndex <= the HardState's commit; snapshotIndex <= appliedIndex.
   private appliedIndex: number;
   private snapshotIndex: number;
+  /** Whether a configuration change was applied after the newest snapshot was taken (see maybeSnapshot). */
+  private confChangedSinceSnapshot = false;
   // Invariant: the term and vote last written to the WAL; a Ready that changes either sends nothing before its write.
   private durableTerm: number;
   private durableVote: NodeId;
@@ -606,6 +608,7 @@ export class RaftNode {
         // tsraft proposes only single-member changes; a V2 entry still changes the configuration.
         this.confState = this.raw.applyConfChange(decodeConfChangeV2(e.data));
         this.members.syncRoles(this.confState);
+        this.confChangedSinceSnapshot = true;
         break;
     }
     this.appliedIndex = e.index;
@@ -625,6 +628,7 @@ export class RaftNode {
 
   private applyConfChange(cc: ConfChange): void {
     this.confState = this.raw.applyConfChange(cc);
+    this.confChangedSinceSnapshot = true;
     this.members.applyConfChange(cc, this.confState);
     this.hooks.onPeersChanged(this.members);
     if (this.members.isRemoved(this.opts.id)) this.removed = true;
@@ -646,8 +650,15 @@ export class RaftNode {
 
   // §7: once enough entries are applied, the map itself stands in for them. Keep `snapshotCatchup` entries so a
   // follower that is only slightly behind gets entries rather than a whole snapshot.
+  //
+  // A configuration change also calls for a snapshot once the log has been compacted. A new member can then only
+  // catch up from a snapshot (§7), and the leader sends its newest one; a snapshot from before the change does not
+  // list the new member, and Raft refuses to restore a snapshot whose configuration leaves the node out.
   private maybeSnapshot(): void {
-    if (this.appliedIndex - this.snapshotIndex < this.opts.snapshotCount) return;
+    const dueByCount = this.appliedIndex - this.snapshotIndex >= this.opts.snapshotCount;
+    const dueByConfChange = this.confChangedSinceSnapshot && this.storage.firstIndex() > 1 && this.appliedIndex > this.snapshotIndex;
+    if (!dueByCount && !dueByConfChange) return;
+    this.confChangedSinceSnapshot = false;
     const snap = this.storage.createSnapshot(this.appliedIndex, this.confState, encodeSnapshotData(this.kv, this.members));
     this.persistence.saveSnapshot(snap);
     const compactTo = this.appliedIndex - this.opts.snapshotCatchup;

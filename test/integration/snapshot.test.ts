@@ -43,4 +43,20 @@ describe('catch-up by snapshot', () => {
       expect(kvs.length).toBe(150);
     }
   });
+
+  test('a member that joins after the log was compacted starts from a snapshot that lists it', async () => {
+    const leader = await c.leader();
+    expect(Number((await c.status(leader)).snapshotIndex)).toBeGreaterThan(1);
+    await c.allocate(4);
+    c.spawn(4, ['--join', c.url(leader)]);
+    await c.waitHealthy([4]);
+    const leaderStatus = await c.status(leader);
+    await waitFor('the new member to apply everything', async () => {
+      const s = await c.status(4);
+      return Number(s.applied) >= Number(leaderStatus.commit) ? true : undefined;
+    });
+    expect(c.log(4)).toMatch(/applying snapshot at index \d+/);
+    const kvs = await c.client([4]).list('k', undefined, 'serializable');
+    expect(kvs.length).toBe(150);
+  });
 });
