@@ -14,6 +14,7 @@ import { Logger } from '../raft/logger';
 import { MemoryStorage } from '../raft/storage';
 import { Entry, HardState, Snapshot, emptySnapshot, isEmptyHardState, isEmptySnapshot } from '../raft/types';
 import { SnapError, Snapshotter } from '../snap/snapshotter';
+import { writeFileAtomic } from '../wal/fileutil';
 import { Wal, walSnapshotOf } from '../wal/wal';
 import { KvError } from './errors';
 import { Member, Membership, parseMembershipJSON } from './members';
@@ -39,7 +40,7 @@ export function diskExists(dataDir: string): boolean {
 /** Creates the data directory of a new member. The members file is written first: a WAL implies it exists. */
 export function createDisk(dataDir: string, meta: MemberMeta, logger: Logger): NodeStart {
   fs.mkdirSync(snapDir(dataDir), { recursive: true });
-  writeFileDurably(membersFile(dataDir), JSON.stringify({ members: meta.members, removed: [] }, null, 2));
+  writeFileAtomic(membersFile(dataDir), Buffer.from(JSON.stringify({ members: meta.members, removed: [] }, null, 2)));
   const wal = Wal.create(walDir(dataDir), { nodeId: meta.id, clusterId: Number.parseInt(meta.clusterId, 16) }, { logger });
   return {
     storage: new MemoryStorage(),
@@ -129,20 +130,3 @@ function readMembers(file: string): Member[] {
   }
 }
 
-function writeFileDurably(file: string, text: string): void {
-  const tmp = `${file}.tmp`;
-  const fd = fs.openSync(tmp, 'w');
-  try {
-    fs.writeSync(fd, text);
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
-  }
-  fs.renameSync(tmp, file);
-  const dir = fs.openSync(path.dirname(file), 'r');
-  try {
-    fs.fsyncSync(dir);
-  } finally {
-    fs.closeSync(dir);
-  }
-}

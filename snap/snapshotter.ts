@@ -26,6 +26,7 @@ import { crc32c } from '@node-rs/crc32';
 import { decodeSnapshot, encodeSnapshot } from '../raft/codec';
 import { Logger, discardLogger } from '../raft/logger';
 import { Snapshot, isEmptySnapshot } from '../raft/types';
+import { fsyncDir, writeFileAtomic } from '../wal/fileutil';
 
 /** What went wrong with a snapshot file. */
 export type SnapErrorCode =
@@ -64,15 +65,6 @@ function hex16(n: number): string {
 /** The file name of the snapshot at `index` taken in `term`. */
 export function snapshotName(term: number, index: number): string {
   return `${hex16(term)}-${hex16(index)}.snap`;
-}
-
-function fsyncDir(dir: string): void {
-  const fd = fs.openSync(dir, 'r');
-  try {
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
-  }
 }
 
 /** Encodes a snapshot file's bytes. */
@@ -135,19 +127,7 @@ export class Snapshotter {
   saveSnap(snapshot: Snapshot): string {
     if (isEmptySnapshot(snapshot)) return '';
     const name = snapshotName(snapshot.metadata.term, snapshot.metadata.index);
-    const final = path.join(this.dir, name);
-    const tmp = `${final}.tmp`;
-    const fd = fs.openSync(tmp, 'w');
-    try {
-      const buf = encodeSnapFile(snapshot);
-      let done = 0;
-      while (done < buf.length) done += fs.writeSync(fd, buf, done, buf.length - done, done);
-      fs.fsyncSync(fd);
-    } finally {
-      fs.closeSync(fd);
-    }
-    fs.renameSync(tmp, final);
-    fsyncDir(this.dir);
+    writeFileAtomic(path.join(this.dir, name), encodeSnapFile(snapshot));
     return name;
   }
 

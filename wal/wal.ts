@@ -53,6 +53,7 @@ import { Logger, RaftPanic } from '../raft/logger';
 import { Entry, HardState, emptyHardState, isEmptyHardState } from '../raft/types';
 import { DecodedLog, decodeLog } from './decoder';
 import { WalError } from './errors';
+import { fsyncDir, writeAll } from './fileutil';
 import { DirLock } from './lock';
 import { EntryRecordInput, RecordInput, RecordType, TornTail, dataEnd, encodeFrames } from './record';
 import { SegmentName, listSegments, parseSegmentName, segmentName, selectSegments } from './segment';
@@ -92,20 +93,6 @@ const stderrLogger: Logger = {
     throw new RaftPanic(m);
   },
 };
-
-function fsyncDir(dir: string): void {
-  const fd = fs.openSync(dir, 'r');
-  try {
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
-  }
-}
-
-function writeAll(fd: number, buf: Uint8Array, position: number): void {
-  let done = 0;
-  while (done < buf.length) done += fs.writeSync(fd, buf, done, buf.length - done, position + done);
-}
 
 /** The segment being appended to. */
 interface Tail {
