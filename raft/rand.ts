@@ -1,7 +1,7 @@
 // # Seeded randomness
 //
 // The only randomness Raft needs is the election timeout (§5.2: "randomized election timeouts ensure that split
-// votes are rare"). The core draws it from a generator it is given, never from `Math.random`, so one seed and one
+// votes are rare"). The core draws it from a generator it is given, never from the platform's global source, so one seed and one
 // sequence of inputs always produce one sequence of outputs.
 
 /** A source of uniformly distributed integers. */
