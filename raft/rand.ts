@@ -1,8 +1,8 @@
 // # Seeded randomness
 //
 // The only randomness Raft needs is the election timeout (§5.2: "randomized election timeouts ensure that split
-// votes are rare"). The core draws it from a generator it is given, never from the platform's global source, so one seed and one
-// sequence of inputs always produce one sequence of outputs.
+// votes are rare"). The core draws it from a generator it is given, never from the platform's global source, so
+// one seed and one sequence of inputs always produce one sequence of outputs.
 
 /** A source of uniformly distributed integers. */
 export interface Rand {
