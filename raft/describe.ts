@@ -7,6 +7,8 @@
 // Go's `%q` quotes a byte string.
 
 import { decodeConfChange, decodeConfChangeV2 } from './codec';
+// Type-only: rawnode imports this module at run time, so a value import would form a cycle.
+import type { Ready } from './rawnode';
 import { LocalAppendThread, LocalApplyThread } from './config';
 import {
   ConfChangeSingle,
@@ -29,18 +31,6 @@ import {
 
 /** Renders the data of a normal entry. */
 export type EntryFormatter = (data: Uint8Array) => string;
-
-/** The parts of a Ready that are described; a RawNode's Ready has them all. */
-export interface DescribableReady {
-  softState: SoftState | null;
-  hardState: HardState;
-  readStates: ReadState[];
-  entries: Entry[];
-  snapshot: Snapshot;
-  committedEntries: Entry[];
-  messages: Message[];
-  mustSync: boolean;
-}
 
 const lowerHex = '0123456789abcdef';
 
@@ -299,7 +289,7 @@ export function describeReadStates(states: readonly ReadState[]): string {
 }
 
 /** Everything a Ready asks of the application, one section per non-empty part, or "<empty Ready>". */
-export function describeReady(rd: DescribableReady, format: EntryFormatter = defaultEntryFormatter): string {
+export function describeReady(rd: Ready, format: EntryFormatter = defaultEntryFormatter): string {
   let out = '';
   if (rd.softState !== null) {
     out += describeSoftState(rd.softState) + '\n';

@@ -1,8 +1,8 @@
 // The text forms of entries, messages and Ready structs, checked against lines of etcd's scenario files.
 
 import { encodeConfChange, encodeConfChangeV2 } from '../../raft/codec';
+import type { Ready } from '../../raft/rawnode';
 import {
-  DescribableReady,
   describeConfChanges,
   describeConfState,
   describeEntries,
@@ -231,7 +231,7 @@ describe('describeMessage', () => {
 });
 
 describe('describeReady', () => {
-  const empty: DescribableReady = {
+  const empty: Ready = {
     softState: null,
     hardState: emptyHardState(),
     readStates: [],
@@ -247,7 +247,7 @@ describe('describeReady', () => {
   });
 
   test('prints each non-empty part in order', () => {
-    const rd: DescribableReady = {
+    const rd: Ready = {
       ...empty,
       softState: { lead: 1, raftState: StateType.StateLeader },
       hardState: { term: 1, vote: 1, commit: 11 },
@@ -272,7 +272,7 @@ describe('describeReady', () => {
   });
 
   test('prints a snapshot between entries and committed entries', () => {
-    const rd: DescribableReady = { ...empty, hardState: { term: 1, vote: 0, commit: 11 }, snapshot: snapshot(11, 1, [1]) };
+    const rd: Ready = { ...empty, hardState: { term: 1, vote: 0, commit: 11 }, snapshot: snapshot(11, 1, [1]) };
     expect(describeReady(rd)).toBe(
       'Ready MustSync=false:\n' +
         'HardState Term:1 Commit:11\n' +
