@@ -7,7 +7,7 @@
 // Go's `%q` quotes a byte string.
 
 import { decodeConfChange, decodeConfChangeV2 } from './codec';
-// Type-only: rawnode imports this module at run time, so a value import would form a cycle.
+// Type-only: rawnode reaches this module at run time (through raft.ts), so a value import would form a cycle.
 import type { Ready } from './rawnode';
 import { LocalAppendThread, LocalApplyThread } from './config';
 import {

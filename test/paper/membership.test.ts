@@ -1,6 +1,7 @@
 // The Raft paper, §6 (cluster membership changes) and thesis chapter 4: one change at a time, joint consensus,
 // learners, and what a leader does when the configuration changes under it.
 
+import { RecordingLogger } from '../support/recording_logger';
 import { decodeConfChangeV2 } from '../../raft/codec';
 import { Raft } from '../../raft/raft';
 import { confChangeToMsg } from '../../raft/confchange/convert';
@@ -13,7 +14,7 @@ import {
   MessageType,
   StateType,
 } from '../../raft/types';
-import { Network, RecordingLogger, becomeLeader, msg, newTestRaft, nextEnts, propMsg, readMessages, storageWith } from './net';
+import { Network, becomeLeader, msg, newTestRaft, nextEnts, propMsg, readMessages, storageWith } from './net';
 
 const add = (nodeId: number): ConfChangeSingle => ({ type: ConfChangeType.ConfChangeAddNode, nodeId });
 const remove = (nodeId: number): ConfChangeSingle => ({ type: ConfChangeType.ConfChangeRemoveNode, nodeId });

@@ -5,7 +5,6 @@
 import { Config } from '../../raft/config';
 import { Raft } from '../../raft/raft';
 import { RaftError } from '../../raft/errors';
-import { Logger, RaftPanic } from '../../raft/logger';
 import { SeededRand } from '../../raft/rand';
 import { MemoryStorage } from '../../raft/storage';
 import {
@@ -35,26 +34,6 @@ export class PeersStorage extends MemoryStorage {
 
 export function storageWith(voters: NodeId[], learners: NodeId[] = []): PeersStorage {
   return new PeersStorage({ ...emptyConfState(), voters, learners });
-}
-
-/** A logger that keeps every line, so tests can assert on what the node said. */
-export class RecordingLogger implements Logger {
-  lines: string[] = [];
-  debug(m: string): void {
-    this.lines.push(`DEBUG ${m}`);
-  }
-  info(m: string): void {
-    this.lines.push(`INFO ${m}`);
-  }
-  warning(m: string): void {
-    this.lines.push(`WARN ${m}`);
-  }
-  error(m: string): void {
-    this.lines.push(`ERROR ${m}`);
-  }
-  panic(m: string): never {
-    throw new RaftPanic(m);
-  }
 }
 
 export function newTestRaft(

@@ -1,9 +1,10 @@
 // Thesis §9.6 (PreVote), §6.2 (CheckQuorum) and §4.2.3 (disruptive servers): how etcd keeps a server that was
 // partitioned away, or removed, from forcing a healthy cluster into new terms.
 
+import { RecordingLogger } from '../support/recording_logger';
 import { ReadOnlyOption } from '../../raft/read_only';
 import { MessageType, StateType } from '../../raft/types';
-import { Network, RecordingLogger, msg, newTestRaft, readMessages, storageWith } from './net';
+import { Network, msg, newTestRaft, readMessages, storageWith } from './net';
 
 describe('thesis §9.6 PreVote', () => {
   // "a candidate would first ask other servers whether its log was up-to-date enough to get their vote. Only if

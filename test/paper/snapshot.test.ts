@@ -1,11 +1,11 @@
 // The Raft paper, §7 (log compaction) and Figure 13 (InstallSnapshot): restoring from a snapshot, and a leader
 // catching up a follower whose next entry it has compacted away.
 
+import { RecordingLogger } from '../support/recording_logger';
 import { Snapshot, MessageType, StateType, emptyConfState, newEntry } from '../../raft/types';
 import { StateType as ProgressState } from '../../raft/tracker/state';
 import {
   Network,
-  RecordingLogger,
   becomeLeader,
   msg,
   newTestRaft,

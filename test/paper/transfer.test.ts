@@ -1,8 +1,9 @@
 // Thesis §3.10, leadership transfer: "the prior leader sends its log entries to the target server ... then the
 // target server starts an election without waiting for its election timeout to elapse" (MsgTimeoutNow).
 
+import { RecordingLogger } from '../support/recording_logger';
 import { MessageType, StateType } from '../../raft/types';
-import { Network, RecordingLogger, msg, newTestRaft, propMsg, readMessages, storageWith } from './net';
+import { Network, msg, newTestRaft, propMsg, readMessages, storageWith } from './net';
 
 function transfer(nt: Network, leader: number, to: number): void {
   nt.send(msg({ type: MessageType.MsgTransferLeader, from: to, to: leader }));

@@ -5,7 +5,8 @@ import * as path from 'path';
 import { SnapError, Snapshotter } from '../../snap/snapshotter';
 import { Snapshot } from '../../raft/types';
 import { Wal, walSnapshotOf, emptyWalSnapshot } from '../../wal/wal';
-import { MemoryLogger, entryData, makeEntries, scratchDir } from '../wal/helpers';
+import { RecordingLogger } from '../support/recording_logger';
+import { entryData, makeEntries, scratchDir } from '../wal/helpers';
 
 const cs = { voters: [1, 2, 3], learners: [], votersOutgoing: [], learnersNext: [], autoLeave: false };
 function snapAt(index: number): Snapshot {
@@ -21,7 +22,7 @@ function restart(walDir: string, snapDir: string): { snapIndex: number; entries:
     if (!(err instanceof SnapError) || err.code !== 'NoSnapshot') throw err;
   }
   const at = snap === null ? emptyWalSnapshot() : walSnapshotOf(snap);
-  const w = Wal.open(walDir, at, { segmentSize: 64 * 1024, logger: new MemoryLogger() });
+  const w = Wal.open(walDir, at, { segmentSize: 64 * 1024, logger: new RecordingLogger() });
   const r = w.readAll();
   w.close();
   return { snapIndex: snap?.metadata.index ?? 0, entries: r.entries.map((e) => e.index), commit: r.hardState.commit };
@@ -41,7 +42,7 @@ test.each([
   const walDir = path.join(root, 'wal');
   const snapDir = path.join(root, 'snap');
   const snapper = new Snapshotter(snapDir);
-  const w = Wal.create(walDir, { nodeId: 1, clusterId: 1 }, { segmentSize: 64 * 1024, logger: new MemoryLogger() });
+  const w = Wal.create(walDir, { nodeId: 1, clusterId: 1 }, { segmentSize: 64 * 1024, logger: new RecordingLogger() });
   w.save({ term: 1, vote: 1, commit: 10 }, makeEntries(1, 20, 1), true);
   snapper.saveSnap(snapAt(10));
   w.saveSnapshot(walSnapshotOf(snapAt(10)));

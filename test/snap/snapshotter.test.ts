@@ -2,7 +2,8 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { SnapError, Snapshotter, decodeSnapFile, encodeSnapFile, snapshotName } from '../../snap/snapshotter';
 import { Snapshot, emptySnapshot } from '../../raft/types';
-import { MemoryLogger, entryData, scratchDir } from '../wal/helpers';
+import { RecordingLogger } from '../support/recording_logger';
+import { entryData, scratchDir } from '../wal/helpers';
 
 function snapAt(term: number, index: number, size = 200): Snapshot {
   return {
@@ -82,7 +83,7 @@ describe('Snapshot damage sweeps', () => {
   // Every truncation and a bit flip at every byte of the newest file: load falls back to the older snapshot (and
   // renames the damaged one .broken), or, with no older one, refuses. It never returns changed content.
   function sweep(withOlder: boolean): { fellBack: number; refused: number } {
-    const s = new Snapshotter(dir, new MemoryLogger());
+    const s = new Snapshotter(dir, new RecordingLogger());
     if (withOlder) s.saveSnap(snapAt(1, 10));
     s.saveSnap(snapAt(2, 20));
     const newest = path.join(dir, snapshotName(2, 20));

@@ -1,27 +1,10 @@
+import { RecordingLogger } from '../support/recording_logger';
 import fc from 'fast-check';
 import { entrySize } from '../../raft/codec';
 import { RaftLog, newLog } from '../../raft/log';
-import { Logger, RaftPanic } from '../../raft/logger';
 import { MemoryStorage, StorageError, StorageErrorCode } from '../../raft/storage';
 import { Entry, Snapshot, emptyConfState, newEntry } from '../../raft/types';
 import { EntryId, limitSize, noLimit } from '../../raft/util';
-
-class RecordingLogger implements Logger {
-  readonly lines: string[] = [];
-  debug(): void {}
-  info(message: string): void {
-    this.lines.push(message);
-  }
-  warning(message: string): void {
-    this.lines.push(message);
-  }
-  error(message: string): void {
-    this.lines.push(message);
-  }
-  panic(message: string): never {
-    throw new RaftPanic(message);
-  }
-}
 
 const ent = (index: number, term: number): Entry => newEntry({ index, term });
 const id = (index: number, term: number): EntryId => ({ index, term });
@@ -103,9 +86,9 @@ describe('RaftLog.findConflict', () => {
   it("logs a conflict inside the log in etcd's words, but not a new entry", () => {
     const { log, out } = makeLog([], { unstable: previous });
     log.findConflict([ent(4, 4)]);
-    expect(out.lines).toEqual([]);
+    expect(out.messages()).toEqual([]);
     log.findConflict([ent(2, 5)]);
-    expect(out.lines).toEqual(['found conflict at index 2 [existing term: 2, conflicting term: 5]']);
+    expect(out.messages()).toEqual(['found conflict at index 2 [existing term: 2, conflicting term: 5]']);
   });
 });
 
@@ -294,7 +277,7 @@ describe('RaftLog persistence hand-off', () => {
     log.stableTo(id(2, 1));
     expect(log.unstable.offset).toBe(2);
     expect(log.nextUnstableEnts()).toEqual([ent(2, 2)]);
-    expect(out.lines).toContain('entry at (index,term)=(2,1) mismatched with entry at (2,2) in unstable log; ignoring');
+    expect(out.messages()).toContain('entry at (index,term)=(2,1) mismatched with entry at (2,2) in unstable log; ignoring');
   });
 });
 
@@ -460,7 +443,7 @@ describe('RaftLog.restore', () => {
     log.commitTo(2);
     log.appliedTo(2, 0);
     log.restore(snap(11, 3));
-    expect(out.lines).toEqual([
+    expect(out.messages()).toEqual([
       'log [committed=2, applied=2, applying=2, unstable.offset=3, unstable.offsetInProgress=3, ' +
         'len(unstable.Entries)=0] starts to restore snapshot [index: 11, term: 3]',
     ]);

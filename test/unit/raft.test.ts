@@ -2,11 +2,11 @@
 // commit capping, stale and duplicated messages, and the exact log lines the scenario files compare.
 
 import { Raft } from '../../raft/raft';
+import { RecordingLogger } from '../support/recording_logger';
 import { StateType as ProgressState } from '../../raft/tracker/state';
 import { MessageType, StateType, newEntry } from '../../raft/types';
 import {
   Network,
-  RecordingLogger,
   becomeLeader,
   msg,
   newTestRaft,

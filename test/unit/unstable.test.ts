@@ -1,25 +1,7 @@
+import { RecordingLogger } from '../support/recording_logger';
 import fc from 'fast-check';
-import { Logger, RaftPanic } from '../../raft/logger';
 import { Unstable } from '../../raft/log_unstable';
 import { Entry, Snapshot, emptyConfState, newEntry } from '../../raft/types';
-
-/** A logger that records info lines and throws on panic. */
-class RecordingLogger implements Logger {
-  readonly lines: string[] = [];
-  debug(): void {}
-  info(message: string): void {
-    this.lines.push(message);
-  }
-  warning(message: string): void {
-    this.lines.push(message);
-  }
-  error(message: string): void {
-    this.lines.push(message);
-  }
-  panic(message: string): never {
-    throw new RaftPanic(message);
-  }
-}
 
 const ent = (index: number, term: number): Entry => newEntry({ index, term });
 const snap = (index: number, term: number): Snapshot => ({
@@ -116,14 +98,14 @@ describe('Unstable.stableTo', () => {
     const { u, log } = unstable(5, [1]);
     u.stableTo({ index: 15, term: 1 });
     expect(u.entries).toHaveLength(1);
-    expect(log.lines).toEqual(['entry at index 15 missing from unstable log; ignoring']);
+    expect(log.messages()).toEqual(['entry at index 15 missing from unstable log; ignoring']);
   });
 
   it('ignores an index that is only its snapshot', () => {
     const { u, log } = unstable(5, [1], { snapshot: snap(4, 1) });
     u.stableTo({ index: 4, term: 1 });
     expect(u.offset).toBe(5);
-    expect(log.lines).toEqual(['entry at index 4 matched unstable snapshot; ignoring']);
+    expect(log.messages()).toEqual(['entry at index 4 matched unstable snapshot; ignoring']);
   });
 
   it('ignores a write of entries that a newer leader has replaced since', () => {
@@ -131,7 +113,7 @@ describe('Unstable.stableTo', () => {
     u.stableTo({ index: 12, term: 2 });
     expect(u.offset).toBe(11);
     expect(u.entries).toHaveLength(2);
-    expect(log.lines).toEqual([
+    expect(log.messages()).toEqual([
       'entry at (index,term)=(12,2) mismatched with entry at (12,3) in unstable log; ignoring',
     ]);
   });
@@ -164,7 +146,7 @@ describe('Unstable.truncateAndAppend', () => {
     u.truncateAndAppend([ent(6, 1), ent(7, 1)]);
     expect(u.entries).toEqual([ent(5, 1), ent(6, 1), ent(7, 1)]);
     expect(u.offsetInProgress).toBe(6);
-    expect(log.lines).toEqual([]);
+    expect(log.messages()).toEqual([]);
   });
 
   it('replaces the whole tail from an index at or below the offset', () => {
@@ -173,7 +155,7 @@ describe('Unstable.truncateAndAppend', () => {
     expect(u.offset).toBe(4);
     expect(u.entries).toEqual([ent(4, 2), ent(5, 2)]);
     expect(u.offsetInProgress).toBe(4);
-    expect(log.lines).toEqual(['replace the unstable entries from index 4']);
+    expect(log.messages()).toEqual(['replace the unstable entries from index 4']);
   });
 
   it('truncates inside the tail, keeping in progress only what precedes the cut', () => {
@@ -181,7 +163,7 @@ describe('Unstable.truncateAndAppend', () => {
     u.truncateAndAppend([ent(6, 2)]);
     expect(u.entries).toEqual([ent(5, 1), ent(6, 2)]);
     expect(u.offsetInProgress).toBe(6);
-    expect(log.lines).toEqual(['truncate the unstable entries before index 6']);
+    expect(log.messages()).toEqual(['truncate the unstable entries before index 6']);
   });
 
   it('does not keep a reference to the caller array', () => {

@@ -7,7 +7,8 @@ import * as os from 'os';
 import * as path from 'path';
 import { Wal, WalError, emptyWalSnapshot } from '../../wal/wal';
 import { childScript } from './child';
-import { MemoryLogger, entryData, scratchDir } from './helpers';
+import { RecordingLogger } from '../support/recording_logger';
+import { entryData, scratchDir } from './helpers';
 
 const TRIALS = process.env.TSRAFT_LONG === '1' ? 50 : 10;
 const SEGMENT = 64 * 1024;
@@ -71,7 +72,7 @@ test(`every acknowledged entry survives ${TRIALS} SIGKILLs at random moments`, a
       for (let i = run.ready + 1; i <= run.acked; i++) termOf[i] = trial;
       acked = Math.max(acked, run.acked);
 
-      const logger = new MemoryLogger();
+      const logger = new RecordingLogger();
       let entries;
       const w = Wal.open(dir, emptyWalSnapshot(), { segmentSize: SEGMENT, logger });
       try {

@@ -2,7 +2,6 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { Logger, RaftPanic } from '../../raft/logger';
 import { Entry, EntryType } from '../../raft/types';
 
 /** A fresh scratch directory, on tmpfs when the machine has one (crash and sweep tests reopen logs many times). */
@@ -29,24 +28,6 @@ export function makeEntries(lo: number, hi: number, term: number, size = 24): En
     out.push({ index: i, term, type: EntryType.EntryNormal, data: entryData(i, term, size) });
   }
   return out;
-}
-
-/** A logger that keeps what it is told. */
-export class MemoryLogger implements Logger {
-  readonly lines: string[] = [];
-  debug(): void {}
-  info(m: string): void {
-    this.lines.push(`INFO ${m}`);
-  }
-  warning(m: string): void {
-    this.lines.push(`WARN ${m}`);
-  }
-  error(m: string): void {
-    this.lines.push(`ERROR ${m}`);
-  }
-  panic(m: string): never {
-    throw new RaftPanic(m);
-  }
 }
 
 /** The index of the first entry where `a` and `b` differ, or -1 if they are equal (jest's deep equality is slow). */

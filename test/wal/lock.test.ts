@@ -5,7 +5,8 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { Wal, WalError, emptyWalSnapshot } from '../../wal/wal';
 import { childScript } from './child';
-import { MemoryLogger, scratchDir } from './helpers';
+import { RecordingLogger } from '../support/recording_logger';
+import { scratchDir } from './helpers';
 
 let scratch: string;
 beforeAll(() => {
@@ -46,7 +47,7 @@ test('a second process is refused while the holder lives, and the lock is free o
     await exited;
   }
   // No waiting for staleness: the kernel released the flock with the process.
-  const w = Wal.open(dir, emptyWalSnapshot(), { segmentSize: 64 * 1024, logger: new MemoryLogger() });
+  const w = Wal.open(dir, emptyWalSnapshot(), { segmentSize: 64 * 1024, logger: new RecordingLogger() });
   expect(w.readAll().metadata).toEqual({ nodeId: 1, clusterId: 1 });
   w.close();
   expect(fs.readFileSync(path.join(dir, 'LOCK'), 'utf8')).toBe(`${process.pid}\n`);

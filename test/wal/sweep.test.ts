@@ -9,7 +9,8 @@ import { DecodedLog, decodeLog } from '../../wal/decoder';
 import { SECTOR_BYTES } from '../../wal/record';
 import { SegmentName, listSegments } from '../../wal/segment';
 import { Wal, WalError, emptyWalSnapshot } from '../../wal/wal';
-import { MemoryLogger, firstDifference, makeEntries, scratchDir } from './helpers';
+import { RecordingLogger } from '../support/recording_logger';
+import { firstDifference, makeEntries, scratchDir } from './helpers';
 
 const LONG = process.env.TSRAFT_LONG === '1';
 const SAVES = 1000;
@@ -52,7 +53,7 @@ let entriesBeforeTail: number;
 beforeAll(() => {
   root = scratchDir('sweep');
   dir = path.join(root, 'wal');
-  const w = Wal.create(dir, meta, { segmentSize: 16 * 1024, logger: new MemoryLogger() });
+  const w = Wal.create(dir, meta, { segmentSize: 16 * 1024, logger: new RecordingLogger() });
   all = [];
   // One entry and one hard state per save; keep going until the tail segment holds plenty of records.
   const tailFrameCount = (): number => {
@@ -202,7 +203,7 @@ test('real files: a truncated tail is repaired on reopen, kept as .broken, and t
   for (let k = from + 1; k < to; k += step) {
     fs.writeFileSync(file, last.bytes.subarray(0, k));
     fs.rmSync(`${file}.broken`, { force: true });
-    const logger = new MemoryLogger();
+    const logger = new RecordingLogger();
     const w = Wal.open(dir, emptyWalSnapshot(), { segmentSize: 16 * 1024, logger });
     const r = w.readAll();
     const want = prefixAt(k);

@@ -6,10 +6,11 @@ import * as path from 'path';
 import { emptyHardState } from '../../raft/types';
 import { listSegments } from '../../wal/segment';
 import { Wal, WalError, emptyWalSnapshot } from '../../wal/wal';
-import { MemoryLogger, firstDifference, makeEntries, scratchDir } from './helpers';
+import { RecordingLogger } from '../support/recording_logger';
+import { firstDifference, makeEntries, scratchDir } from './helpers';
 
 const meta = { nodeId: 5, clusterId: 0xbeef };
-const small = () => ({ segmentSize: 4096, logger: new MemoryLogger() });
+const small = () => ({ segmentSize: 4096, logger: new RecordingLogger() });
 const state = (commit: number) => ({ term: 1, vote: 1, commit });
 
 let dir: string;

@@ -3,10 +3,11 @@ import * as path from 'path';
 import { ConfState, EntryType, emptyConfState } from '../../raft/types';
 import { listSegments } from '../../wal/segment';
 import { Wal, WalError, WalSnapshot, emptyWalSnapshot } from '../../wal/wal';
-import { MemoryLogger, makeEntries, scratchDir } from './helpers';
+import { RecordingLogger } from '../support/recording_logger';
+import { makeEntries, scratchDir } from './helpers';
 
 const meta = { nodeId: 3, clusterId: 0x1234abcd };
-const small = (logger = new MemoryLogger()) => ({ segmentSize: 4096, logger });
+const small = (logger = new RecordingLogger()) => ({ segmentSize: 4096, logger });
 
 function snap(index: number, term: number, confState: ConfState = emptyConfState()): WalSnapshot {
   return { index, term, confState };
@@ -113,7 +114,7 @@ describe('Wal round trips', () => {
   });
 
   test('many segments: cut at the size limit, read back across them, resume in the tail', () => {
-    const logger = new MemoryLogger();
+    const logger = new RecordingLogger();
     const w = Wal.create(dir, meta, small(logger));
     for (let i = 1; i <= 400; i += 4) w.save({ term: 1, vote: 1, commit: i - 1 }, makeEntries(i, i + 3, 1, 40), true);
     w.close();
@@ -280,7 +281,7 @@ describe('Wal misuse and refusals', () => {
     while (bytes[end - 1] === 0) end--;
     // Cut the file 20 bytes into the final record (the hard state), as a crash mid-append would.
     fs.truncateSync(file, end - 10);
-    const logger = new MemoryLogger();
+    const logger = new RecordingLogger();
     const { w: w2, r } = reopen(emptyWalSnapshot(), small(logger));
     expect(r.entries).toEqual(makeEntries(1, 3, 1, 100));
     expect(r.hardState).toEqual({ term: 0, vote: 0, commit: 0 });
