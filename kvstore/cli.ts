@@ -28,6 +28,8 @@ program
   .requiredOption('--data-dir <dir>', 'where the WAL and snapshots live')
   .option('--listen-client <url>', 'client API address', 'http://127.0.0.1:2379')
   .option('--listen-peer <url>', 'peer transport address', 'http://127.0.0.1:2380')
+  .option('--advertise-client <url>', 'client URL announced to the cluster (default: --listen-client)')
+  .option('--advertise-peer <url>', 'peer URL recorded in the membership (default: --listen-peer)')
   .option('--initial-cluster <list>', 'start a new cluster: 1=http://127.0.0.1:2380,2=...')
   .option('--join <url>', 'client URL(s) of a running member: ask to be added, then start')
   .option('--cluster-id <hex>', 'cluster ID (default: a hash of the initial cluster)')
@@ -48,6 +50,8 @@ program
       dataDir: String(o.dataDir),
       listenClient: String(o.listenClient),
       listenPeer: String(o.listenPeer),
+      ...(typeof o.advertiseClient === 'string' ? { advertiseClient: o.advertiseClient } : {}),
+      ...(typeof o.advertisePeer === 'string' ? { advertisePeer: o.advertisePeer } : {}),
       ...(typeof o.initialCluster === 'string' ? { initialCluster: o.initialCluster } : {}),
       ...(typeof o.join === 'string' ? { join: o.join } : {}),
       ...(typeof o.clusterId === 'string' ? { clusterId: o.clusterId } : {}),

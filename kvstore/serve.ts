@@ -30,10 +30,14 @@ export interface ServeOptions {
   /** Required for `initialCluster`; chosen by the cluster on join when absent; read from disk on restart. */
   id?: NodeId;
   dataDir: string;
-  /** e.g. http://127.0.0.1:2379; also the address other members and clients are told. */
+  /** e.g. http://127.0.0.1:2379; also the address other members and clients are told unless `advertiseClient` is given. */
   listenClient: string;
-  /** e.g. http://127.0.0.1:2380. */
+  /** e.g. http://127.0.0.1:2380; also the address other members are told unless `advertisePeer` is given. */
   listenPeer: string;
+  /** The peer URL recorded in the membership, when peers reach this member by another address (NAT, a proxy). */
+  advertisePeer?: string;
+  /** The client URL announced to the cluster, when clients reach this member by another address. */
+  advertiseClient?: string;
   /** `1=http://127.0.0.1:2380,2=...` */
   initialCluster?: string;
   /** The client URL of a running member. */
@@ -78,8 +82,12 @@ export function parseInitialCluster(text: string): Member[] {
 
 /** Starts a member as the options and the data directory say. */
 export async function serve(opts: ServeOptions): Promise<RunningMember> {
-  const clientURL = originOf(opts.listenClient, '--listen-client');
-  const peerURL = originOf(opts.listenPeer, '--listen-peer');
+  // Listen on one address, tell the cluster another (as etcd's --listen-peer-urls and
+  // --initial-advertise-peer-urls): the membership stores the advertised URLs, the sockets bind the listen URLs.
+  const listenClientURL = originOf(opts.listenClient, '--listen-client');
+  const listenPeerURL = originOf(opts.listenPeer, '--listen-peer');
+  const clientURL = opts.advertiseClient === undefined ? listenClientURL : originOf(opts.advertiseClient, '--advertise-client');
+  const peerURL = opts.advertisePeer === undefined ? listenPeerURL : originOf(opts.advertisePeer, '--advertise-peer');
   let log = opts.loggerFor(opts.id ?? 0);
 
   let id: NodeId;
@@ -100,12 +108,15 @@ export async function serve(opts: ServeOptions): Promise<RunningMember> {
         `log to ${opened.storage.lastIndex()}, term ${hardState.term}, commit ${hardState.commit}`,
     );
   } else if (opts.initialCluster !== undefined && opts.initialCluster !== '') {
-    await checkPortsFree(clientURL, peerURL);
+    await checkPortsFree(listenClientURL, listenPeerURL);
     const initial = parseInitialCluster(opts.initialCluster);
     if (opts.id === undefined) throw new KvError('BadRequest', '--id is required with --initial-cluster');
     const self = initial.find((m) => m.id === opts.id);
     if (self === undefined) throw new KvError('BadRequest', `Member ${opts.id} is not in the initial cluster`);
-    if (self.peerURL !== peerURL) throw new KvError('BadRequest', `Initial cluster gives member ${opts.id} peer URL ${self.peerURL}, but --listen-peer is ${peerURL}`);
+    if (self.peerURL !== peerURL) {
+      const flag = opts.advertisePeer === undefined ? '--listen-peer' : '--advertise-peer';
+      throw new KvError('BadRequest', `Initial cluster gives member ${opts.id} peer URL ${self.peerURL}, but ${flag} is ${peerURL}`);
+    }
     id = opts.id;
     clusterId = normalClusterId(opts.clusterId ?? clusterIdOf(initial));
     opened = createDisk(opts.dataDir, { id, clusterId, members: initial }, log);
@@ -114,7 +125,7 @@ export async function serve(opts: ServeOptions): Promise<RunningMember> {
     opened.bootstrap = initial.map((m) => ({ id: m.id, context: encodeMemberContext({ peerURL: m.peerURL, clientURL: '' }) }));
     log.info(`starting member ${id} of new cluster ${clusterId} with ${initial.length} members`);
   } else if (opts.join !== undefined && opts.join !== '') {
-    await checkPortsFree(clientURL, peerURL);
+    await checkPortsFree(listenClientURL, listenPeerURL);
     const joined = await askToJoin(opts.join, peerURL, clientURL, opts.id, log);
     id = joined.id;
     clusterId = joined.clusterId;
@@ -171,15 +182,18 @@ export async function serve(opts: ServeOptions): Promise<RunningMember> {
   const app = clientApp(raftNode, { clusterId, maxKeyBytes: opts.maxKeyBytes, maxValueBytes: opts.maxValueBytes, maxListLimit: 10_000 });
   const api = http.createServer({ maxHeaderSize: 64 * 1024 }, clientHandler(raftNode, opts, app));
   api.keepAliveTimeout = 60_000;
-  const peerAddr = new URL(peerURL);
-  const clientAddr = new URL(clientURL);
+  const peerAddr = new URL(listenPeerURL);
+  const clientAddr = new URL(listenClientURL);
   await transport.listen(peerAddr.hostname, Number(peerAddr.port));
   await new Promise<void>((resolve, reject) => {
     api.once('error', reject);
     api.listen(Number(clientAddr.port), clientAddr.hostname, () => resolve());
   });
   raftNode.start();
-  log.info(`serving clients on ${clientURL} (port ${(api.address() as AddressInfo).port}) and peers on ${peerURL}`);
+  log.info(
+    `serving clients on ${listenClientURL} (port ${(api.address() as AddressInfo).port}) and peers on ${listenPeerURL}` +
+      (clientURL !== listenClientURL || peerURL !== listenPeerURL ? `, advertising ${clientURL} and ${peerURL}` : ''),
+  );
   void publishClientURL(raftNode, clientURL, opts.tickMs, log);
 
   function stop(reason = 'stopped', failed = false): Promise<void> {
