@@ -1,0 +1,127 @@
+// # Applying the committed log
+//
+// Rule A1 of Figure 2: committed entries are applied to the state machine in log order, and a snapshot received
+// from the leader replaces the state it stands for (§7). The state machine of a tsraft member has two parts that
+// change only this way: the key-value map (kvstore/kv.ts) and the membership registry (kvstore/members.ts), whose
+// peer URLs ride in configuration changes. This module applies entries and snapshots to both, hands configuration
+// changes back to the core (thesis §4.1: a configuration takes effect when applied), and tells a listener what
+// happened so waiting requests can be answered and the transport can follow the membership.
+
+import { decodeConfChange, decodeConfChangeV2 } from '../raft/codec';
+import { ConfChange, ConfChangeV2, ConfState, Entry, EntryType, NodeId, Snapshot, isEmptySnapshot } from '../raft/types';
+import { Command, CommandOp, decodeCommand } from './command';
+import { ApplyResult, KvStore } from './kv';
+import { Membership, decodeMemberContext } from './members';
+import { encodeSnapshotData, restoreSnapshotData } from './snapshot';
+
+/** The core's half of a configuration change: RawNode.applyConfChange. */
+export interface ConfChangeCore {
+  applyConfChange(cc: ConfChange | ConfChangeV2): ConfState;
+}
+
+/** Told what applying changed. */
+export interface ApplyListener {
+  /** A command was applied, with its result. */
+  commandApplied(cmd: Command, result: ApplyResult): void;
+  /** A configuration change whose context names request `tag` was applied. */
+  confChangeApplied(tag: string): void;
+  /** The membership registry changed (a configuration change or a snapshot). */
+  membersChanged(members: Membership): void;
+}
+
+/** The map and the registry, and how far into the log they reach. */
+export class KvApplier {
+  readonly kv = new KvStore();
+  // Invariant: every entry up to `appliedIndex`, and nothing after it, is reflected in `kv` and `members`.
+  private appliedIndex: number;
+  private confState: ConfState;
+  /** Whether a configuration change was applied since the last `snapshotData()`. */
+  private confChangedSinceSnapshot = false;
+  private removed = false;
+
+  constructor(
+    private readonly selfId: NodeId,
+    readonly members: Membership,
+    snapshot: Snapshot,
+    private readonly core: ConfChangeCore,
+    private readonly listener: ApplyListener,
+  ) {
+    this.appliedIndex = snapshot.metadata.index;
+    this.confState = snapshot.metadata.confState;
+    if (!isEmptySnapshot(snapshot)) restoreSnapshotData(snapshot.data, this.kv, this.members);
+  }
+
+  get applied(): number {
+    return this.appliedIndex;
+  }
+
+  get currentConfState(): ConfState {
+    return this.confState;
+  }
+
+  /** Whether this member has applied its own removal from the cluster. */
+  get isRemoved(): boolean {
+    return this.removed;
+  }
+
+  /** Whether a configuration change was applied since the state was last snapshotted. */
+  get confChangedSinceLastSnapshot(): boolean {
+    return this.confChangedSinceSnapshot;
+  }
+
+  /** Replaces the map and the registry with a snapshot's, unless they already reach past it; says whether it did. */
+  applySnapshot(snap: Snapshot): boolean {
+    if (snap.metadata.index <= this.appliedIndex) return false;
+    restoreSnapshotData(snap.data, this.kv, this.members);
+    this.confState = snap.metadata.confState;
+    this.appliedIndex = snap.metadata.index;
+    this.members.syncRoles(this.confState);
+    this.listener.membersChanged(this.members);
+    if (this.members.isRemoved(this.selfId)) this.removed = true;
+    return true;
+  }
+
+  /** Applies one committed entry; an entry already applied (a replay) is skipped. */
+  applyEntry(e: Entry): void {
+    if (e.index <= this.appliedIndex) return;
+    switch (e.type) {
+      case EntryType.EntryNormal:
+        if (e.data.length > 0) this.applyCommand(decodeCommand(e.data));
+        break;
+      case EntryType.EntryConfChange:
+        this.applyConfChange(decodeConfChange(e.data));
+        break;
+      case EntryType.EntryConfChangeV2:
+        // tsraft proposes only single-member changes; a V2 entry still changes the configuration.
+        this.confState = this.core.applyConfChange(decodeConfChangeV2(e.data));
+        this.members.syncRoles(this.confState);
+        this.confChangedSinceSnapshot = true;
+        break;
+    }
+    this.appliedIndex = e.index;
+  }
+
+  /** The bytes of a snapshot of the state as applied now (§7). */
+  snapshotData(): Buffer {
+    this.confChangedSinceSnapshot = false;
+    return encodeSnapshotData(this.kv, this.members);
+  }
+
+  private applyCommand(cmd: Command): void {
+    const result =
+      cmd.op === CommandOp.PublishClientURL
+        ? { existed: this.members.setClientURL(Number(cmd.key), Buffer.from(cmd.value).toString('utf8')) }
+        : this.kv.apply(cmd);
+    this.listener.commandApplied(cmd, result);
+  }
+
+  private applyConfChange(cc: ConfChange): void {
+    this.confState = this.core.applyConfChange(cc);
+    this.confChangedSinceSnapshot = true;
+    this.members.applyConfChange(cc, this.confState);
+    this.listener.membersChanged(this.members);
+    if (this.members.isRemoved(this.selfId)) this.removed = true;
+    const tag = decodeMemberContext(cc.context).request;
+    if (tag !== undefined) this.listener.confChangeApplied(tag);
+  }
+}

@@ -1,0 +1,289 @@
+// # The Ready loop
+//
+// The core (raft/) is a pure state machine: it never touches a disk, a socket or a clock. This is the driver that
+// does, for one member. It owns the RawNode and runs one loop that:
+//
+// 1. gathers everything that arrived since the last turn: peer messages, ticks of the clock, reports about
+//    unreachable peers, and the client requests queued in kvstore/requests.ts, and hands it all to the RawNode;
+// 2. asks for one `Ready` and handles it in the order Raft's safety requires (see docs/ready-loop.md):
+//    a. a snapshot from the leader: its file, then its WAL record, then MemoryStorage;
+//    b. the HardState and new entries: WAL (fsync when `mustSync`), then MemoryStorage;
+//    c. messages to peers: only now, because a vote or an acknowledgement promises that the state it depends on
+//       is on stable storage (Figure 2, "Persistent state ... updated on stable storage before responding");
+//    d. committed entries: applied to the key-value map in log order by kvstore/apply.ts (§5.3, thesis §4.1);
+// 3. calls `advance()`, and every `snapshotCount` applied entries compacts the log into a snapshot (§7).
+//
+// Step 1 drains every queue before step 2, so under load one Ready (and so one fsync) covers many requests. The
+// fsync of step 2b runs off the event loop: whatever arrives meanwhile is queued for the next Ready, so the disk
+// and the parsing of the next batch of requests overlap.
+
+import { RaftError } from '../raft/errors';
+import { RawNode, Ready } from '../raft/rawnode';
+import { MemoryStorage } from '../raft/storage';
+import { Message, MessageType, NodeId, None, StateType, isEmptyHardState, isEmptySnapshot } from '../raft/types';
+import { KvApplier } from './apply';
+import type { NodeCounters, NodeHooks, NodeOptions, Persistence } from './node';
+import { Requests } from './requests';
+
+/** What the loop drives and whom it tells. */
+export interface LoopParts {
+  raw: RawNode;
+  storage: MemoryStorage;
+  persistence: Persistence;
+  requests: Requests;
+  applier: KvApplier;
+  hooks: NodeHooks;
+  /** Called once when the loop cannot or must not go on: it failed (`failed` true) or the member was removed. */
+  halt(reason: string, failed: boolean): void;
+}
+
+/** One member's loop between the RawNode, the disk, the peers and the state machine. */
+export class ReadyLoop {
+  readonly counts: NodeCounters = { readies: 0, fsyncs: 0, fsyncMicros: 0, proposals: 0, readIndexes: 0 };
+  // Invariant: snapshotIndex <= the applier's applied index.
+  private snapshotIndex: number;
+  // Invariant: the term and vote last written to the WAL; a Ready that changes either sends nothing before its write.
+  private durableTerm: number;
+  private durableVote: NodeId;
+  private leader: NodeId = None;
+  private role_: StateType = StateType.StateFollower;
+
+  // Inboxes, drained at the start of every turn of the loop (client requests wait in `requests`).
+  private inMessages: Message[] = [];
+  private inTicks = 0;
+  private inReports: (() => void)[] = [];
+
+  private scheduled = false;
+  // Invariant: true from the start of a turn until it ends, including while it waits for an fsync; no second turn
+  // starts meanwhile (the RawNode allows one Ready at a time, and advance() must follow the write).
+  private running = false;
+  private stopped = false;
+
+  constructor(
+    private readonly opts: NodeOptions,
+    private readonly parts: LoopParts,
+  ) {
+    this.snapshotIndex = parts.applier.applied;
+    const durable = parts.storage.initialState().hardState;
+    this.durableTerm = durable.term;
+    this.durableVote = durable.vote;
+  }
+
+  get leaderId(): NodeId {
+    return this.leader;
+  }
+
+  get role(): StateType {
+    return this.role_;
+  }
+
+  get lastSnapshotIndex(): number {
+    return this.snapshotIndex;
+  }
+
+  // ## Queueing work (any time); each wakes the loop.
+
+  deliver(msgs: Message[]): void {
+    if (this.stopped) return;
+    for (const m of msgs) this.inMessages.push(m);
+    this.schedule();
+  }
+
+  tick(): void {
+    this.inTicks++;
+    this.schedule();
+  }
+
+  report(fn: () => void): void {
+    if (this.stopped) return;
+    this.inReports.push(fn);
+    this.schedule();
+  }
+
+  /** Runs a turn soon, unless one is due or running (a running turn picks the new work up itself). */
+  schedule(): void {
+    if (this.scheduled || this.stopped) return;
+    this.scheduled = true;
+    if (!this.running) setImmediate(() => void this.turn());
+  }
+
+  /** No turn starts after this, and a running one touches nothing once its fsync returns. */
+  stop(): void {
+    this.stopped = true;
+  }
+
+  // ## The loop.
+
+  // One turn: hand everything queued to the RawNode, then handle Readies until there are none. Only the fsync is
+  // awaited; requests that arrive meanwhile are queued and drained into the next Ready of the same turn.
+  private async turn(): Promise<void> {
+    this.scheduled = false;
+    if (this.stopped) return;
+    this.running = true;
+    const { raw } = this.parts;
+    try {
+      for (;;) {
+        this.scheduled = false;
+        this.drain();
+        if (this.stopped || !raw.hasReady()) break;
+        const rd = raw.ready();
+        await this.handleReady(rd);
+        // stop() may have run during the fsync: the WAL is closed and every waiter failed; touch nothing more.
+        if (this.stopped) return;
+        raw.advance();
+        this.maybeSnapshot();
+      }
+    } catch (err) {
+      // A failed write to the WAL leaves memory ahead of the disk; carrying on could acknowledge what a restart
+      // would forget. Stop, and let the operator restart from the files.
+      const reason = err instanceof Error ? (err.stack ?? err.message) : String(err);
+      this.opts.logger.error(`the Ready loop failed: ${reason}`);
+      this.parts.halt(`the Ready loop failed: ${err instanceof Error ? err.message : String(err)}`, true);
+      return;
+    } finally {
+      this.running = false;
+    }
+    if (this.parts.applier.isRemoved) {
+      this.parts.halt('this member was removed from the cluster', false);
+      return;
+    }
+    if (this.scheduled) setImmediate(() => void this.turn());
+  }
+
+  private drain(): void {
+    const { raw, requests, hooks } = this.parts;
+    // Messages before ticks: a heartbeat that already arrived must count before the election timer runs out.
+    const msgs = this.inMessages;
+    this.inMessages = [];
+    for (const m of msgs) {
+      try {
+        raw.step(m);
+      } catch (err) {
+        // A response from a member no longer in the configuration, or a local message type from outside: the core
+        // refuses it and there is nothing else to do (etcd's node drops these too).
+        if (!(err instanceof RaftError)) throw err;
+        this.opts.logger.debug(`dropped ${MessageType[m.type]} from ${m.from}: ${err.message}`);
+      }
+    }
+    const reports = this.inReports;
+    this.inReports = [];
+    for (const fn of reports) fn();
+    requests.handOverControl(raw);
+    for (; this.inTicks > 0; this.inTicks--) raw.tick();
+    const leaderReachable = this.leader === this.opts.id || (this.leader !== None && hooks.peerReachable(this.leader));
+    const noLeader = leaderReachable
+      ? undefined
+      : this.leader === None
+        ? 'No leader is known'
+        : `Leader ${this.leader} is unreachable from member ${this.opts.id}`;
+    const handed = requests.handOverWork(raw, noLeader);
+    this.counts.proposals += handed.proposals;
+    this.counts.readIndexes += handed.readIndexes;
+  }
+
+  private async handleReady(rd: Ready): Promise<void> {
+    const { storage, persistence, hooks, requests, applier } = this.parts;
+    this.counts.readies++;
+    if (rd.softState !== null) this.noteSoftState(rd.softState.lead, rd.softState.raftState);
+
+    // (c, early) Thesis §10.2.1: a leader may send its appends while it writes the same entries to its own disk.
+    // Every message that promises durable state waits for step (b); see sendBeforePersist.
+    const afterPersist = this.sendBeforePersist(rd);
+
+    // (a) A snapshot from the leader replaces our log prefix: its file and WAL record first, so that a crash
+    // right after still finds the snapshot the WAL refers to.
+    if (!isEmptySnapshot(rd.snapshot)) {
+      persistence.saveSnapshot(rd.snapshot);
+      storage.applySnapshot(rd.snapshot);
+    }
+    // (b) Figure 2, S1: currentTerm, votedFor and the log reach stable storage before we answer anyone.
+    persistence.write(rd.hardState, rd.entries);
+    if (rd.mustSync) {
+      this.counts.fsyncs++;
+      const started = process.hrtime.bigint();
+      await persistence.sync();
+      this.counts.fsyncMicros += Number((process.hrtime.bigint() - started) / 1000n);
+      if (this.stopped) return;
+    }
+    if (!isEmptyHardState(rd.hardState)) {
+      storage.setHardState(rd.hardState);
+      this.durableTerm = rd.hardState.term;
+      this.durableVote = rd.hardState.vote;
+    }
+    if (rd.entries.length > 0) storage.append(rd.entries);
+    // Only once snapshot, marker and HardState are all durable may older WAL segments and snapshot files go.
+    if (!isEmptySnapshot(rd.snapshot)) persistence.release(rd.snapshot);
+
+    // (c) Only now may our votes and acknowledgements leave.
+    if (afterPersist.length > 0) hooks.send(afterPersist);
+
+    // (d) Apply: first a received snapshot, then committed entries in order (rule A1 of Figure 2).
+    if (!isEmptySnapshot(rd.snapshot) && rd.snapshot.metadata.index > applier.applied) {
+      this.opts.logger.info(`applying snapshot at index ${rd.snapshot.metadata.index} (term ${rd.snapshot.metadata.term})`);
+      applier.applySnapshot(rd.snapshot);
+      this.snapshotIndex = rd.snapshot.metadata.index;
+    }
+    for (const e of rd.committedEntries) applier.applyEntry(e);
+
+    for (const rs of rd.readStates) requests.readIndexConfirmed(rs.requestCtx, rs.index);
+    requests.serveReads(applier.applied);
+  }
+
+  /**
+   * Sends now, before the Ready's write, the messages a leader may send early, and returns the rest (to go after
+   * the write). Thesis §10.2.1: the leader may send AppendEntries to its followers in parallel with writing to its own
+   * disk, because it counts itself towards the commit quorum only once its own write is done; the core guarantees
+   * that by holding back the leader's self-acknowledgement until advance() (docs/ready-contract.md). Committing on
+   * the followers' acknowledgements alone is still §5.4 commitment: the entry is durable on a majority.
+   *
+   * The rule, exactly: only while this member is leader, only when the Ready changes neither term nor vote and
+   * carries no snapshot, and only messages that promise nothing about this member's disk (MsgApp, MsgHeartbeat,
+   * MsgSnap, MsgTimeoutNow, MsgReadIndexResp, ...). MsgAppResp and the vote responses always wait for the fsync,
+   * and so does everything a follower or candidate sends: its messages are acknowledgements and votes (S1, RV2).
+   */
+  private sendBeforePersist(rd: Ready): Message[] {
+    if (rd.messages.length === 0 || this.role_ !== StateType.StateLeader || !isEmptySnapshot(rd.snapshot)) return rd.messages;
+    const hs = rd.hardState;
+    if (!isEmptyHardState(hs) && (hs.term !== this.durableTerm || hs.vote !== this.durableVote)) return rd.messages;
+    const early: Message[] = [];
+    const late: Message[] = [];
+    for (const m of rd.messages) (promisesDurability(m.type) ? late : early).push(m);
+    if (early.length > 0) this.parts.hooks.send(early);
+    return late;
+  }
+
+  private noteSoftState(lead: NodeId, role: StateType): void {
+    if (lead !== this.leader) {
+      this.opts.logger.info(lead === None ? 'lost the leader' : `leader is now member ${lead}`);
+    }
+    this.leader = lead;
+    this.role_ = role;
+    this.parts.requests.leaderIs(lead);
+  }
+
+  // §7: once enough entries are applied, the map itself stands in for them. Keep `snapshotCatchup` entries so a
+  // follower that is only slightly behind gets entries rather than a whole snapshot.
+  //
+  // A configuration change also calls for a snapshot once the log has been compacted. A new member can then only
+  // catch up from a snapshot (§7), and the leader sends its newest one; a snapshot from before the change does not
+  // list the new member, and Raft refuses to restore a snapshot whose configuration leaves the node out.
+  private maybeSnapshot(): void {
+    const { storage, persistence, applier } = this.parts;
+    const applied = applier.applied;
+    const dueByCount = applied - this.snapshotIndex >= this.opts.snapshotCount;
+    const dueByConfChange = applier.confChangedSinceLastSnapshot && storage.firstIndex() > 1 && applied > this.snapshotIndex;
+    if (!dueByCount && !dueByConfChange) return;
+    const snap = storage.createSnapshot(applied, applier.currentConfState, applier.snapshotData());
+    persistence.saveSnapshot(snap);
+    const compactTo = applied - this.opts.snapshotCatchup;
+    if (compactTo > storage.firstIndex()) storage.compact(compactTo);
+    persistence.release(snap);
+    this.snapshotIndex = applied;
+    this.opts.logger.info(`saved snapshot at index ${snap.metadata.index}; log compacted to ${Math.max(compactTo, 0)}`);
+  }
+}
+
+// Responses that vouch for this member's stable storage: an acknowledged append (AE4) or a vote (RV2).
+function promisesDurability(type: MessageType): boolean {
+  return type === MessageType.MsgAppResp || type === MessageType.MsgVoteResp || type === MessageType.MsgPreVoteResp;
+}

@@ -1,0 +1,295 @@
+// # Client requests waiting on the core
+//
+// Every request a member accepts (a write, a linearizable read, a membership change, a leadership transfer) waits
+// here until the Ready loop can answer it. A request lives in two stages:
+//
+// 1. queued: accepted, not yet handed to the RawNode. The loop's next turn hands every queued request over at
+//    once (one Ready, one fsync, one ReadIndex for all of them).
+// 2. handed over: the core has it. A write may now be in a leader's log and on its way to followers; from here on
+//    only its application (or its loss, which a member cannot see) settles what happened to it.
+//
+// Each request has one timer. What a failure answers depends on the stage, because a client decides from the
+// code whether retrying is safe: `NoLeader`, `Unavailable` and `Stopped` (503) promise that nothing changed;
+// `OutcomeUnknown` (504) says the request may still take effect.
+
+import crypto from 'node:crypto';
+import { RaftError } from '../raft/errors';
+import { ConfChange, NodeId } from '../raft/types';
+import { Command, CommandOp, encodeCommand } from './command';
+import { KvError } from './errors';
+import { ApplyResult } from './kv';
+
+interface Waiter<T> {
+  resolve(value: T): void;
+  reject(err: KvError): void;
+  timer: NodeJS.Timeout;
+}
+
+interface QueuedProposal {
+  seq: number;
+  data: Uint8Array;
+  waiter: Waiter<ApplyResult>;
+}
+
+interface QueuedConfChange {
+  cc: ConfChange;
+  tag: string;
+  waiter: Waiter<void>;
+}
+
+interface Transfer {
+  to: NodeId;
+  waiter: Waiter<NodeId>;
+}
+
+interface ReadBatch {
+  // Invariant: `index` is 0 until the ReadState for this batch arrives.
+  index: number;
+  waiters: Waiter<void>[];
+}
+
+/** What the loop hands requests to: the RawNode's calls that accept them. */
+export interface RequestSink {
+  propose(data: Uint8Array): void;
+  proposeConfChange(cc: ConfChange): void;
+  transferLeader(to: NodeId): void;
+  readIndex(ctx: Uint8Array): void;
+}
+
+/** Every request this member accepted and has not answered yet, with its timer. */
+export class Requests {
+  /** Tags this member's commands, so it recognises its own when they come back through the log. */
+  readonly epoch = crypto.randomBytes(4).readUInt32BE(0);
+  private seq = 0;
+
+  private queuedProposals: QueuedProposal[] = [];
+  private queuedConfChanges: QueuedConfChange[] = [];
+  private queuedTransfers: Transfer[] = [];
+  private queuedReads: Waiter<void>[] = [];
+
+  // Requests by the key they come back with: a command's sequence number, a ConfChange's request tag.
+  private readonly proposals = new Map<number, Waiter<ApplyResult>>();
+  private readonly confChanges = new Map<string, Waiter<void>>();
+  private readonly transfers: Transfer[] = [];
+  private readonly reads = new Map<string, ReadBatch>();
+
+  constructor(
+    private readonly memberId: NodeId,
+    private readonly timeoutMs: number,
+  ) {}
+
+  // ## Accepting requests (from HTTP handlers, any time)
+
+  /** Queues a write; resolves once it is applied on this member. */
+  propose(op: CommandOp, key: string, value: Uint8Array): Promise<ApplyResult> {
+    const seq = ++this.seq;
+    const cmd: Command = { op, epoch: this.epoch, seq, key, value };
+    return new Promise<ApplyResult>((resolve, reject) => {
+      const waiter = this.waiter<ApplyResult>(resolve, reject, () => {
+        this.proposals.delete(seq);
+        return new KvError('OutcomeUnknown', `Write to "${key}" was proposed but not applied within ${this.timeoutMs} ms; it may or may not take effect`);
+      });
+      this.proposals.set(seq, waiter);
+      this.queuedProposals.push({ seq, data: encodeCommand(cmd), waiter });
+    });
+  }
+
+  /** Queues a linearizable read; resolves once this member has applied everything committed when it was confirmed. */
+  readBarrier(): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const waiter: Waiter<void> = this.waiter<void>(resolve, reject, () => {
+        this.queuedReads = this.queuedReads.filter((w) => w !== waiter);
+        // A ReadState may never come (the leader changed); forget batches nobody waits for any more.
+        for (const [key, b] of this.reads) {
+          b.waiters = b.waiters.filter((w) => w !== waiter);
+          if (b.waiters.length === 0) this.reads.delete(key);
+        }
+        return new KvError('Unavailable', `Read could not be confirmed by a quorum within ${this.timeoutMs} ms`);
+      });
+      this.queuedReads.push(waiter);
+    });
+  }
+
+  /** Queues a configuration change whose context carries `tag`; resolves once this member has applied it. */
+  proposeConfChange(cc: ConfChange, tag: string): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const waiter = this.waiter<void>(resolve, reject, () => {
+        this.confChanges.delete(tag);
+        return new KvError('OutcomeUnknown', `Membership change was proposed but not applied within ${this.timeoutMs} ms; check the member list`);
+      });
+      this.confChanges.set(tag, waiter);
+      this.queuedConfChanges.push({ cc, tag, waiter });
+    });
+  }
+
+  /** A fresh tag for a configuration change's context, matched when the change is applied. */
+  nextRequestTag(): string {
+    return `${this.epoch}:${++this.seq}`;
+  }
+
+  /** Queues a request to move leadership to `to`; resolves once `to` is seen leading. */
+  transferLeader(to: NodeId): Promise<NodeId> {
+    return new Promise<NodeId>((resolve, reject) => {
+      const waiter: Waiter<NodeId> = this.waiter<NodeId>(resolve, reject, () => {
+        for (const list of [this.queuedTransfers, this.transfers]) {
+          const i = list.findIndex((t) => t.waiter === waiter);
+          if (i >= 0) list.splice(i, 1);
+        }
+        return new KvError('Unavailable', `Leadership did not move to member ${to} within ${this.timeoutMs} ms`);
+      });
+      this.queuedTransfers.push({ to, waiter });
+    });
+  }
+
+  // ## Handing requests to the core (the loop, at the start of a turn)
+
+  /** Hands queued configuration changes and leadership transfers to the core. */
+  handOverControl(core: RequestSink): void {
+    const changes = this.queuedConfChanges;
+    this.queuedConfChanges = [];
+    for (const c of changes) {
+      try {
+        core.proposeConfChange(c.cc);
+      } catch (err) {
+        this.confChanges.delete(c.tag);
+        settle(c.waiter, () => c.waiter.reject(toKvError(err)));
+      }
+    }
+    const transfers = this.queuedTransfers;
+    this.queuedTransfers = [];
+    for (const t of transfers) {
+      this.transfers.push(t);
+      core.transferLeader(t.to);
+    }
+  }
+
+  /**
+   * Hands queued writes and reads to the core; returns how many writes and ReadIndex requests it made. With
+   * `noLeader` set (why no leader can take them), fails them instead: a write forwarded to a leader this member
+   * cannot reach would be lost and answered only by a timeout, with an unknown outcome, while refusing it before it
+   * exists lets the client retry safely.
+   */
+  handOverWork(core: RequestSink, noLeader: string | undefined): { proposals: number; readIndexes: number } {
+    let proposals = 0;
+    let readIndexes = 0;
+    const queued = this.queuedProposals;
+    this.queuedProposals = [];
+    for (const p of queued) {
+      if (noLeader !== undefined) {
+        this.failProposal(p.seq, new KvError('NoLeader', `${noLeader}; retry shortly`));
+        continue;
+      }
+      try {
+        core.propose(p.data);
+        proposals++;
+      } catch (err) {
+        this.failProposal(p.seq, toKvError(err));
+      }
+    }
+    // One ReadIndex request covers every read that arrived in this turn.
+    if (this.queuedReads.length > 0) {
+      const waiters = this.queuedReads;
+      this.queuedReads = [];
+      if (noLeader !== undefined) {
+        const err = new KvError('NoLeader', `${noLeader} to confirm a linearizable read; retry shortly`);
+        for (const w of waiters) settle(w, () => w.reject(err));
+      } else {
+        const ctx = Buffer.allocUnsafe(10);
+        ctx.writeUInt32BE(this.epoch, 0);
+        ctx.writeUIntBE(++this.seq, 4, 6);
+        this.reads.set(ctx.toString('hex'), { index: 0, waiters });
+        core.readIndex(ctx);
+        readIndexes++;
+      }
+    }
+    return { proposals, readIndexes };
+  }
+
+  // ## Settling requests (the loop, as Readys come out)
+
+  /** A command was applied; answers the request that proposed it, if this member did. */
+  commandApplied(cmd: Command, result: ApplyResult): void {
+    if (cmd.epoch !== this.epoch) return;
+    const waiter = this.proposals.get(cmd.seq);
+    if (waiter === undefined) return;
+    this.proposals.delete(cmd.seq);
+    settle(waiter, () => waiter.resolve(result));
+  }
+
+  /** A configuration change carrying `tag` was applied. */
+  confChangeApplied(tag: string): void {
+    const waiter = this.confChanges.get(tag);
+    if (waiter === undefined) return;
+    this.confChanges.delete(tag);
+    settle(waiter, () => waiter.resolve());
+  }
+
+  /** The leader is now `lead`: transfers to it are done. */
+  leaderIs(lead: NodeId): void {
+    for (let i = this.transfers.length - 1; i >= 0; i--) {
+      const t = this.transfers[i];
+      if (t !== undefined && lead === t.to) {
+        this.transfers.splice(i, 1);
+        settle(t.waiter, () => t.waiter.resolve(lead));
+      }
+    }
+  }
+
+  /** A ReadState arrived: the reads of that batch may be answered once `index` is applied. */
+  readIndexConfirmed(ctx: Uint8Array, index: number): void {
+    const batch = this.reads.get(Buffer.from(ctx).toString('hex'));
+    if (batch !== undefined) batch.index = index;
+  }
+
+  /** Answers every read whose confirmed index is applied. */
+  serveReads(applied: number): void {
+    for (const [key, batch] of this.reads) {
+      if (batch.index === 0 || batch.index > applied) continue;
+      this.reads.delete(key);
+      for (const w of batch.waiters) settle(w, () => w.resolve());
+    }
+  }
+
+  /** Fails every request still waiting: the member is stopping. */
+  failAll(): void {
+    const err = new KvError('Stopped', `Member ${this.memberId} is stopping`);
+    for (const w of this.proposals.values()) settle(w, () => w.reject(err));
+    for (const w of this.confChanges.values()) settle(w, () => w.reject(err));
+    for (const b of this.reads.values()) for (const w of b.waiters) settle(w, () => w.reject(err));
+    for (const w of this.queuedReads) settle(w, () => w.reject(err));
+    for (const t of [...this.queuedTransfers, ...this.transfers]) settle(t.waiter, () => t.waiter.reject(err));
+    this.proposals.clear();
+    this.confChanges.clear();
+    this.reads.clear();
+    this.queuedProposals = [];
+    this.queuedConfChanges = [];
+    this.queuedReads = [];
+    this.queuedTransfers = [];
+    this.transfers.length = 0;
+  }
+
+  private failProposal(seq: number, err: KvError): void {
+    const waiter = this.proposals.get(seq);
+    if (waiter === undefined) return;
+    this.proposals.delete(seq);
+    settle(waiter, () => waiter.reject(err));
+  }
+
+  private waiter<T>(resolve: (v: T) => void, reject: (e: KvError) => void, onTimeout: () => KvError): Waiter<T> {
+    return { resolve, reject, timer: setTimeout(() => reject(onTimeout()), this.timeoutMs) };
+  }
+}
+
+function settle<T>(w: Waiter<T>, fn: () => void): void {
+  clearTimeout(w.timer);
+  fn();
+}
+
+/** The client-facing error for a failure thrown by the core or by this service. */
+export function toKvError(err: unknown): KvError {
+  if (err instanceof KvError) return err;
+  if (err instanceof RaftError && err.code === 'ProposalDropped') {
+    return new KvError('NoLeader', 'The proposal was dropped (no leader, or leadership is moving); retry shortly');
+  }
+  return new KvError('Internal', err instanceof Error ? err.message : String(err));
+}
