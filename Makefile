@@ -137,3 +137,20 @@ annotated: install
 	$(NODE_BIN)/docco -o $(ANNOTATED_DIR) raft/*.ts raft/quorum/*.ts raft/tracker/*.ts raft/confchange/*.ts \
 		raft/rafttest/*.ts wal/*.ts snap/*.ts transport/*.ts kvstore/*.ts
 	@echo "Open $(ANNOTATED_DIR)/raft/raft.html"
+
+# tsraft beside etcd 3.4 (Debian's etcd-server), same load generator, same run, alternating (bench/vs-etcd.ts;
+# BENCH_ARGS: --seconds, --warmup, --rounds, --rows). Installs etcd with apt-get if it is missing and it can.
+.PHONY: bench-vs-etcd bench-failover bench-scale etcd-installed
+BENCH_TARGETS += bench-vs-etcd
+etcd-installed:
+	@command -v etcd >/dev/null 2>&1 || { echo "etcd is not installed: trying apt-get install -y etcd-server etcd-client"; \
+		apt-get install -y etcd-server etcd-client >/dev/null 2>&1 || echo "could not install etcd; the etcd side will be skipped"; }
+
+bench-vs-etcd: build etcd-installed
+	node dist/bench/vs-etcd.js $(BENCH_ARGS)
+
+# kill -9 the leader under load, tsraft beside etcd (bench/failover.ts; BENCH_ARGS: --kills, --batch, --clients,
+# --client-timeout-ms): time to the next write, longest client gap, restarted member's time to serve.
+BENCH_TARGETS += bench-failover
+bench-failover: build etcd-installed
+	node dist/bench/failover.js $(BENCH_ARGS)
