@@ -68,6 +68,7 @@ run-all: build
 	@$(MAKE) --no-print-directory start-node1 start-node2 start-node3
 	@$(TSRAFT) --endpoints $(ALL_ENDPOINTS) health --wait 30000
 	@echo "Cluster up. Try: make put-node PORT=$(NODE1_CLIENT) DATA=greeting=hello; make get-node PORT=$(NODE3_CLIENT) DATA=greeting"
+	@echo "Dashboard: http://$(HOST):$(NODE1_CLIENT)/dashboard (any member serves it)"
 
 # One member that is a whole cluster by itself.
 run-single: build

@@ -9,6 +9,7 @@ import express, { NextFunction, Request, Response } from 'express';
 import { ConfChangeType, NodeId, None, StateType } from '../raft/types';
 import { CommandOp } from './command';
 import { KvError } from './errors';
+import { dashboardRouter, describeEntry, logTailLength, readableFromAnyOrigin } from './dashboard/route';
 import { Member, encodeMemberContext } from './members';
 import { RaftNode } from './node';
 
@@ -133,9 +134,11 @@ export function clientApp(node: RaftNode, opts: ApiOptions): express.Express {
     res.json({ leader });
   });
 
-  app.get('/status', (_req, res) => {
+  app.get('/status', readableFromAnyOrigin, (_req, res) => {
     res.json(statusJSON(node, opts.clusterId));
   });
+
+  app.use('/dashboard', dashboardRouter());
 
   app.all('/kv', methodNotAllowed('GET'));
   app.all('/kv/:key', methodNotAllowed('GET, PUT, DELETE'));
@@ -266,6 +269,7 @@ export function statusJSON(node: RaftNode, clusterId: string): Record<string, un
     commit: hs.commit,
     applied: node.applied,
     snapshotIndex: node.lastSnapshotIndex,
+    logTail: node.logTail(logTailLength).map(describeEntry),
     keys: node.kv.size,
     members: node.members.list(),
     progress,

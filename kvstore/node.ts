@@ -104,12 +104,15 @@ export interface PeerProgress {
   next: number;
   state: string;
   recentActive: boolean;
+  /** Appends sent and not yet acknowledged (the flow-control window in use). */
+  inflight: number;
 }
 
 /** A node of the replicated key-value store: the RawNode, its storage, the map, and the loop between them. */
 export class RaftNode {
   readonly members: Membership;
   private readonly raw: RawNode;
+  private readonly storage: MemoryStorage;
   private readonly persistence: Persistence;
   private readonly requests: Requests;
   private readonly applier: KvApplier;
@@ -123,6 +126,7 @@ export class RaftNode {
     private readonly hooks: NodeHooks,
   ) {
     this.persistence = start.persistence;
+    this.storage = start.storage;
     this.members = start.members;
     this.raw = new RawNode({
       id: opts.id,
@@ -284,9 +288,16 @@ export class RaftNode {
   progress(): Map<NodeId, PeerProgress> {
     const out = new Map<NodeId, PeerProgress>();
     for (const [id, pr] of this.raw.status().progress) {
-      out.set(id, { match: pr.match, next: pr.next, state: ProgressState[pr.state] ?? String(pr.state), recentActive: pr.recentActive });
+      out.set(id, { match: pr.match, next: pr.next, state: ProgressState[pr.state] ?? String(pr.state), recentActive: pr.recentActive, inflight: pr.inflights.count() });
     }
     return out;
+  }
+
+  /** The last `n` entries of the persisted log, oldest first (fewer after a compaction). */
+  logTail(n: number): Entry[] {
+    const last = this.storage.lastIndex();
+    const first = Math.max(this.storage.firstIndex(), last - n + 1);
+    return first > last ? [] : this.storage.entries(first, last + 1, Number.MAX_SAFE_INTEGER);
   }
 
   private checkServing(): void {

@@ -1,0 +1,72 @@
+// # The dashboard's server side
+//
+// Every member serves the same static page at `/dashboard`. The page does the rest in the browser: it reads
+// `GET /status` of every member it knows of (the member list in each status names their client URLs) and draws
+// what it hears, so it keeps working when the member that served it goes down. That needs one thing from the
+// server: `GET /status` may be read from a page of another member's origin. Only that read-only route allows it;
+// writes from the page go to the member that served it, same-origin, so no other web page can make a browser write
+// to the cluster.
+//
+// `GET /status` also carries what the page shows that the rest of the API does not: the tail of the log.
+
+import fs from 'node:fs';
+import path from 'node:path';
+import express, { Request, Response, NextFunction } from 'express';
+import { Entry, EntryType } from '../../raft/types';
+import { CommandOp, decodeCommand } from '../command';
+
+/** One entry of the log tail in `GET /status`. */
+export interface LogTailEntry {
+  index: number;
+  term: number;
+  /** `put k`, `delete k`, `publish 2`, `conf change`, or `empty` (a new leader's first entry, §8). */
+  summary: string;
+}
+
+/** How many entries of the log `GET /status` shows. */
+export const logTailLength = 8;
+
+// The page's files sit beside this module in the source tree; compiled code runs from dist/, which does not copy
+// them, so look in both places.
+function staticDir(): string {
+  const candidates = [path.join(__dirname, 'static'), path.join(__dirname, '..', '..', '..', 'kvstore', 'dashboard', 'static')];
+  const found = candidates.find((dir) => fs.existsSync(path.join(dir, 'index.html')));
+  if (found === undefined) throw new Error(`The dashboard's files are missing: looked in ${candidates.join(' and ')}`);
+  return found;
+}
+
+/** The router mounted at `/dashboard`: the page and its script. */
+export function dashboardRouter(): express.Router {
+  const router = express.Router();
+  router.use(express.static(staticDir(), { index: 'index.html', redirect: true }));
+  return router;
+}
+
+/** Lets a dashboard page served by another member read this route. */
+export function readableFromAnyOrigin(_req: Request, res: Response, next: NextFunction): void {
+  res.set('Access-Control-Allow-Origin', '*');
+  next();
+}
+
+/** A one-line description of a log entry, without its value (values may be large or binary). */
+export function describeEntry(e: Entry): LogTailEntry {
+  return { index: e.index, term: e.term, summary: summarize(e) };
+}
+
+function summarize(e: Entry): string {
+  if (e.type !== EntryType.EntryNormal) return 'conf change';
+  if (e.data.length === 0) return 'empty';
+  try {
+    const cmd = decodeCommand(e.data);
+    switch (cmd.op) {
+      case CommandOp.Put:
+        return `put ${cmd.key}`;
+      case CommandOp.Delete:
+        return `delete ${cmd.key}`;
+      case CommandOp.PublishClientURL:
+        return `publish ${cmd.key}`;
+    }
+  } catch {
+    return 'undecodable';
+  }
+}
