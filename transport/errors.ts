@@ -1,28 +1,33 @@
 // # Errors of the peer transport
 
-/** Why a peer request was refused or failed. */
+/** Why a peer stream or request was refused or had to be closed. */
 export type TransportErrorCode =
   | 'ClusterMismatch'
   | 'UnknownMember'
   | 'RemovedMember'
   | 'WrongRecipient'
+  | 'UpgradeRequired'
   | 'BadBody'
   | 'BodyTooLarge'
-  | 'QueueFull'
-  | 'RequestFailed';
+  | 'BadFrame'
+  | 'FrameTooLarge';
 
 const statusOf: Record<TransportErrorCode, number> = {
   ClusterMismatch: 412,
   UnknownMember: 403,
   RemovedMember: 410,
   WrongRecipient: 421,
+  UpgradeRequired: 426,
   BadBody: 400,
   BodyTooLarge: 413,
-  QueueFull: 503,
-  RequestFailed: 502,
+  BadFrame: 400,
+  FrameTooLarge: 413,
 };
 
-/** A refused or failed peer request; `status` is the HTTP status the receiving side answers with. */
+/**
+ * A refused request or a broken stream. `status` is the HTTP status the receiving side answers with when it can
+ * still answer (a refusal happens before a stream is accepted; a bad frame inside an accepted stream closes it).
+ */
 export class TransportError extends Error {
   override name = 'TransportError';
   readonly status: number;
@@ -36,9 +41,15 @@ export class TransportError extends Error {
   }
 }
 
-/** The header names every peer request carries. */
+/** The header names every peer stream and request carries. */
 export const headers = {
   clusterId: 'x-tsraft-cluster-id',
   from: 'x-tsraft-from',
   to: 'x-tsraft-to',
 } as const;
+
+/** The protocol named in `Upgrade:` when a peer stream is opened. */
+export const STREAM_PROTOCOL = 'tsraft-stream/1';
+
+/** The peer port's path for opening a stream. */
+export const STREAM_PATH = '/raft/stream';

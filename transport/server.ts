@@ -1,16 +1,28 @@
 // # Receiving from peers
 //
-// The peer port serves two endpoints: `POST /raft/messages` (a batch) and `POST /raft/snapshot` (one MsgSnap,
-// whose body may be large). Before anything is decoded, the headers must name this cluster, this node, and a
-// sender that is a current member; otherwise the request is refused with a 4xx and nothing reaches Raft. A
-// message from another cluster (a node pointed at the wrong address) or from a removed member (which must not
-// disrupt the cluster with its stale term) is thereby never stepped.
+// The peer port is one HTTP server. Every other member keeps one stream open to it (`GET /raft/stream` with
+// `Upgrade: tsraft-stream/1`) and writes its messages for this member into that stream as frames
+// (transport/framing.ts). Snapshots, which may be large, come on a request of their own (`POST /raft/snapshot`) so
+// they never hold up the heartbeats behind them, and `GET /health` answers anyone with curl.
+//
+// A stream is checked before it is accepted: its headers must name this cluster, this member, and a sender that is a
+// current member; otherwise it is refused with a 4xx answer and no frame of it is read. A message from another
+// cluster (a member pointed at the wrong address) or from a removed member (whose stale term must not disrupt the
+// cluster) is thereby never stepped. Once accepted (101), every message must still say it is from the sender the
+// headers named and to this member, or the stream is closed.
+//
+// One accepted stream per sender: a new stream from a peer replaces the old one, whose remaining bytes are never
+// delivered. The sender opens a new stream only after giving up on the old one, so this is what keeps the messages
+// of one sender in order across a reconnection.
 
 import http from 'node:http';
+import { Duplex } from 'node:stream';
 import express, { Request, Response } from 'express';
-import { decodeMessage, decodeMessages } from '../raft/codec';
+import { decodeMessage } from '../raft/codec';
+import { Logger } from '../raft/logger';
 import { Message, NodeId } from '../raft/types';
-import { TransportError, headers } from './errors';
+import { STREAM_PATH, STREAM_PROTOCOL, TransportError, headers } from './errors';
+import { FrameDecoder, KEEPALIVE } from './framing';
 
 /** Whether an ID belongs to the cluster, as the node's applied membership says. */
 export type MemberStatus = 'member' | 'removed' | 'unknown';
@@ -19,22 +31,29 @@ export type MemberStatus = 'member' | 'removed' | 'unknown';
 export interface PeerServerOptions {
   localId: NodeId;
   clusterId: string;
+  logger: Logger;
+  /** The largest frame a stream may carry. */
   maxMessageBytes: number;
   maxSnapshotBytes: number;
   memberStatus(id: NodeId): MemberStatus;
   /** Hands accepted messages to the node; they are stepped on its loop, not here. */
   deliver(msgs: Message[]): void;
+  /** What `GET /health` reports beside the member's identity. */
+  health(): unknown;
 }
 
 /**
- * The express app of the peer port. Its two routes read the body themselves, with no body-parsing middleware: the
- * handler runs for every batch of Raft messages, several times per client write, so it does nothing it need not.
+ * The express app of the peer port: the snapshot request, health, and a clear answer to anything else. Streams do
+ * not pass through it; `StreamAcceptor` takes them from the server's `upgrade` event.
  */
 export function peerApp(opts: PeerServerOptions): express.Express {
   const app = express();
   app.disable('x-powered-by');
-  const route = (limit: number, decode: (b: Buffer) => Message[]) => (req: Request, res: Response): void => {
-    receive(opts, req, limit, decode).then(
+  app.get('/health', (_req: Request, res: Response) => {
+    reply(res, 200, { health: 'ok', id: opts.localId, clusterId: opts.clusterId, ...asObject(opts.health()) });
+  });
+  app.post('/raft/snapshot', (req: Request, res: Response) => {
+    receiveSnapshot(opts, req).then(
       () => {
         res.statusCode = 204;
         res.end();
@@ -44,14 +63,21 @@ export function peerApp(opts: PeerServerOptions): express.Express {
         reply(res, e.status, { error: { code: e.code, message: e.message } });
       },
     );
-  };
-  app.post('/raft/messages', route(opts.maxMessageBytes, decodeMessages));
-  app.post('/raft/snapshot', route(opts.maxSnapshotBytes, (b) => [decodeMessage(b)]));
+  });
+  app.all(STREAM_PATH, (req: Request, res: Response) => {
+    req.resume();
+    res.setHeader('upgrade', STREAM_PROTOCOL);
+    reply(res, 426, { error: { code: 'UpgradeRequired', message: `A peer stream needs Connection: Upgrade and Upgrade: ${STREAM_PROTOCOL}` } });
+  });
   app.use((req: Request, res: Response) => {
     req.resume();
     reply(res, 404, { error: { code: 'RouteNotFound', message: `No peer endpoint ${req.method} ${req.path}` } });
   });
   return app;
+}
+
+function asObject(v: unknown): object {
+  return typeof v === 'object' && v !== null ? v : {};
 }
 
 function reply(res: http.ServerResponse, status: number, body: unknown): void {
@@ -60,21 +86,129 @@ function reply(res: http.ServerResponse, status: number, body: unknown): void {
   res.end(text);
 }
 
-async function receive(opts: PeerServerOptions, req: http.IncomingMessage, limit: number, decode: (b: Buffer) => Message[]): Promise<void> {
-  const from = checkHeaders(opts, req);
-  const body = await readBody(req, limit);
-  let msgs: Message[];
-  try {
-    msgs = decode(body);
-  } catch (err) {
-    throw new TransportError('BadBody', `Undecodable body from peer ${from}: ${err instanceof Error ? err.message : String(err)}`);
+/** One accepted stream from a peer. */
+interface InboundStream {
+  from: NodeId;
+  socket: Duplex;
+  decoder: FrameDecoder;
+  // When a byte last arrived, in ms (Date.now()).
+  lastReadAt: number;
+}
+
+/** Keeps the accepted streams, at most one per sender, and feeds their frames to the node. */
+export class StreamAcceptor {
+  // Invariant: at most one stream per sender; a stream not in this map delivers nothing.
+  private readonly streams = new Map<NodeId, InboundStream>();
+  /** Messages delivered so far. */
+  messagesReceived = 0;
+
+  constructor(
+    private readonly opts: PeerServerOptions,
+    private readonly idleTimeoutMs: number,
+  ) {}
+
+  /** The server's `upgrade` listener: accepts or refuses one stream. */
+  accept(req: http.IncomingMessage, socket: Duplex, head: Buffer): void {
+    socket.on('error', () => socket.destroy());
+    let from: NodeId;
+    try {
+      from = checkStreamRequest(this.opts, req);
+    } catch (err) {
+      const e = err instanceof TransportError ? err : new TransportError('BadBody', String(err));
+      if (e.code !== 'UpgradeRequired') this.opts.logger.debug(`refused a peer stream with ${e.status}: ${e.message}`);
+      refuse(socket, e);
+      return;
+    }
+    const previous = this.streams.get(from);
+    if (previous !== undefined) {
+      this.streams.delete(from);
+      previous.socket.destroy();
+    }
+    const stream: InboundStream = { from, socket, decoder: new FrameDecoder(this.opts.maxMessageBytes), lastReadAt: Date.now() };
+    this.streams.set(from, stream);
+    setNoDelay(socket);
+    socket.write(`HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: ${STREAM_PROTOCOL}\r\n\r\n`);
+    socket.on('data', (piece: Buffer) => this.receive(stream, piece));
+    socket.on('close', () => {
+      if (this.streams.get(from) === stream) this.streams.delete(from);
+    });
+    if (head.length > 0) this.receive(stream, head);
   }
-  for (const m of msgs) {
-    if (m.from !== from || m.to !== opts.localId) {
-      throw new TransportError('BadBody', `Message from ${m.from} to ${m.to} does not match the headers (from ${from} to ${opts.localId})`);
+
+  /** Closes streams nothing arrived on for too long (the sender keeps them busy with keepalives); answers keepalives. */
+  checkLiveness(now: number): void {
+    for (const stream of this.streams.values()) {
+      if (now - stream.lastReadAt > this.idleTimeoutMs) {
+        this.opts.logger.warning(`closing the stream from peer ${stream.from}: nothing arrived for ${now - stream.lastReadAt} ms`);
+        this.close(stream);
+      } else {
+        stream.socket.write(KEEPALIVE);
+      }
     }
   }
-  opts.deliver(msgs);
+
+  /** The peers with an accepted stream to this member. */
+  senders(): NodeId[] {
+    return [...this.streams.keys()];
+  }
+
+  /** Closes the stream from `id`, if any (the peer was removed). */
+  closeFrom(id: NodeId): void {
+    const stream = this.streams.get(id);
+    if (stream !== undefined) this.close(stream);
+  }
+
+  closeAll(): void {
+    for (const stream of [...this.streams.values()]) this.close(stream);
+  }
+
+  private close(stream: InboundStream): void {
+    if (this.streams.get(stream.from) === stream) this.streams.delete(stream.from);
+    stream.socket.destroy();
+  }
+
+  private receive(stream: InboundStream, piece: Buffer): void {
+    if (this.streams.get(stream.from) !== stream) return;
+    stream.lastReadAt = Date.now();
+    let msgs: Message[];
+    try {
+      msgs = stream.decoder.push(piece);
+    } catch (err) {
+      this.opts.logger.warning(`closing the stream from peer ${stream.from}: ${err instanceof Error ? err.message : String(err)}`);
+      this.close(stream);
+      return;
+    }
+    if (msgs.length === 0) return;
+    for (const m of msgs) {
+      if (m.from !== stream.from || m.to !== this.opts.localId) {
+        this.opts.logger.warning(`closing the stream from peer ${stream.from}: it carried a message from ${m.from} to ${m.to}`);
+        this.close(stream);
+        return;
+      }
+    }
+    // A member removed while its stream was open: it hears why when it reconnects (410).
+    if (this.opts.memberStatus(stream.from) !== 'member') {
+      this.close(stream);
+      return;
+    }
+    this.messagesReceived += msgs.length;
+    this.opts.deliver(msgs);
+  }
+}
+
+function setNoDelay(socket: Duplex): void {
+  const s: unknown = socket;
+  if (typeof s === 'object' && s !== null && 'setNoDelay' in s && typeof s.setNoDelay === 'function') s.setNoDelay(true);
+}
+
+// An answer written straight onto the socket: after an `upgrade` event no ServerResponse exists.
+function refuse(socket: Duplex, e: TransportError): void {
+  const text = JSON.stringify({ error: { code: e.code, message: e.message } });
+  const extra = e.code === 'UpgradeRequired' ? `upgrade: ${STREAM_PROTOCOL}\r\n` : '';
+  socket.end(
+    `HTTP/1.1 ${e.status} ${http.STATUS_CODES[e.status] ?? ''}\r\ncontent-type: application/json; charset=utf-8\r\n` +
+      `content-length: ${Buffer.byteLength(text)}\r\n${extra}connection: close\r\n\r\n${text}`,
+  );
 }
 
 function header(req: http.IncomingMessage, name: string): string | undefined {
@@ -82,9 +216,16 @@ function header(req: http.IncomingMessage, name: string): string | undefined {
   return Array.isArray(v) ? v[0] : v;
 }
 
-// Checked before the body is read. A refused request's body is left unread: node:http discards it once the answer
-// is sent, keeping the connection usable.
-function checkHeaders(opts: PeerServerOptions, req: http.IncomingMessage): NodeId {
+function checkStreamRequest(opts: PeerServerOptions, req: http.IncomingMessage): NodeId {
+  const path = (req.url ?? '').split('?')[0];
+  if (path !== STREAM_PATH || req.method !== 'GET' || header(req, 'upgrade')?.toLowerCase() !== STREAM_PROTOCOL) {
+    throw new TransportError('UpgradeRequired', `Only GET ${STREAM_PATH} with Upgrade: ${STREAM_PROTOCOL} opens a peer stream`);
+  }
+  return checkSender(opts, req);
+}
+
+// The identity checks shared by streams and snapshot requests; made before any of the body is read.
+function checkSender(opts: PeerServerOptions, req: http.IncomingMessage): NodeId {
   const cluster = header(req, headers.clusterId);
   if (cluster !== opts.clusterId) {
     throw new TransportError('ClusterMismatch', `Request for cluster ${cluster ?? '(none)'} reached cluster ${opts.clusterId}`);
@@ -98,6 +239,21 @@ function checkHeaders(opts: PeerServerOptions, req: http.IncomingMessage): NodeI
   if (status === 'removed') throw new TransportError('RemovedMember', `Member ${from} was removed from the cluster`);
   if (status === 'unknown') throw new TransportError('UnknownMember', `Sender ${from} is not a member of this cluster`);
   return from;
+}
+
+async function receiveSnapshot(opts: PeerServerOptions, req: http.IncomingMessage): Promise<void> {
+  const from = checkSender(opts, req);
+  const body = await readBody(req, opts.maxSnapshotBytes);
+  let m: Message;
+  try {
+    m = decodeMessage(body);
+  } catch (err) {
+    throw new TransportError('BadBody', `Undecodable snapshot message from peer ${from}: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  if (m.from !== from || m.to !== opts.localId) {
+    throw new TransportError('BadBody', `Message from ${m.from} to ${m.to} does not match the headers (from ${from} to ${opts.localId})`);
+  }
+  opts.deliver([m]);
 }
 
 function readBody(req: http.IncomingMessage, limit: number): Promise<Buffer> {

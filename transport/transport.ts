@@ -1,16 +1,20 @@
 // # The peer transport
 //
-// What a node uses to talk to the rest of the cluster: an HTTP server on the peer port (transport/server.ts) and
-// one sender per peer (transport/peer.ts). The node hands it the messages of each Ready; it never waits for them.
-// Peers come and go as configuration changes are applied; a restarted peer is simply reached again by the next
-// request, because every request opens (or reuses) a connection on its own.
+// What a member uses to talk to the rest of the cluster: one HTTP server on the peer port, which accepts a stream from
+// every peer (transport/server.ts), and one outgoing stream to every peer (transport/peer.ts). So between two members
+// there are exactly two connections, one per direction, each carrying frames one way and keepalives the other
+// (docs/transport.md). The node hands over the messages of each Ready in one call; every peer's share goes out in one
+// write, and nothing waits for an answer.
+//
+// Peers come and go as configuration changes are applied; a restarted peer is dialled again with backoff until it
+// answers. One timer, every `keepaliveMs`, keeps all the streams honest in both directions.
 
 import http from 'node:http';
 import { AddressInfo } from 'node:net';
 import { Logger } from '../raft/logger';
-import { Message, NodeId } from '../raft/types';
-import { PeerSender } from './peer';
-import { MemberStatus, peerApp } from './server';
+import { Message, MessageType, NodeId } from '../raft/types';
+import { PeerSender, StreamState, StreamTiming } from './peer';
+import { MemberStatus, PeerServerOptions, StreamAcceptor, peerApp } from './server';
 
 /** Identity, callbacks into the node, and limits (each optional limit has a default in the code). */
 export interface TransportOptions {
@@ -24,36 +28,54 @@ export interface TransportOptions {
   reportSnapshot(id: NodeId, ok: boolean): void;
   /** A peer said this node was removed from the cluster. */
   onRemoved(): void;
+  /** Messages waiting for one peer's stream beyond this are dropped. */
   maxQueued?: number;
-  maxBatchBytes?: number;
+  /** The largest message a stream may carry. */
   maxMessageBytes?: number;
   maxSnapshotBytes?: number;
-  requestTimeoutMs?: number;
   snapshotTimeoutMs?: number;
+  timing?: Partial<StreamTiming>;
 }
 
-/** Sends and receives Raft messages over HTTP. */
+/** Stream timing unless told otherwise: a dead stream is noticed within 2 s, a restarted peer reached within 1 s. */
+export const defaultTiming: StreamTiming = {
+  keepaliveMs: 500,
+  idleTimeoutMs: 2_000,
+  dialTimeoutMs: 1_000,
+  minBackoffMs: 50,
+  maxBackoffMs: 1_000,
+};
+
+/** Sends and receives Raft messages over streams on the peer port. */
 export class Transport {
   private readonly peers = new Map<NodeId, PeerSender>();
+  // Senders with queued messages in the `send` call under way.
+  private readonly touched: PeerSender[] = [];
+  private readonly timing: StreamTiming;
+  private readonly acceptor: StreamAcceptor;
+  private readonly livenessTimer: NodeJS.Timeout;
   private server: http.Server | null = null;
   // Counts of senders already removed, so the totals never go down.
-  private readonly retired = { requests: 0, messages: 0 };
+  private readonly retired = { writes: 0, messages: 0 };
 
-  constructor(private readonly opts: TransportOptions) {}
+  constructor(private readonly opts: TransportOptions) {
+    this.timing = { ...defaultTiming, ...opts.timing };
+    this.acceptor = new StreamAcceptor(this.serverOptions(), this.timing.idleTimeoutMs);
+    this.livenessTimer = setInterval(() => {
+      const now = Date.now();
+      for (const peer of this.peers.values()) peer.checkLiveness(now);
+      this.acceptor.checkLiveness(now);
+    }, this.timing.keepaliveMs);
+    this.livenessTimer.unref();
+  }
 
-  /** Starts serving the peer endpoints; resolves with the bound port. */
+  /** Starts serving the peer port; resolves with the bound port. */
   listen(host: string, port: number): Promise<number> {
-    const app = peerApp({
-      localId: this.opts.localId,
-      clusterId: this.opts.clusterId,
-      maxMessageBytes: this.opts.maxMessageBytes ?? 64 * 1024 * 1024,
-      maxSnapshotBytes: this.opts.maxSnapshotBytes ?? 1024 * 1024 * 1024,
-      memberStatus: this.opts.memberStatus,
-      deliver: this.opts.deliver,
-    });
+    const app = peerApp(this.serverOptions());
     return new Promise<number>((resolve, reject) => {
       const server = http.createServer(app);
       server.keepAliveTimeout = 60_000;
+      server.on('upgrade', (req, socket, head) => this.acceptor.accept(req, socket, head));
       server.once('error', reject);
       server.listen(port, host, () => {
         this.server = server;
@@ -79,8 +101,7 @@ export class Transport {
         clusterId: this.opts.clusterId,
         logger: this.opts.logger,
         maxQueued: this.opts.maxQueued ?? 4096,
-        maxBatchBytes: this.opts.maxBatchBytes ?? 4 * 1024 * 1024,
-        requestTimeoutMs: this.opts.requestTimeoutMs ?? 5_000,
+        timing: this.timing,
         snapshotTimeoutMs: this.opts.snapshotTimeoutMs ?? 60_000,
         onUnreachable: this.opts.reportUnreachable,
         onSnapshotResult: this.opts.reportSnapshot,
@@ -98,46 +119,62 @@ export class Transport {
 
   removePeer(id: NodeId): void {
     const peer = this.peers.get(id);
-    if (peer !== undefined) {
-      this.retired.requests += peer.requestsSent;
-      this.retired.messages += peer.messagesSent;
-    }
-    peer?.stop();
+    if (peer === undefined) return;
+    this.retired.writes += peer.writes;
+    this.retired.messages += peer.messagesSent;
+    peer.stop();
     this.peers.delete(id);
+    this.acceptor.closeFrom(id);
   }
 
-  /** Whether the last request to peer `id` succeeded (false for an unknown peer). */
+  /** False once the stream to peer `id` has failed, until it opens again (false for an unknown peer). */
   isReachable(id: NodeId): boolean {
     return this.peers.get(id)?.reachable ?? false;
   }
 
-  /** Queues messages for their peers. A message to an unknown peer is dropped and reported unreachable. */
+  /**
+   * Sends a Ready's messages: each peer's share in one write to its stream, in the order given. A message to an
+   * unknown peer, or one its stream cannot take, is dropped and the peer reported unreachable.
+   */
   send(msgs: readonly Message[]): void {
     for (const m of msgs) {
       const peer = this.peers.get(m.to);
       if (peer === undefined) {
         this.opts.reportUnreachable(m.to);
-        continue;
+      } else if (m.type === MessageType.MsgSnap) {
+        peer.sendSnapshot(m);
+      } else if (peer.enqueue(m) && !this.touched.includes(peer)) {
+        this.touched.push(peer);
       }
-      peer.send(m);
     }
+    for (const peer of this.touched) peer.flush();
+    this.touched.length = 0;
   }
 
-  /** Message requests sent and messages they carried, over every peer this transport ever had. */
+  /** Stream writes made and messages they carried, over every peer this transport ever had. */
   counters(): { peerRequests: number; peerMessages: number } {
-    let peerRequests = this.retired.requests;
+    let peerRequests = this.retired.writes;
     let peerMessages = this.retired.messages;
     for (const peer of this.peers.values()) {
-      peerRequests += peer.requestsSent;
+      peerRequests += peer.writes;
       peerMessages += peer.messagesSent;
     }
     return { peerRequests, peerMessages };
   }
 
-  /** Stops every sender and the server. */
+  /** Where each stream stands: outgoing by peer, and the peers whose streams to this member are open. */
+  streams(): { outgoing: Record<string, StreamState>; incoming: NodeId[] } {
+    const outgoing: Record<string, StreamState> = {};
+    for (const [id, peer] of this.peers) outgoing[String(id)] = peer.streamState;
+    return { outgoing, incoming: this.acceptor.senders() };
+  }
+
+  /** Stops every stream and the server. */
   async stop(): Promise<void> {
+    clearInterval(this.livenessTimer);
     for (const peer of this.peers.values()) peer.stop();
     this.peers.clear();
+    this.acceptor.closeAll();
     const server = this.server;
     this.server = null;
     if (server === null) return;
@@ -145,5 +182,18 @@ export class Transport {
       server.close(() => resolve());
       server.closeAllConnections();
     });
+  }
+
+  private serverOptions(): PeerServerOptions {
+    return {
+      localId: this.opts.localId,
+      clusterId: this.opts.clusterId,
+      logger: this.opts.logger,
+      maxMessageBytes: this.opts.maxMessageBytes ?? 64 * 1024 * 1024,
+      maxSnapshotBytes: this.opts.maxSnapshotBytes ?? 1024 * 1024 * 1024,
+      memberStatus: this.opts.memberStatus,
+      deliver: this.opts.deliver,
+      health: () => ({ streams: this.streams() }),
+    };
   }
 }

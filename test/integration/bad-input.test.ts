@@ -1,9 +1,30 @@
 // Bad input gets a 4xx that names the problem, changes nothing, and leaves the member serving. Peer requests from
-// another cluster or from a stranger are refused before anything reaches Raft.
+// another cluster or from a stranger, and damaged frames, are refused before anything reaches Raft.
 
-import { encodeMessages } from '../../raft/codec';
+import http from 'node:http';
+import { encodeMessage } from '../../raft/codec';
 import { MessageType, newMessage } from '../../raft/types';
+import { encodeFrames } from '../../transport/framing';
 import { TestCluster, waitFor } from './harness';
+
+// Opens a peer stream by hand and writes `frames` into it if it is accepted; resolves with the HTTP status once the
+// member has refused the stream or closed it.
+function openStream(port: number, headers: Record<string, string>, frames: Buffer): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: '127.0.0.1', port, path: '/raft/stream', method: 'GET', agent: false, headers: { connection: 'Upgrade', upgrade: 'tsraft-stream/1', ...headers } });
+    req.on('upgrade', (res, socket) => {
+      socket.on('error', () => undefined);
+      socket.on('close', () => resolve(res.statusCode ?? 0));
+      socket.write(frames);
+    });
+    req.on('response', (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode ?? 0));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
 
 interface Answer {
   status: number;
@@ -73,23 +94,25 @@ describe('bad input', () => {
     expect((await ask('PATCH', '/kv/existing', 'v')).headers.get('allow')).toBe('GET, PUT, DELETE');
   });
 
-  test('peer requests from another cluster, a stranger, or with a damaged body are refused', async () => {
+  test('peer streams from another cluster or a stranger, or with damaged frames, are refused', async () => {
     const leader = await c.leader();
     const target = [1, 2, 3].find((id) => id !== leader) ?? 1;
-    const clusterId = String((await c.status(target)).clusterId);
     const status = await c.status(target);
+    const clusterId = String(status.clusterId);
+    const port = Number(new URL(c.peerUrl(target)).port);
     // A heartbeat with a huge term: were it stepped, the target would jump to that term.
     const msg = newMessage({ type: MessageType.MsgHeartbeat, from: leader, to: target, term: 1_000_000 });
-    const post = async (headers: Record<string, string>, body: Uint8Array = encodeMessages([msg])) =>
-      (await fetch(`${c.peerUrl(target)}/raft/messages`, { method: 'POST', body, headers: { 'content-type': 'application/octet-stream', ...headers } })).status;
     const good = { 'x-tsraft-cluster-id': clusterId, 'x-tsraft-from': String(leader), 'x-tsraft-to': String(target) };
-    expect(await post({ ...good, 'x-tsraft-cluster-id': 'abcdef' })).toBe(412);
-    expect(await post({ ...good, 'x-tsraft-from': '99' })).toBe(403);
-    expect(await post({ ...good, 'x-tsraft-to': '99' })).toBe(421);
-    expect(await post({})).toBe(412);
-    expect(await post(good, new Uint8Array([0xff, 0xff, 0xff]))).toBe(400);
+    expect(await openStream(port, { ...good, 'x-tsraft-cluster-id': 'abcdef' }, encodeFrames([msg]))).toBe(412);
+    expect(await openStream(port, { ...good, 'x-tsraft-from': '99' }, encodeFrames([msg]))).toBe(403);
+    expect(await openStream(port, { ...good, 'x-tsraft-to': '99' }, encodeFrames([msg]))).toBe(421);
+    expect(await openStream(port, {}, encodeFrames([msg]))).toBe(412);
+    // Accepted streams whose frames are damaged, or claim another sender, are closed without stepping anything.
+    expect(await openStream(port, good, Buffer.from([0x05, 0xff, 0xff, 0xff, 0xff, 0xff]))).toBe(101);
     const forged = newMessage({ type: MessageType.MsgHeartbeat, from: 99, to: target, term: 1_000_000 });
-    expect(await post(good, encodeMessages([forged]))).toBe(400);
+    expect(await openStream(port, good, encodeFrames([forged]))).toBe(101);
+    const snapshot = await fetch(`${c.peerUrl(target)}/raft/snapshot`, { method: 'POST', body: encodeMessage(msg), headers: { ...good, 'x-tsraft-cluster-id': 'abcdef' } });
+    expect(snapshot.status).toBe(412);
     expect(Number((await c.status(target)).term)).toBe(Number(status.term));
   });
 

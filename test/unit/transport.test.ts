@@ -1,114 +1,306 @@
-// The peer transport on loopback: batches arrive in order, a stalled peer neither blocks the sender nor delays
-// another peer, its queue stays bounded and it is reported unreachable, and requests are refused by their headers.
+// The peer transport on loopback: messages arrive in order over one stream per direction, one write per batch; a
+// restarted peer is reached again; a wrong cluster, sender or recipient is refused with its HTTP status before any
+// frame is read; queues stay bounded; failures are reported unreachable; silent streams are noticed and re-dialled.
 
 import http from 'node:http';
-import { AddressInfo } from 'node:net';
+import net, { AddressInfo } from 'node:net';
 import { discardLogger } from '../../raft/logger';
-import { Message, MessageType, NodeId, newMessage } from '../../raft/types';
+import { EntryType, Message, MessageType, NodeId, newMessage } from '../../raft/types';
+import { STREAM_PATH, STREAM_PROTOCOL, headers } from '../../transport/errors';
+import { FrameDecoder, KEEPALIVE, encodeFrames } from '../../transport/framing';
+import { StreamTiming } from '../../transport/peer';
 import { Transport } from '../../transport/transport';
 
 const clusterId = 'c1';
+const fast: Partial<StreamTiming> = { keepaliveMs: 50, idleTimeoutMs: 300, dialTimeoutMs: 300, minBackoffMs: 10, maxBackoffMs: 50 };
 
 function heartbeat(from: NodeId, to: NodeId, term: number): Message {
   return newMessage({ type: MessageType.MsgHeartbeat, from, to, term });
+}
+
+function bigAppend(from: NodeId, to: NodeId, index: number, bytes: number): Message {
+  const entry = { term: 1, index, type: EntryType.EntryNormal, data: new Uint8Array(bytes) };
+  return newMessage({ type: MessageType.MsgApp, from, to, term: 1, index: index - 1, logTerm: 1, entries: [entry] });
 }
 
 async function until(check: () => boolean, timeoutMs = 5000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!check()) {
     if (Date.now() > deadline) throw new Error('Condition not reached in time');
-    await new Promise((resolve) => setTimeout(resolve, 10));
+    await new Promise((resolve) => setTimeout(resolve, 5));
   }
+}
+
+interface Member {
+  transport: Transport;
+  delivered: Message[];
+  unreachable: NodeId[];
+  removed: number;
+}
+
+/** What a hand-made stream request got: the status, the body of a refusal, the socket of an accepted stream. */
+interface Dialled {
+  status: number;
+  body: string;
+  socket: net.Socket | null;
+}
+
+function dialStream(port: number, hdrs: Record<string, string>, path = STREAM_PATH): Promise<Dialled> {
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: '127.0.0.1', port, path, method: 'GET', agent: false, headers: { connection: 'Upgrade', upgrade: STREAM_PROTOCOL, ...hdrs } });
+    req.on('upgrade', (res, socket) => resolve({ status: res.statusCode ?? 0, body: '', socket }));
+    req.on('response', (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8'), socket: null }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
 }
 
 describe('Transport', () => {
   const transports: Transport[] = [];
-  let stalled: http.Server;
-  let stalledPort = 0;
-  const held: http.ServerResponse[] = [];
+  const servers: http.Server[] = [];
+  const sockets: net.Socket[] = [];
 
-  beforeAll(async () => {
-    // A peer that accepts connections and never answers.
-    stalled = http.createServer((_req, res) => {
-      held.push(res);
-    });
-    await new Promise<void>((resolve) => stalled.listen(0, '127.0.0.1', () => resolve()));
-    stalledPort = (stalled.address() as AddressInfo).port;
-  });
-  afterAll(async () => {
-    for (const t of transports) await t.stop();
-    for (const res of held) res.destroy();
-    stalled.closeAllConnections();
-    await new Promise((resolve) => stalled.close(resolve));
+  afterEach(async () => {
+    for (const t of transports.splice(0)) await t.stop();
+    for (const s of sockets.splice(0)) s.destroy();
+    for (const s of servers.splice(0)) {
+      s.closeAllConnections();
+      await new Promise((resolve) => s.close(resolve));
+    }
   });
 
-  function make(id: NodeId, delivered: Message[], unreachable: NodeId[], members: NodeId[]): Transport {
-    const t = new Transport({
+  function make(id: NodeId, members: NodeId[], options: { maxQueued?: number; removed?: NodeId[] } = {}): Member {
+    const m: Member = { transport: null as unknown as Transport, delivered: [], unreachable: [], removed: 0 };
+    m.transport = new Transport({
       localId: id,
       clusterId,
       logger: discardLogger,
-      memberStatus: (from) => (members.includes(from) ? 'member' : 'unknown'),
-      deliver: (msgs) => delivered.push(...msgs),
-      reportUnreachable: (peer) => unreachable.push(peer),
+      memberStatus: (from) => (members.includes(from) ? 'member' : options.removed?.includes(from) === true ? 'removed' : 'unknown'),
+      deliver: (msgs) => m.delivered.push(...msgs),
+      reportUnreachable: (peer) => m.unreachable.push(peer),
       reportSnapshot: () => undefined,
-      onRemoved: () => undefined,
-      maxQueued: 8,
-      requestTimeoutMs: 60_000,
+      onRemoved: () => m.removed++,
+      maxQueued: options.maxQueued ?? 4096,
+      timing: fast,
     });
-    transports.push(t);
-    return t;
+    transports.push(m.transport);
+    return m;
   }
 
-  test('a stalled peer does not delay another peer, and its queue stays bounded', async () => {
-    const toTwo: Message[] = [];
-    const unreachableFromOne: NodeId[] = [];
-    const one = make(1, [], unreachableFromOne, [2, 3]);
-    const two = make(2, toTwo, [], [1]);
-    const twoPort = await two.listen('127.0.0.1', 0);
-    await one.listen('127.0.0.1', 0);
-    one.syncPeers([
-      { id: 2, peerURL: `http://127.0.0.1:${twoPort}` },
-      { id: 3, peerURL: `http://127.0.0.1:${stalledPort}` },
-    ]);
+  // A server that speaks the first line of the protocol as told, and counts the connections it got.
+  async function fakePeer(onUpgrade: (socket: net.Socket) => void): Promise<{ port: number; upgrades: () => number }> {
+    let upgrades = 0;
+    const server = http.createServer((_req, res) => res.end());
+    server.on('upgrade', (_req, socket: net.Socket) => {
+      upgrades++;
+      sockets.push(socket);
+      socket.on('error', () => undefined);
+      onUpgrade(socket);
+    });
+    servers.push(server);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+    return { port: (server.address() as AddressInfo).port, upgrades: () => upgrades };
+  }
 
-    // Peer 2 keeps up with every round while peer 3 answers nothing.
-    for (let term = 1; term <= 50; term++) {
-      one.send([heartbeat(1, 3, term), heartbeat(1, 2, term)]);
-      await until(() => toTwo.length === term);
+  test('each send is one write per peer, and messages arrive in the order sent', async () => {
+    const one = make(1, [2]);
+    const two = make(2, [1]);
+    const port = await two.transport.listen('127.0.0.1', 0);
+    one.transport.syncPeers([{ id: 2, peerURL: `http://127.0.0.1:${port}` }]);
+    await until(() => one.transport.streams().outgoing['2'] === 'open');
+    for (let term = 1; term <= 100; term += 4) {
+      one.transport.send([heartbeat(1, 2, term), heartbeat(1, 2, term + 1), heartbeat(1, 2, term + 2), heartbeat(1, 2, term + 3)]);
     }
-    expect(toTwo.map((m) => m.term)).toEqual(Array.from({ length: 50 }, (_, i) => i + 1));
-    // Peer 3 has one request stuck in flight and 8 queued; the rest were dropped and reported.
-    expect(unreachableFromOne.filter((id) => id === 3).length).toBe(50 - 1 - 8);
+    await until(() => two.delivered.length === 100);
+    expect(two.delivered.map((m) => m.term)).toEqual(Array.from({ length: 100 }, (_, i) => i + 1));
+    expect(one.transport.counters()).toEqual({ peerRequests: 25, peerMessages: 100 });
+    expect(two.transport.streams().incoming).toEqual([1]);
   });
 
-  test('a down peer is reported unreachable and reached again once it is back', async () => {
-    const received: Message[] = [];
-    const unreachable: NodeId[] = [];
-    const one = make(1, [], unreachable, [4]);
-    await one.listen('127.0.0.1', 0);
-    const four = make(4, received, [], [1]);
-    const port = await four.listen('127.0.0.1', 0);
-    await four.stop();
-    one.syncPeers([{ id: 4, peerURL: `http://127.0.0.1:${port}` }]);
-    one.send([heartbeat(1, 4, 1)]);
-    await until(() => unreachable.includes(4));
+  test('a down peer is reported unreachable, and reached again with backoff once it restarts on its port', async () => {
+    const one = make(1, [4]);
+    const four = make(4, [1]);
+    const port = await four.transport.listen('127.0.0.1', 0);
+    one.transport.syncPeers([{ id: 4, peerURL: `http://127.0.0.1:${port}` }]);
+    await until(() => one.transport.streams().outgoing['4'] === 'open');
+    one.transport.send([heartbeat(1, 4, 1)]);
+    await until(() => four.delivered.length === 1);
 
-    const again = make(4, received, [], [1]);
-    await again.listen('127.0.0.1', port);
-    one.send([heartbeat(1, 4, 2)]);
-    await until(() => received.length === 1);
-    expect(received[0]?.term).toBe(2);
+    await four.transport.stop();
+    await until(() => one.unreachable.includes(4) && !one.transport.isReachable(4));
+    // While the peer is down, messages are dropped at once and each drop is reported.
+    const reportsBefore = one.unreachable.length;
+    one.transport.send([heartbeat(1, 4, 2)]);
+    expect(one.unreachable.length).toBeGreaterThan(reportsBefore);
+
+    const again = make(4, [1]);
+    await again.transport.listen('127.0.0.1', port);
+    await until(() => one.transport.isReachable(4) && one.transport.streams().outgoing['4'] === 'open');
+    one.transport.send([heartbeat(1, 4, 3)]);
+    await until(() => again.delivered.length === 1);
+    expect(again.delivered[0]?.term).toBe(3);
   });
 
-  test('messages from a non-member are refused and never delivered', async () => {
-    const delivered: Message[] = [];
-    const five = make(5, delivered, [], [1]);
-    const port = await five.listen('127.0.0.1', 0);
-    const unreachable: NodeId[] = [];
-    const stranger = make(9, [], unreachable, []);
-    stranger.syncPeers([{ id: 5, peerURL: `http://127.0.0.1:${port}` }]);
-    stranger.send([heartbeat(9, 5, 1)]);
-    await until(() => unreachable.includes(5));
-    expect(delivered).toEqual([]);
+  test('a stream for another cluster, from a stranger or removed member, or for another member is refused with its status', async () => {
+    const five = make(5, [1], { removed: [7] });
+    const port = await five.transport.listen('127.0.0.1', 0);
+    const good = { [headers.clusterId]: clusterId, [headers.from]: '1', [headers.to]: '5' };
+    const cases: [Record<string, string>, number, string][] = [
+      [{ ...good, [headers.clusterId]: 'other' }, 412, 'ClusterMismatch'],
+      [{ ...good, [headers.from]: '9' }, 403, 'UnknownMember'],
+      [{ ...good, [headers.from]: 'x' }, 403, 'UnknownMember'],
+      [{ ...good, [headers.from]: '7' }, 410, 'RemovedMember'],
+      [{ ...good, [headers.to]: '6' }, 421, 'WrongRecipient'],
+      [{}, 412, 'ClusterMismatch'],
+    ];
+    for (const [hdrs, status, code] of cases) {
+      const got = await dialStream(port, hdrs);
+      expect([got.status, (JSON.parse(got.body) as { error: { code: string } }).error.code]).toEqual([status, code]);
+    }
+    // A plain request for the stream path, without the upgrade, is told what it lacks.
+    const plain = await fetch(`http://127.0.0.1:${port}${STREAM_PATH}`);
+    expect([plain.status, plain.headers.get('upgrade')]).toEqual([426, STREAM_PROTOCOL]);
+    const accepted = await dialStream(port, good);
+    expect(accepted.status).toBe(101);
+    accepted.socket?.destroy();
+    expect(five.delivered).toEqual([]);
+  });
+
+  test('frames that lie about their sender, or cannot be read, close the stream and are never delivered', async () => {
+    const five = make(5, [1, 2]);
+    const port = await five.transport.listen('127.0.0.1', 0);
+    const good = { [headers.clusterId]: clusterId, [headers.from]: '1', [headers.to]: '5' };
+    for (const bytes of [encodeFrames([heartbeat(2, 5, 9)]), encodeFrames([heartbeat(1, 6, 9)]), Buffer.from([3, 0x0f, 0, 0]), Buffer.from([0xff, 0xff, 0xff, 0xff, 0x7f])]) {
+      const { socket } = await dialStream(port, good);
+      if (socket === null) throw new Error('stream refused');
+      sockets.push(socket);
+      const closed = new Promise((resolve) => socket.on('close', resolve));
+      socket.on('error', () => undefined);
+      socket.write(bytes);
+      await closed;
+    }
+    expect(five.delivered).toEqual([]);
+  });
+
+  test('a stream refused as removed tells the sender it was removed', async () => {
+    const one = make(1, [], { removed: [] });
+    const eight = make(8, [], { removed: [1] });
+    const port = await eight.transport.listen('127.0.0.1', 0);
+    one.transport.syncPeers([{ id: 8, peerURL: `http://127.0.0.1:${port}` }]);
+    await until(() => one.removed > 0 && one.unreachable.includes(8));
+    expect(one.transport.isReachable(8)).toBe(false);
+  });
+
+  test('a stranger never gets a message through', async () => {
+    const five = make(5, [1]);
+    const port = await five.transport.listen('127.0.0.1', 0);
+    const stranger = make(9, []);
+    stranger.transport.syncPeers([{ id: 5, peerURL: `http://127.0.0.1:${port}` }]);
+    await until(() => stranger.unreachable.includes(5));
+    stranger.transport.send([heartbeat(9, 5, 1)]);
+    expect(five.delivered).toEqual([]);
+    expect(stranger.transport.isReachable(5)).toBe(false);
+  });
+
+  test('while a dial goes unanswered, the queue holds at most maxQueued messages and drops the rest', async () => {
+    const silent = await fakePeer(() => undefined);
+    const one = make(1, [3], { maxQueued: 8 });
+    one.transport.syncPeers([{ id: 3, peerURL: `http://127.0.0.1:${silent.port}` }]);
+    for (let term = 1; term <= 20; term++) one.transport.send([heartbeat(1, 3, term)]);
+    expect(one.unreachable.filter((id) => id === 3)).toHaveLength(12);
+  });
+
+  test('a peer that stops reading fills its socket, then the bounded queue, then drops newer messages, in order', async () => {
+    const held: { reader: net.Socket | null } = { reader: null };
+    const stuck = await fakePeer((socket) => {
+      held.reader = socket;
+      socket.write(`HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: ${STREAM_PROTOCOL}\r\n\r\n`);
+      socket.pause();
+    });
+    const one = make(1, [3], { maxQueued: 4 });
+    one.transport.syncPeers([{ id: 3, peerURL: `http://127.0.0.1:${stuck.port}` }]);
+    await until(() => one.transport.streams().outgoing['3'] === 'open');
+    // Keep the stream alive by hand while the test runs (the peer reads nothing, but writes keepalives).
+    const keepalive = setInterval(() => held.reader?.write(KEEPALIVE), 20);
+    try {
+      let sent = 0;
+      while (!one.unreachable.includes(3) && sent < 400) one.transport.send([bigAppend(1, 3, ++sent, 256 * 1024)]);
+      expect(one.unreachable.includes(3)).toBe(true);
+      const firstDropped = sent;
+      // Every message after the first drop is dropped too while the socket stays full.
+      for (let i = 0; i < 3; i++) one.transport.send([bigAppend(1, 3, ++sent, 16)]);
+      expect(one.unreachable.filter((id) => id === 3)).toHaveLength(4);
+      // The peer reads again: what it gets is exactly the messages before the first drop, in order.
+      const decoder = new FrameDecoder(1 << 30);
+      const got: number[] = [];
+      held.reader?.on('data', (piece: Buffer) => {
+        for (const m of decoder.push(piece)) got.push(m.entries[0]?.index ?? 0);
+      });
+      held.reader?.resume();
+      await until(() => got.length === firstDropped - 1, 20_000);
+      expect(got).toEqual(Array.from({ length: firstDropped - 1 }, (_, i) => i + 1));
+    } finally {
+      clearInterval(keepalive);
+    }
+  });
+
+  test('a stream on which nothing arrives is closed and dialled again, and the peer reported unreachable', async () => {
+    // Accepts the stream, then never writes: a paused process, or a partition that drops packets.
+    const mute = await fakePeer((socket) => {
+      socket.write(`HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: ${STREAM_PROTOCOL}\r\n\r\n`);
+    });
+    const one = make(1, [3]);
+    one.transport.syncPeers([{ id: 3, peerURL: `http://127.0.0.1:${mute.port}` }]);
+    await until(() => mute.upgrades() >= 3, 5000);
+    expect(one.unreachable.includes(3)).toBe(true);
+  });
+
+  test('an accepted stream that goes silent is closed by the receiver', async () => {
+    const five = make(5, [1]);
+    const port = await five.transport.listen('127.0.0.1', 0);
+    const { socket } = await dialStream(port, { [headers.clusterId]: clusterId, [headers.from]: '1', [headers.to]: '5' });
+    if (socket === null) throw new Error('stream refused');
+    sockets.push(socket);
+    let keepalives = 0;
+    socket.on('data', () => keepalives++);
+    await new Promise((resolve) => socket.on('close', resolve));
+    // It answered with keepalives while it waited.
+    expect(keepalives).toBeGreaterThan(0);
+    expect(five.transport.streams().incoming).toEqual([]);
+  });
+
+  test('a new stream from a peer replaces the old one, which delivers nothing more', async () => {
+    const five = make(5, [1]);
+    const port = await five.transport.listen('127.0.0.1', 0);
+    const good = { [headers.clusterId]: clusterId, [headers.from]: '1', [headers.to]: '5' };
+    const first = (await dialStream(port, good)).socket;
+    const second = (await dialStream(port, good)).socket;
+    if (first === null || second === null) throw new Error('stream refused');
+    sockets.push(first, second);
+    first.on('error', () => undefined);
+    first.write(encodeFrames([heartbeat(1, 5, 1)]));
+    second.write(encodeFrames([heartbeat(1, 5, 2)]));
+    await until(() => five.delivered.length >= 1);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(five.delivered.map((m) => m.term)).toEqual([2]);
+  });
+
+  test('the peer port answers health checks with the state of every stream', async () => {
+    const one = make(1, [2]);
+    const two = make(2, [1]);
+    const onePort = await one.transport.listen('127.0.0.1', 0);
+    const twoPort = await two.transport.listen('127.0.0.1', 0);
+    one.transport.syncPeers([{ id: 2, peerURL: `http://127.0.0.1:${twoPort}` }]);
+    two.transport.syncPeers([{ id: 1, peerURL: `http://127.0.0.1:${onePort}` }]);
+    await until(() => one.transport.streams().outgoing['2'] === 'open' && two.transport.streams().incoming.length === 1);
+    const reply = await fetch(`http://127.0.0.1:${twoPort}/health`);
+    expect(reply.status).toBe(200);
+    const body = (await reply.json()) as { health: string; id: number; streams: { outgoing: Record<string, string>; incoming: number[] } };
+    expect(body).toMatchObject({ health: 'ok', id: 2, clusterId, streams: { incoming: [1] } });
+    expect(['open', 'dialing']).toContain(body.streams.outgoing['1']);
   });
 });
