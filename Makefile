@@ -120,8 +120,9 @@ BENCH_TARGETS += bench-e2e
 bench-e2e: build
 	node dist/bench/e2e.js $(BENCH_ARGS)
 
-# Replay scenario files (etcd's by default; DIR=... for others): one PASS/FAIL line per file, then "N passed, N failed".
-conformance: DIR ?= raft/testdata/etcd
+# Replay scenario files (etcd's own and random ones recorded from etcd by default; DIR=... for others): one PASS/FAIL
+# line per file, then "N passed, N failed".
+conformance: DIR ?= raft/testdata/etcd raft/testdata/etcd-random
 conformance: build ; node dist/raft/rafttest/conformance.js $(DIR)
 
 # The WAL against the raw disk: 256-byte entries in batches of 1, 16 and 256 per fdatasync (BENCH_ARGS: --dir,

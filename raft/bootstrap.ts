@@ -40,7 +40,6 @@ export function bootstrap(rn: RawNode, peers: Peer[]): void {
       type: ConfChangeType.ConfChangeAddNode,
       nodeId: p.id,
       context: p.context ?? new Uint8Array(0),
-      id: 0,
     }),
   }));
   r.raftLog.append(ents);
@@ -49,7 +48,7 @@ export function bootstrap(rn: RawNode, peers: Peer[]): void {
   r.raftLog.committed = ents.length;
   for (const p of peers) {
     r.applyConfChange(
-      confChangeAsV2({ type: ConfChangeType.ConfChangeAddNode, nodeId: p.id, context: new Uint8Array(0), id: 0 }),
+      confChangeAsV2({ type: ConfChangeType.ConfChangeAddNode, nodeId: p.id, context: new Uint8Array(0) }),
     );
   }
 }

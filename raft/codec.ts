@@ -6,10 +6,27 @@
 // would split batches differently and print different scenario output. Second, a tsraft WAL or message is readable by
 // anything that knows raft.proto.
 //
-// etcd generates its code with gogoproto, where most scalar fields are "non-nullable": they are written even when
-// zero. Only the byte fields (`Entry.data`, `Snapshot.data`, `Message.context`, ...) and `Message.snapshot` are
-// optional, and tsraft writes an empty byte field as absent, as Go writes a nil slice. Fields are written in
-// ascending field number, as gogoproto's generated marshaller does.
+// raft.proto is proto2, where every scalar field is optional and has *presence*: a field that was set is encoded
+// even when it holds zero, a field that was never set is not encoded at all and does not count in the size. etcd's
+// current code (the Go protobuf runtime, whose proto2 fields are pointers) follows that rule exactly; its older
+// gogoproto code wrote every scalar field. tsraft models presence where etcd's own values leave fields unset and
+// the sizes it computes depend on it:
+//
+// - `Entry.type`, left unset by a plain proposal and by a new leader's empty entry (the `typeUnset` mark). Such an
+//   entry is 2 bytes smaller than one that names its type, even as EntryNormal (the placeholder for an ignored
+//   configuration change names it, so etcd counts those 2 bytes there).
+// - `ConfChange.id`, which etcd's own proposals never set: a one-node change then encodes in 4 bytes, not 6.
+// - A byte field (`Entry.data`, `Snapshot.data`, `Message.context`, ...) is written only when non-empty, as Go
+//   writes a nil slice. A Uint8Array has no nil, so an empty one stands for "never set".
+//
+// Every other field is always set by the core and always written, as both of etcd's encodings do for the values
+// its core produces (etcd's newer code leaves some Message fields unset on the wire; every message decodes the same
+// either way, and no size the core limits depends on a Message's own fields). Fields are written in ascending field
+// number, as both of etcd's marshallers do.
+//
+// Decoding reads either form: an entry with or without its type field, a ConfChange with or without its ID. Data
+// written by earlier versions of tsraft (which wrote every entry's type) decodes to the same values, only counting
+// the 2 bytes of the type it carries.
 //
 // Decoding trusts nothing: the bytes may come from a torn WAL record or from the network. Every read is bounds
 // checked, and anything that is not a well-formed encoding raises a `CodecError` that names the field and the byte
@@ -98,9 +115,10 @@ function optionalBytesSize(b: Uint8Array): number {
   return b.length === 0 ? 0 : delimitedSize(b.length);
 }
 
-/** The encoded size of `e`, equal to `encodeEntry(e).length` and to etcd's `Entry.Size()`. */
+/** The encoded size of `e`, equal to `encodeEntry(e).length` and to etcd's `proto.Size` of the same entry. */
 export function entrySize(e: Entry): number {
-  return 3 + varintSize(e.type) + varintSize(e.term) + varintSize(e.index) + optionalBytesSize(e.data);
+  const typeSize = e.typeUnset === true ? 0 : 1 + varintSize(e.type);
+  return typeSize + 2 + varintSize(e.term) + varintSize(e.index) + optionalBytesSize(e.data);
 }
 
 function hardStateSize(hs: HardState): number {
@@ -138,7 +156,8 @@ function messageSize(m: Message): number {
 }
 
 function confChangeSize(cc: ConfChange): number {
-  return 3 + varintSize(cc.id) + varintSize(cc.type) + varintSize(cc.nodeId) + optionalBytesSize(cc.context);
+  const idSize = cc.id === undefined ? 0 : 1 + varintSize(cc.id);
+  return idSize + 2 + varintSize(cc.type) + varintSize(cc.nodeId) + optionalBytesSize(cc.context);
 }
 
 function confChangeSingleSize(c: ConfChangeSingle): number {
@@ -214,7 +233,12 @@ class Writer {
 }
 
 function writeEntry(w: Writer, e: Entry): void {
-  w.uintField(1, e.type, 'Entry.type');
+  if (e.typeUnset !== true) {
+    w.uintField(1, e.type, 'Entry.type');
+  } else if (e.type !== EntryType.EntryNormal) {
+    // An unset type reads as EntryNormal on the other side: writing it so would change what the entry is.
+    throw new CodecError('InvalidValue', `Entry.type is marked unset but holds ${EntryType[e.type] ?? e.type}`);
+  }
   w.uintField(2, e.term, 'Entry.term');
   w.uintField(3, e.index, 'Entry.index');
   w.optionalBytes(4, e.data);
@@ -275,7 +299,9 @@ function writeMessage(w: Writer, m: Message): void {
 }
 
 function writeConfChange(w: Writer, cc: ConfChange): void {
-  w.uintField(1, cc.id, 'ConfChange.id');
+  if (cc.id !== undefined) {
+    w.uintField(1, cc.id, 'ConfChange.id');
+  }
   w.uintField(2, cc.type, 'ConfChange.type');
   w.uintField(3, cc.nodeId, 'ConfChange.nodeId');
   w.optionalBytes(4, cc.context);
@@ -526,12 +552,14 @@ class Reader {
 }
 
 function readEntry(r: Reader, e: Entry): void {
+  let typeSeen = false;
   while (r.more()) {
     const [field, wt] = r.tag('Entry');
     switch (field) {
       case 1:
         r.expect(wt, VARINT, 'Entry.type');
         e.type = r.enumValue(EntryType, 'Entry.type');
+        typeSeen = true;
         break;
       case 2:
         r.expect(wt, VARINT, 'Entry.term');
@@ -548,6 +576,10 @@ function readEntry(r: Reader, e: Entry): void {
       default:
         r.skip(field, wt, 'Entry');
     }
+  }
+  // Absent is not the same as EntryNormal written out: keep the difference, so the entry's size is unchanged.
+  if (!typeSeen) {
+    e.typeUnset = true;
   }
 }
 
@@ -829,7 +861,8 @@ export function decodeMessage(buf: Uint8Array): Message {
 
 /** Decodes a raftpb.ConfChange. Throws CodecError. */
 export function decodeConfChange(buf: Uint8Array): ConfChange {
-  const blank: ConfChange = { type: ConfChangeType.ConfChangeAddNode, nodeId: 0, context: EMPTY, id: 0 };
+  // `id` stays absent unless the bytes carry it.
+  const blank: ConfChange = { type: ConfChangeType.ConfChangeAddNode, nodeId: 0, context: EMPTY };
   return decodeWith(buf, blank, readConfChange);
 }
 

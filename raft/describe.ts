@@ -7,12 +7,16 @@
 // Go's `%q` quotes a byte string.
 
 import { decodeConfChange, decodeConfChangeV2 } from './codec';
+import { confChangeAsV2 } from './confchange/convert';
 // Type-only: rawnode reaches this module at run time (through raft.ts), so a value import would form a cycle.
 import type { Ready } from './rawnode';
 import { LocalAppendThread, LocalApplyThread } from './config';
 import {
+  ConfChange,
   ConfChangeSingle,
+  ConfChangeTransition,
   ConfChangeType,
+  ConfChangeV2,
   ConfState,
   Entry,
   EntryType,
@@ -159,6 +163,28 @@ export function describeConfState(cs: ConfState): string {
   );
 }
 
+/**
+ * A ConfState in protobuf's one-line text form, as etcd prints a ConfState with `%v`: "voters:1 voters:2
+ * learners:3 auto_leave:false". Every ID is a field of its own, in field-number order (voters, learners,
+ * voters_outgoing, learners_next); auto_leave is always printed, since etcd always sets it.
+ */
+export function describeConfStateText(cs: ConfState): string {
+  const fields: string[] = [];
+  const lists: [string, readonly NodeId[]][] = [
+    ['voters', cs.voters],
+    ['learners', cs.learners],
+    ['voters_outgoing', cs.votersOutgoing],
+    ['learners_next', cs.learnersNext],
+  ];
+  for (const [name, ids] of lists) {
+    for (const id of ids) {
+      fields.push(`${name}:${id}`);
+    }
+  }
+  fields.push(`auto_leave:${cs.autoLeave}`);
+  return fields.join(' ');
+}
+
 /** "Index:11 Term:1 ConfState:Voters:[...] ...". */
 export function describeSnapshot(snap: Snapshot): string {
   const m = snap.metadata;
@@ -171,6 +197,23 @@ const confChangeLetters: ReadonlyMap<ConfChangeType, string> = new Map([
   [ConfChangeType.ConfChangeRemoveNode, 'r'],
   [ConfChangeType.ConfChangeUpdateNode, 'u'],
 ]);
+
+/**
+ * A configuration change as etcd's log lines name it, always in its V2 shape (a V1 change is the single-step V2
+ * change it stands for): "transition:ConfChangeTransitionAuto changes:{type:ConfChangeAddNode node_id:2}", then
+ * the context quoted as Go's `%q` when there is one.
+ */
+export function describeConfChange(cc: ConfChange | ConfChangeV2): string {
+  const v2 = confChangeAsV2(cc);
+  let out = `transition:${ConfChangeTransition[v2.transition]}`;
+  for (const c of v2.changes) {
+    out += ` changes:{type:${ConfChangeType[c.type]} node_id:${c.nodeId}}`;
+  }
+  if (v2.context.length > 0) {
+    out += ` context:${goQuote(v2.context)}`;
+  }
+  return out;
+}
 
 /** The compact form of configuration changes, as etcd's ConfChangesToString: "v2 l3 r4 u5". */
 export function describeConfChanges(changes: readonly ConfChangeSingle[]): string {

@@ -14,13 +14,8 @@ export type { CampaignType } from './raft';
 export { Raft } from './raft';
 export type { Config, ValidConfig } from './config';
 export { LocalAppendThread, LocalApplyThread, isLocalMsgTarget, validateConfig } from './config';
-export {
-  confChangeAsV2,
-  confChangeEnterJoint,
-  confChangeLeaveJoint,
-  confChangeToMsg,
-  describeConfChange,
-} from './confchange/convert';
+export { confChangeAsV2, confChangeEnterJoint, confChangeLeaveJoint, confChangeToMsg } from './confchange/convert';
+export { describeConfChange } from './describe';
 export { ReadOnlyOption } from './read_only';
 export type { Ready } from './rawnode';
 export { ProgressType, RawNode, SnapshotStatus, mustSync } from './rawnode';

@@ -12,18 +12,12 @@ import { Changer } from './confchange/confchange';
 import { restore as restoreConfState } from './confchange/restore';
 import { decodeConfChange, decodeConfChangeV2 } from './codec';
 import { Config, validateConfig } from './config';
-import {
-  confChangeAsV2,
-  confChangeEnterJoint,
-  confChangeLeaveJoint,
-  confChangeToMsg,
-  describeConfChange,
-} from './confchange/convert';
+import { confChangeAsV2, confChangeEnterJoint, confChangeLeaveJoint, confChangeToMsg } from './confchange/convert';
 import { RaftError, errProposalDropped } from './errors';
 import { RaftLog, newLog } from './log';
 import { Logger } from './logger';
 import { VoteResult } from './quorum/quorum';
-import { describeConfState } from './describe';
+import { describeConfChange, describeConfStateText } from './describe';
 import { Rand } from './rand';
 import { ReadOnly, ReadOnlyOption } from './read_only';
 import { StorageError } from './storage';
@@ -474,7 +468,13 @@ export class Raft {
     // twice), and entries in the log are shared with messages and never change once appended.
     const es: Entry[] = new Array<Entry>(proposed.length);
     for (let i = 0; i < proposed.length; i++) {
-      es[i] = { term: this.term, index: li + 1 + i, type: proposed[i].type, data: proposed[i].data };
+      const p = proposed[i];
+      const e: Entry = { term: this.term, index: li + 1 + i, type: p.type, data: p.data };
+      // A proposal that never set its type keeps it unset: the entry's encoded size (etcd's, too) depends on it.
+      if (p.typeUnset === true) {
+        e.typeUnset = true;
+      }
+      es[i] = e;
     }
     if (!this.increaseUncommittedSize(es)) {
       this.logger.warning(
@@ -601,7 +601,8 @@ export class Raft {
     this.pendingConfIndex = this.raftLog.lastIndex();
     // §8: the empty entry lets the new leader commit an entry of its own term, which also commits everything
     // before it (L4) and tells the leader its commit index is current. Its zero payload never hits the size limit.
-    if (!this.appendEntry([{ term: 0, index: 0, type: EntryType.EntryNormal, data: emptyBytes }])) {
+    // etcd sets neither its type nor its data, so it encodes as term and index alone.
+    if (!this.appendEntry([{ term: 0, index: 0, type: EntryType.EntryNormal, data: emptyBytes, typeUnset: true }])) {
       this.logger.panic('empty entry was dropped');
     }
     this.logger.info(`${hex(this.id)} became leader at term ${this.term}`);
@@ -636,15 +637,24 @@ export class Raft {
     let found = false;
     const lo = this.raftLog.applied + 1;
     const hi = this.raftLog.committed + 1;
-    this.raftLog.scan(lo, hi, this.raftLog.maxApplyingEntsSize, (ents: Entry[]) => {
-      for (const e of ents) {
-        if (e.type === EntryType.EntryConfChange || e.type === EntryType.EntryConfChangeV2) {
-          found = true;
-          return false;
+    try {
+      this.raftLog.scan(lo, hi, this.raftLog.maxApplyingEntsSize, (ents: Entry[]) => {
+        for (const e of ents) {
+          if (e.type === EntryType.EntryConfChange || e.type === EntryType.EntryConfChangeV2) {
+            found = true;
+            return false;
+          }
         }
+        return true;
+      });
+    } catch (err) {
+      // Committed but unapplied entries must still be readable: the application may compact only what it has
+      // applied. If they are gone, the node cannot tell whether it may campaign, and etcd stops here.
+      if (err instanceof StorageError) {
+        this.logger.panic(`error scanning unapplied entries [${lo}, ${hi}): ${err.message}`);
       }
-      return true;
-    });
+      throw err;
+    }
     return found;
   }
 
@@ -986,7 +996,8 @@ export class Raft {
         this.logger.info(
           `${hex(this.id)} ignoring conf change ${describeConfChange(cc)} at config ${this.trk.config.toString()}: ${failedCheck}`,
         );
-        // The slot stays, as an empty normal entry, so the proposal's other entries keep their positions.
+        // The slot stays, as an empty normal entry, so the proposal's other entries keep their positions. etcd
+        // names its type (EntryNormal) explicitly, so unlike a plain proposal it encodes the type field.
         if (entries === m.entries) {
           entries = m.entries.slice();
         }
@@ -1358,9 +1369,11 @@ export class Raft {
     const cs = s.metadata.confState;
     const member = cs.voters.includes(this.id) || cs.learners.includes(this.id) || cs.votersOutgoing.includes(this.id);
     if (!member) {
-      // Much of the core assumes a node tracks its own progress; a snapshot without this node is refused.
+      // Much of the core assumes a node tracks its own progress; a snapshot without this node is refused. etcd
+      // prints the ConfState here in protobuf's text form, not in the Go form of the scenario harness.
+      const text = describeConfStateText(cs);
       this.logger.warning(
-        `${hex(this.id)} attempted to restore snapshot but it is not in the ConfState ${describeConfState(cs)}; should never happen`,
+        `${hex(this.id)} attempted to restore snapshot but it is not in the ConfState ${text}; should never happen`,
       );
       return false;
     }

@@ -138,7 +138,8 @@ export class RawNode {
   /** Proposes `data` for the log. Throws RaftError('ProposalDropped') if it was not accepted. */
   propose(data: Uint8Array): void {
     const m = blank(MessageType.MsgProp, this.raft.id);
-    m.entries = [{ term: 0, index: 0, type: EntryType.EntryNormal, data }];
+    // Like etcd's RawNode, the proposal sets only its data: its type is EntryNormal by default and not encoded.
+    m.entries = [{ term: 0, index: 0, type: EntryType.EntryNormal, data, typeUnset: true }];
     this.raft.step(m);
   }
 
@@ -437,7 +438,7 @@ export class RawNode {
    */
   readIndex(rctx: Uint8Array): void {
     const m = blank(MessageType.MsgReadIndex, 0);
-    m.entries = [{ term: 0, index: 0, type: EntryType.EntryNormal, data: rctx }];
+    m.entries = [{ term: 0, index: 0, type: EntryType.EntryNormal, data: rctx, typeUnset: true }];
     this.stepIgnoringErrors(m);
   }
 

@@ -23,8 +23,16 @@ export interface Entry {
   term: number;
   index: number;
   type: EntryType;
-  /** Opaque to Raft for EntryNormal; an encoded ConfChange / ConfChangeV2 otherwise. */
+  /** Opaque to Raft for EntryNormal; an encoded ConfChange / ConfChangeV2 otherwise. Empty encodes as absent. */
   data: Uint8Array;
+  /**
+   * Present only when nothing ever set `type`: it then reads as EntryNormal, but the encoding leaves the field out,
+   * as proto2 does with a field that was never set. etcd leaves the type of a plain proposal and of a new leader's
+   * empty entry unset, so its encoded size (which decides how entries are batched into messages and Ready structs)
+   * is 2 bytes smaller than an entry that names its type. Decoding marks an entry whose bytes lack the field the
+   * same way, so the size survives a trip through the WAL or the network.
+   */
+  typeUnset?: true;
 }
 
 /** The state of Figure 2 that must be on stable storage before a message depending on it is sent (rule S1). */
@@ -133,8 +141,11 @@ export interface ConfChange {
   type: ConfChangeType;
   nodeId: NodeId;
   context: Uint8Array;
-  /** Deprecated in etcd and kept for wire compatibility. */
-  id: number;
+  /**
+   * Deprecated in etcd and kept for wire compatibility. Absent means never set, and is not encoded (etcd's own
+   * proposals leave it unset); a value set explicitly is encoded even when it is 0.
+   */
+  id?: number;
 }
 
 export interface ConfChangeSingle {

@@ -1,14 +1,13 @@
 // # Configuration changes as values
 //
 // The conversions between etcd's two kinds of configuration change (the one-node ConfChange and the any-size
-// ConfChangeV2), how a change says whether it enters a joint configuration (thesis §4.3), the proposal that
-// carries it, and the text form etcd's log lines print. etcd keeps these beside its wire types (raftpb).
+// ConfChangeV2), how a change says whether it enters a joint configuration (thesis §4.3), and the proposal that
+// carries it. etcd keeps these beside its wire types (raftpb); their text forms are in raft/describe.ts.
 
 import { encodeConfChange, encodeConfChangeV2 } from '../codec';
 import {
   ConfChange,
   ConfChangeTransition,
-  ConfChangeType,
   ConfChangeV2,
   EMPTY_BYTES,
   EntryType,
@@ -64,39 +63,4 @@ export function confChangeToMsg(cc: ConfChange | ConfChangeV2 | null): Message {
     m.entries = [{ term: 0, index: 0, type: EntryType.EntryConfChange, data: encodeConfChange(cc) }];
   }
   return m;
-}
-
-function quoteBytes(b: Uint8Array): string {
-  let s = '"';
-  for (let i = 0; i < b.length; i++) {
-    const c = b[i];
-    if (c === 0x22 || c === 0x5c) {
-      s += '\\' + String.fromCharCode(c);
-    } else if (c >= 0x20 && c < 0x7f) {
-      s += String.fromCharCode(c);
-    } else {
-      s += '\\' + c.toString(8).padStart(3, '0');
-    }
-  }
-  return s + '"';
-}
-
-/** A configuration change in protobuf text form, as etcd's log lines print it. */
-export function describeConfChange(cc: ConfChange | ConfChangeV2): string {
-  const parts: string[] = [];
-  if ('changes' in cc) {
-    parts.push(`transition:${ConfChangeTransition[cc.transition]}`);
-    for (const c of cc.changes) {
-      parts.push(`changes:{type:${ConfChangeType[c.type]} node_id:${c.nodeId}}`);
-    }
-  } else {
-    if (cc.id !== 0) {
-      parts.push(`id:${cc.id}`);
-    }
-    parts.push(`type:${ConfChangeType[cc.type]}`, `node_id:${cc.nodeId}`);
-  }
-  if (cc.context.length > 0) {
-    parts.push(`context:${quoteBytes(cc.context)}`);
-  }
-  return parts.join(' ');
 }

@@ -8,7 +8,7 @@ import { ConfChange, ConfChangeTransition, ConfChangeType, ConfChangeV2, NodeId 
 
 /** A one-node change: add a voter, add a learner (or demote a voter), or remove a node. */
 export function simpleChange(type: ConfChangeType, nodeId: NodeId): ConfChange {
-  return { type, nodeId, context: new Uint8Array(0), id: 0 };
+  return { type, nodeId, context: new Uint8Array(0) };
 }
 
 /**

@@ -17,6 +17,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 
+import { RaftPanic } from '../logger';
 import { CaseResult, Handler, RunResult, runText } from './datadriven';
 import { confChangeHandler } from './confchange_handler';
 import { InteractionEnv, InteractionOpts } from './interaction_env';
@@ -46,7 +47,10 @@ export function handlerFor(file: string): Handler {
 
 /** A replayed scenario: every case's verdict, and the first failure that stopped the run, if any. */
 export interface ScenarioRun extends RunResult {
-  /** The error a case threw (a panic, a malformed command); the cases after it were not run. */
+  /**
+   * The error a case threw (a panic, a malformed command); the cases after it were not run. A panic may be the
+   * expected outcome of its case (see runScenario), so a failure here does not by itself fail the scenario.
+   */
   failure: string | null;
 }
 
@@ -54,7 +58,8 @@ export interface ScenarioRun extends RunResult {
  * Replays the scenario `text` (from `file`, whose folder selects the harness), running every case even after a
  * mismatch, so that each case gets a verdict. Once a case throws, the scenario's state is unknown, so the later
  * cases report that failure instead of running, and no rewritten text is produced: a file must never be rewritten
- * with the output of a failure.
+ * with the output of a failure. A case in which the core panics prints `panic`, which is how scenarios recorded
+ * from etcd write a case where etcd panics; the panic's message is kept in `failure`.
  */
 export function runScenario(text: string, file: string, options: { rewrite?: boolean } = {}): ScenarioRun {
   const handler = handlerFor(file);
@@ -67,7 +72,7 @@ export function runScenario(text: string, file: string, options: { rewrite?: boo
       return handler(d);
     } catch (err) {
       state.failure = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
-      return `${d.pos}: ${d.cmd} threw ${state.failure}`;
+      return err instanceof RaftPanic ? 'panic' : `${d.pos}: ${d.cmd} threw ${state.failure}`;
     }
   };
   const run = runText(text, path.basename(file), guarded, { rewrite: options.rewrite, continueAfterFailure: true });
@@ -147,7 +152,8 @@ export function replayAll(
     for (const file of scenarioFiles(root)) {
       const r = runScenarioFile(file, { rewrite: options.rewrite });
       reports.push(r);
-      const name = path.relative(root, file) || path.basename(file);
+      // With several roots, each file is named with its root's folder, so equal names stay apart.
+      const name = path.relative(paths.length > 1 ? path.dirname(root) : root, file) || path.basename(file);
       write(`${filePassed(r) ? 'PASS' : 'FAIL'}  ${name.padEnd(56)} ${r.passedCases}/${r.totalCases} cases`);
       if (options.rewrite === true && r.failure !== null) {
         write(`      not rewritten: ${r.failure}`);

@@ -73,7 +73,7 @@ export function handleProposeConfChange(env: InteractionEnv, args: CmdArg[], inp
     if (changes.length !== 1 || transition !== ConfChangeTransition.ConfChangeTransitionAuto) {
       throw new Error('v1 conf change can only have one operation and no transition');
     }
-    cc = { type: changes[0].type, nodeId: changes[0].nodeId, context: new Uint8Array(0), id: 0 };
+    cc = { type: changes[0].type, nodeId: changes[0].nodeId, context: new Uint8Array(0) };
   } else {
     cc = { transition, changes, context: new Uint8Array(0) };
   }

@@ -3,8 +3,10 @@
 import { encodeConfChange, encodeConfChangeV2 } from '../../raft/codec';
 import type { Ready } from '../../raft/rawnode';
 import {
+  describeConfChange,
   describeConfChanges,
   describeConfState,
+  describeConfStateText,
   describeEntries,
   describeEntry,
   describeHardState,
@@ -150,6 +152,35 @@ describe('states and snapshots', () => {
     expect(describeConfState(cs)).toBe('Voters:[1 2] VotersOutgoing:[1] Learners:[3] LearnersNext:[] AutoLeave:true');
     expect(describeSnapshot(snapshot(11, 1, [1, 2, 3]))).toBe(
       'Index:11 Term:1 ConfState:Voters:[1 2 3] VotersOutgoing:[] Learners:[] LearnersNext:[] AutoLeave:false',
+    );
+  });
+
+  test('describeConfStateText prints protobuf text: one field per ID in field order, auto_leave always', () => {
+    const cs = { voters: [1, 2], learners: [3], votersOutgoing: [1], learnersNext: [4], autoLeave: true };
+    expect(describeConfStateText(cs)).toBe(
+      'voters:1 voters:2 learners:3 voters_outgoing:1 learners_next:4 auto_leave:true',
+    );
+    expect(describeConfStateText({ ...cs, voters: [], learners: [], votersOutgoing: [], learnersNext: [] })).toBe(
+      'auto_leave:true',
+    );
+  });
+
+  test('describeConfChange prints a V1 change in its V2 shape, with a context quoted as Go does', () => {
+    const v1 = { type: ConfChangeType.ConfChangeRemoveNode, nodeId: 2, context: new Uint8Array(0), id: 7 };
+    expect(describeConfChange(v1)).toBe(
+      'transition:ConfChangeTransitionAuto changes:{type:ConfChangeRemoveNode node_id:2}',
+    );
+    const v2 = {
+      transition: ConfChangeTransition.ConfChangeTransitionJointExplicit,
+      changes: [
+        { type: ConfChangeType.ConfChangeAddNode, nodeId: 4 },
+        { type: ConfChangeType.ConfChangeAddLearnerNode, nodeId: 5 },
+      ],
+      context: new TextEncoder().encode('a"\n'),
+    };
+    expect(describeConfChange(v2)).toBe(
+      'transition:ConfChangeTransitionJointExplicit changes:{type:ConfChangeAddNode node_id:4} ' +
+        'changes:{type:ConfChangeAddLearnerNode node_id:5} context:"a\\"\\n"',
     );
   });
 });

@@ -32,7 +32,7 @@ function defineFileTests(root: string, file: string): void {
   });
 }
 
-for (const corpus of ['etcd', 'tsraft']) {
+for (const corpus of ['etcd', 'etcd-random', 'tsraft']) {
   const dir = path.join(ROOT, corpus);
   if (!fs.existsSync(dir)) {
     continue;

@@ -88,6 +88,21 @@ raft-state
     expect(outputs(text).slice(2)).toEqual([snap, `dropped: ${snap}`]);
   });
 
+  test('prints "panic" where the core panics, keeps the reason, and runs nothing after it', () => {
+    const dir = path.join(__dirname, '..', '..', 'raft', 'testdata', 'etcd-random', 'panics');
+    const file = path.join(dir, 'scan_unapplied_after_compaction.txt');
+    const text = fs.readFileSync(file, 'utf8') + '\nraft-state\n----\nok\n';
+    const run = runScenario(text, file);
+    const last = run.results.length - 1;
+    expect(run.results[last - 1].actual).toBe('panic\n');
+    expect(run.results[last - 1].passed).toBe(true);
+    expect(run.failure).toBe(
+      'RaftPanic: error scanning unapplied entries [8, 10): requested index is unavailable due to compaction',
+    );
+    expect(run.results[last].actual).toContain('not run');
+    expect(run.rewritten).toBeNull();
+  });
+
   test('fails a malformed case and does not run the cases after it', () => {
     const results = runScenario(`campaign x\n----\nok\n\nraft-state\n----\nok\n`, 'inline.txt').results;
     expect(results.map((r) => r.passed)).toEqual([false, false]);

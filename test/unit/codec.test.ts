@@ -58,7 +58,7 @@ describe('codec golden bytes', () => {
     expect(hex(encodeEntry({ ...e, data: new Uint8Array(0) }))).toBe('080010011802');
   });
 
-  it('writes non-nullable zero fields, so an empty entry takes six bytes', () => {
+  it('writes fields that were set even when zero, so an empty entry naming its type takes six bytes', () => {
     const e: Entry = { term: 0, index: 0, type: EntryType.EntryNormal, data: new Uint8Array(0) };
     expect(hex(encodeEntry(e))).toBe('080010001800');
     expect(entrySize(e)).toBe(6);
@@ -270,7 +270,13 @@ const uint = fc.oneof(fc.nat(1000), fc.nat(), fc.maxSafeNat(), fc.constant(2 ** 
 const data = fc.oneof(fc.constant(new Uint8Array(0)), fc.uint8Array({ minLength: 1, maxLength: 300 }));
 const enumOf = (n: number): fc.Arbitrary<number> => fc.integer({ min: 0, max: n - 1 });
 
-const entryArb: fc.Arbitrary<Entry> = fc.record({ term: uint, index: uint, type: enumOf(3), data });
+// Entries in both presence forms: a type set to any value, or a type never set (which reads as EntryNormal).
+const entryArb: fc.Arbitrary<Entry> = fc.oneof(
+  fc.record({ term: uint, index: uint, type: enumOf(3), data }),
+  fc
+    .record({ term: uint, index: uint, data })
+    .map((e): Entry => ({ ...e, type: EntryType.EntryNormal, typeUnset: true })),
+);
 const idsArb = fc.array(uint, { maxLength: 5 });
 const confStateArb: fc.Arbitrary<ConfState> = fc.record({
   voters: idsArb,
@@ -304,7 +310,11 @@ const messageArb: fc.Arbitrary<Message> = baseMessageArb.chain((m) =>
     .array(baseMessageArb, { maxLength: 2 })
     .map((rs) => ({ ...m, responses: rs.map((r) => ({ ...r, responses: [] })) })),
 );
-const confChangeArb: fc.Arbitrary<ConfChange> = fc.record({ type: enumOf(4), nodeId: uint, context: data, id: uint });
+// The ID is set (to any value, 0 included) or never set.
+const confChangeArb: fc.Arbitrary<ConfChange> = fc.record(
+  { type: enumOf(4), nodeId: uint, context: data, id: uint },
+  { requiredKeys: ['type', 'nodeId', 'context'] },
+);
 const confChangeV2Arb: fc.Arbitrary<ConfChangeV2> = fc.record({
   transition: enumOf(3),
   changes: fc.array(fc.record({ type: enumOf(4), nodeId: uint }), { maxLength: 4 }),
