@@ -156,3 +156,9 @@ bench-vs-etcd: build etcd-installed
 BENCH_TARGETS += bench-failover
 bench-failover: build etcd-installed
 	node dist/bench/failover.js $(BENCH_ARGS)
+
+# Chaos: real members behind fault-injecting proxies, seeded nemeses, a linearizability check per run (docs/faults.md).
+# One line per run, then "N passed, N failed". CHAOS_ARGS: --runs, --seconds, --members, --family, --seed, --mutant.
+.PHONY: chaos
+chaos: build
+	node dist/test/chaos/run.js $(CHAOS_ARGS)

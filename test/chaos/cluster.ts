@@ -39,8 +39,8 @@ export interface ClusterOptions {
   electionTicks: number;
   requestTimeoutMs: number;
   snapshotCount: number;
-  /** Extra environment for member processes (e.g. a fault layer's switch). */
-  env?: Record<string, string>;
+  /** Extra environment for a member's process (e.g. the fault layer's switch, which names its data directory). */
+  memberEnv?: ((m: ChaosMember) => Record<string, string>) | undefined;
   log(line: string): void;
 }
 
@@ -125,7 +125,7 @@ export class ChaosCluster {
         '--snapshot-catchup', String(Math.max(1, Math.floor(this.opts.snapshotCount / 2))),
         ...args,
       ],
-      { stdio: ['ignore', log, log], env: { ...process.env, NO_COLOR: '1', ...this.opts.env } },
+      { stdio: ['ignore', log, log], env: { ...process.env, NO_COLOR: '1', ...this.opts.memberEnv?.(m) } },
     );
     fs.closeSync(log);
     m.proc = proc;
