@@ -131,7 +131,8 @@ export class ReadyLoop {
         // stop() may have run during the fsync: the WAL is closed and every waiter failed; touch nothing more.
         if (this.stopped) return;
         raw.advance();
-        this.maybeSnapshot();
+        await this.maybeSnapshot();
+        if (this.stopped) return;
       }
     } catch (err) {
       // A failed write to the WAL leaves memory ahead of the disk; carrying on could acknowledge what a restart
@@ -197,12 +198,14 @@ export class ReadyLoop {
       storage.applySnapshot(rd.snapshot);
     }
     // (b) Figure 2, S1: currentTerm, votedFor and the log reach stable storage before we answer anyone.
+    //
+    // A snapshot forces the sync even when the core does not ask for one (a snapshot in the current term changes
+    // only the commit index, so `mustSync` is false): the release below lets older WAL segments and snapshot files
+    // go, and a restart can load the new snapshot only if the commit index that vouches for its WAL record is on
+    // disk. Purging first and losing power before that HardState is durable leaves a member that cannot start.
     persistence.write(rd.hardState, rd.entries);
-    if (rd.mustSync) {
-      this.counts.fsyncs++;
-      const started = process.hrtime.bigint();
-      await persistence.sync();
-      this.counts.fsyncMicros += Number((process.hrtime.bigint() - started) / 1000n);
+    if (rd.mustSync || !isEmptySnapshot(rd.snapshot)) {
+      await this.sync();
       if (this.stopped) return;
     }
     if (!isEmptyHardState(rd.hardState)) {
@@ -211,7 +214,7 @@ export class ReadyLoop {
       this.durableVote = rd.hardState.vote;
     }
     if (rd.entries.length > 0) storage.append(rd.entries);
-    // Only once snapshot, marker and HardState are all durable may older WAL segments and snapshot files go.
+    // The snapshot, its WAL record and the HardState are all durable: older files may go.
     if (!isEmptySnapshot(rd.snapshot)) persistence.release(rd.snapshot);
 
     // (c) Only now may our votes and acknowledgements leave.
@@ -227,6 +230,14 @@ export class ReadyLoop {
 
     for (const rs of rd.readStates) requests.readIndexConfirmed(rs.requestCtx, rs.index);
     requests.serveReads(applier.applied);
+  }
+
+  // Waits until everything written so far is durable; the fsync runs off the event loop (see the module comment).
+  private async sync(): Promise<void> {
+    this.counts.fsyncs++;
+    const started = process.hrtime.bigint();
+    await this.parts.persistence.sync();
+    this.counts.fsyncMicros += Number((process.hrtime.bigint() - started) / 1000n);
   }
 
   /**
@@ -267,7 +278,10 @@ export class ReadyLoop {
   // A configuration change also calls for a snapshot once the log has been compacted. A new member can then only
   // catch up from a snapshot (§7), and the leader sends its newest one; a snapshot from before the change does not
   // list the new member, and Raft refuses to restore a snapshot whose configuration leaves the node out.
-  private maybeSnapshot(): void {
+  //
+  // As for a received snapshot, nothing older is released until the new snapshot's file, its WAL record and the
+  // HardState written before it (whose commit index vouches for the record) are synced.
+  private async maybeSnapshot(): Promise<void> {
     const { storage, persistence, applier } = this.parts;
     const applied = applier.applied;
     const dueByCount = applied - this.snapshotIndex >= this.opts.snapshotCount;
@@ -277,6 +291,8 @@ export class ReadyLoop {
     persistence.saveSnapshot(snap);
     const compactTo = applied - this.opts.snapshotCatchup;
     if (compactTo > storage.firstIndex()) storage.compact(compactTo);
+    await this.sync();
+    if (this.stopped) return;
     persistence.release(snap);
     this.snapshotIndex = applied;
     this.opts.logger.info(`saved snapshot at index ${snap.metadata.index}; log compacted to ${Math.max(compactTo, 0)}`);

@@ -27,7 +27,10 @@ import { Requests } from './requests';
 
 /** Where the loop makes state durable (kvstore/disk.ts on wal/ and snap/). */
 export interface Persistence {
-  /** Writes the snapshot file, then its WAL record (so the WAL never points at a missing snapshot). */
+  /**
+   * Writes the snapshot file, then its WAL record (so the WAL never points at a missing snapshot). Like `write`, it
+   * is durable only once a later `sync()` resolves.
+   */
   saveSnapshot(snap: Snapshot): void;
   /** Appends the HardState and entries to the WAL, without waiting for the disk. */
   write(hardState: Ready['hardState'], entries: Entry[]): void;
@@ -36,7 +39,11 @@ export interface Persistence {
    * and peer messages while the disk works; they join the next Ready.
    */
   sync(): Promise<void>;
-  /** Lets the WAL and snapshot files older than `snap` go. */
+  /**
+   * Lets the WAL and snapshot files older than `snap` go. The loop calls it only after a `sync()` that covers the
+   * snapshot, its WAL record and the HardState written after it: purged files cannot come back, so the newer state
+   * must be recoverable before they go.
+   */
   release(snap: Snapshot): void;
   close(): void;
 }
@@ -54,6 +61,8 @@ export interface NodeOptions {
   /** How long a proposal, read or membership change may wait before it fails. */
   requestTimeoutMs: number;
   logger: Logger;
+  /** Seeds the core's randomness (election timeouts); by default the operating system's. Tests fix it to replay a run. */
+  randSeed?: number;
 }
 
 /** What the node restored from disk (kvstore/disk.ts), or a fresh start. */
@@ -88,7 +97,7 @@ export interface NodeHooks {
 export interface NodeCounters {
   /** Readys handled. */
   readies: number;
-  /** WAL writes that were fsynced (Readys with `mustSync`). */
+  /** Fsyncs of the WAL: Readys with `mustSync` or a snapshot, and snapshots this member took. */
   fsyncs: number;
   /** Time the loop waited for those fsyncs, in microseconds: the disk's share of a write's latency. */
   fsyncMicros: number;
@@ -142,7 +151,7 @@ export class RaftNode {
       stepDownOnRemoval: true,
       logger: opts.logger,
       // Election timeouts must differ between members and between runs; the core takes its randomness from here.
-      rand: new SeededRand(crypto.randomBytes(4).readUInt32BE(0)),
+      rand: new SeededRand(opts.randSeed ?? crypto.randomBytes(4).readUInt32BE(0)),
     });
     if (start.bootstrap.length > 0) this.raw.bootstrap(start.bootstrap);
     this.requests = new Requests(opts.id, opts.requestTimeoutMs);

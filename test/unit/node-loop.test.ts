@@ -1,0 +1,177 @@
+// The Ready loop's ordering rules, observed on a fake disk: what a member writes, syncs, releases and sends, in
+// which order. Real RawNodes, a fake Persistence and a fake network, a fake clock moved one tick at a time.
+
+import { CommandOp } from '../../kvstore/command';
+import { KvStore } from '../../kvstore/kv';
+import { Membership } from '../../kvstore/members';
+import { encodeSnapshotData } from '../../kvstore/snapshot';
+import { MessageType, Snapshot, emptyConfState, newMessage } from '../../raft/types';
+import { TestCluster, advance, outcome, waitFor } from './node_fakes';
+
+beforeEach(() => {
+  jest.useFakeTimers();
+});
+
+afterEach(() => {
+  jest.useRealTimers();
+});
+
+// Index of the first event matching `re` at or after `from`, or -1.
+function indexOf(events: string[], re: RegExp, from = 0): number {
+  for (let i = from; i < events.length; i++) if (re.test(events[i] ?? '')) return i;
+  return -1;
+}
+
+// Three members; member 2 times out first and so campaigns first.
+function threeMembers(): TestCluster {
+  return new TestCluster([1, 2, 3], (id) => ({ electionTicks: id === 2 ? 3 : 30 }));
+}
+
+describe('persist before send', () => {
+  test('a candidate asks for votes only after its vote for itself is synced', async () => {
+    const c = threeMembers();
+    c.start();
+    await advance(0); // the bootstrap Ready
+    c.member(2).disk.holdSyncs = true;
+    await waitFor(() => c.member(2).disk.syncsWaiting > 0, 'member 2 writes its vote for itself');
+    const before = c.eventsOf(2);
+    expect(before.some((e) => /^write term=2 vote=2/.test(e))).toBe(true);
+    expect(before.filter((e) => /^send MsgVote->/.test(e))).toEqual([]);
+
+    c.member(2).disk.finishSyncs();
+    await advance(0);
+    const after = c.eventsOf(2);
+    const synced = indexOf(after, /^synced$/);
+    expect(synced).toBeGreaterThan(0);
+    expect(indexOf(after, /^send MsgVote->/)).toBeGreaterThan(synced);
+    c.stopAll();
+  });
+
+  test('a follower grants its vote only after the vote is synced', async () => {
+    const c = threeMembers();
+    c.start();
+    await advance(0); // the bootstrap Ready
+    c.member(1).disk.holdSyncs = true;
+    await waitFor(() => c.member(1).disk.syncsWaiting > 0, 'member 1 writes its vote');
+    const before = c.eventsOf(1);
+    expect(before.some((e) => /^write term=2 vote=2/.test(e))).toBe(true);
+    expect(before.filter((e) => /^send MsgVoteResp->/.test(e))).toEqual([]);
+
+    c.member(1).disk.finishSyncs();
+    await advance(0);
+    const after = c.eventsOf(1);
+    const vote = indexOf(after, /^write term=2 vote=2/);
+    const synced = indexOf(after, /^synced$/, vote);
+    expect(synced).toBeGreaterThan(vote);
+    expect(indexOf(after, /^send MsgVoteResp->2$/)).toBeGreaterThan(synced);
+    c.stopAll();
+  });
+
+  test('a follower acknowledges new entries only after they are synced', async () => {
+    const c = threeMembers();
+    c.start();
+    await waitFor(() => c.leader()?.id === 2, 'member 2 leads');
+    await waitFor(() => c.node(1).applied === c.node(2).applied, 'member 1 catches up');
+    const disk = c.member(1).disk;
+    disk.holdSyncs = true;
+    const mark = c.eventsOf(1).length;
+    const put = outcome(c.node(2).propose(CommandOp.Put, 'k', Buffer.from('v')));
+    await waitFor(() => disk.syncsWaiting > 0, 'member 1 writes the entry');
+    const held = c.eventsOf(1).slice(mark);
+    expect(held.some((e) => /^write .* entries=1$/.test(e))).toBe(true);
+    expect(held.filter((e) => /^send MsgAppResp->/.test(e))).toEqual([]);
+
+    disk.finishSyncs();
+    await advance(0);
+    const after = c.eventsOf(1).slice(mark);
+    const write = indexOf(after, /^write .* entries=1$/);
+    const synced = indexOf(after, /^synced$/, write);
+    expect(synced).toBeGreaterThan(write);
+    expect(indexOf(after, /^send MsgAppResp->2$/, write)).toBeGreaterThan(synced);
+    await waitFor(() => put.settled, 'the write is applied');
+    expect(put.value).toEqual({ existed: false });
+    c.stopAll();
+  });
+
+  test("a leader sends its appends while its own write is syncing, and answers the write only after that sync", async () => {
+    const c = threeMembers();
+    c.start();
+    await waitFor(() => c.leader()?.id === 2, 'member 2 leads');
+    await waitFor(() => c.node(1).applied === c.node(2).applied && c.node(3).applied === c.node(2).applied, 'followers catch up');
+    const disk = c.member(2).disk;
+    disk.holdSyncs = true;
+    const mark = c.eventsOf(2).length;
+    const put = outcome(c.node(2).propose(CommandOp.Put, 'k', Buffer.from('v')));
+    await waitFor(() => disk.syncsWaiting > 0, 'member 2 writes the entry');
+    const held = c.eventsOf(2).slice(mark);
+    // Thesis §10.2.1: the appends went out before the leader's own fsync finished.
+    expect(held.filter((e) => /^send MsgApp->/.test(e)).sort()).toEqual(['send MsgApp->1', 'send MsgApp->3']);
+    expect(held).not.toContain('synced');
+    // The followers acknowledge (a quorum without the leader), but the leader applies only after its own sync.
+    await advance(5 * 10);
+    expect(put.settled).toBe(false);
+
+    disk.finishSyncs();
+    await waitFor(() => put.settled, 'the write is applied');
+    expect(put.value).toEqual({ existed: false });
+    c.stopAll();
+  });
+});
+
+describe('sync before release', () => {
+  // A member that has heard of leader 2 in term 1 (played by the test), then receives a snapshot in that term: the
+  // Ready carries the snapshot and a HardState whose commit moved, but no term, vote or entry, so it needs no sync
+  // of its own (mustSync is false). Releasing right after would let the disk purge the WAL segments and snapshot
+  // files a restart needs, while the commit index that makes the new snapshot loadable is not on disk yet.
+  test('a snapshot received in the current term is synced, HardState included, before older files are released', async () => {
+    const c = new TestCluster([1], () => ({ bootstrap: false }), [2]);
+    const m = c.member(1);
+    m.node.deliver([newMessage({ type: MessageType.MsgHeartbeat, from: 2, to: 1, term: 1, commit: 0 })]);
+    await advance(0);
+    expect(m.node.leaderId).toBe(2);
+
+    const kv = new KvStore();
+    kv.apply({ op: CommandOp.Put, epoch: 1, seq: 1, key: 'from-snapshot', value: Buffer.from('yes') });
+    const members = new Membership(c.node(1).members.list());
+    const snapshot: Snapshot = {
+      data: encodeSnapshotData(kv, members),
+      metadata: { index: 10, term: 1, confState: { ...emptyConfState(), voters: [1, 2] } },
+    };
+    const mark = c.eventsOf(1).length;
+    m.node.deliver([newMessage({ type: MessageType.MsgSnap, from: 2, to: 1, term: 1, snapshot })]);
+    await advance(0);
+
+    expect(m.node.applied).toBe(10);
+    expect(m.node.kv.get('from-snapshot')?.toString()).toBe('yes');
+    const events = c.eventsOf(1).slice(mark);
+    const save = indexOf(events, /^saveSnapshot index=10$/);
+    const write = indexOf(events, /^write term=1 vote=0 commit=10 entries=0$/);
+    const release = indexOf(events, /^release index=10$/);
+    expect(save).toBeGreaterThanOrEqual(0);
+    expect(write).toBeGreaterThan(save);
+    expect(release).toBeGreaterThan(write);
+    expect(m.disk.releasedUnsynced).toEqual([]);
+    expect(indexOf(events, /^synced$/, write)).toBeLessThan(release);
+    // The acknowledgement of the snapshot leaves only once it is durable.
+    expect(indexOf(events, /^send MsgAppResp->2$/)).toBeGreaterThan(release);
+  });
+
+  test("the member's own snapshot and its WAL record are synced before older files are released", async () => {
+    const c = new TestCluster([1], () => ({ snapshotCount: 5, snapshotCatchup: 2 }));
+    const m = c.member(1);
+    c.start();
+    await waitFor(() => c.leader()?.id === 1, 'member 1 leads');
+    for (let i = 0; i < 8; i++) {
+      const put = outcome(m.node.propose(CommandOp.Put, `k${i}`, Buffer.from('v')));
+      await waitFor(() => put.settled, `write ${i} is applied`);
+    }
+    expect(m.node.lastSnapshotIndex).toBeGreaterThan(0);
+    const events = c.eventsOf(1);
+    const save = indexOf(events, /^saveSnapshot /);
+    const release = indexOf(events, /^release /, save);
+    expect(release).toBeGreaterThan(save);
+    expect(m.disk.releasedUnsynced).toEqual([]);
+    expect(indexOf(events, /^synced$/, save)).toBeLessThan(release);
+    c.stopAll();
+  });
+});
