@@ -8,13 +8,12 @@
 // at or below the last commit index), then the HardState and the entries the WAL holds after it. Applying the log
 // again from that snapshot rebuilds the key-value map and the membership, so nothing else needs to be stored.
 
-import fs from 'node:fs';
 import path from 'node:path';
 import { Logger } from '../raft/logger';
 import { MemoryStorage } from '../raft/storage';
 import { Entry, HardState, Snapshot, emptySnapshot, isEmptyHardState, isEmptySnapshot } from '../raft/types';
 import { SnapError, Snapshotter } from '../snap/snapshotter';
-import { writeFileAtomic } from '../wal/fileutil';
+import { describeDisk, durableFs, isDiskFull, mkdirAll, writeFileAtomic } from '../wal/fileutil';
 import { Wal, walSnapshotOf } from '../wal/wal';
 import { KvError } from './errors';
 import { Member, Membership, parseMembershipJSON } from './members';
@@ -39,8 +38,15 @@ export function diskExists(dataDir: string): boolean {
 
 /** Creates the data directory of a new member. The members file is written first: a WAL implies it exists. */
 export function createDisk(dataDir: string, meta: MemberMeta, logger: Logger): NodeStart {
-  fs.mkdirSync(snapDir(dataDir), { recursive: true });
-  writeFileAtomic(membersFile(dataDir), Buffer.from(JSON.stringify({ members: meta.members, removed: [] }, null, 2)));
+  const dfs = durableFs();
+  mkdirAll(dfs, snapDir(dataDir));
+  const file = membersFile(dataDir);
+  try {
+    writeFileAtomic(dfs, file, Buffer.from(JSON.stringify({ members: meta.members, removed: [] }, null, 2)));
+  } catch (err) {
+    const disk = isDiskFull(err) ? `: ${describeDisk(dataDir)} is full` : '';
+    throw new KvError('Internal', `Writing ${file} failed (${err instanceof Error ? err.message : String(err)})${disk}`);
+  }
   const wal = Wal.create(walDir(dataDir), { nodeId: meta.id, clusterId: Number.parseInt(meta.clusterId, 16) }, { logger });
   return {
     storage: new MemoryStorage(),
@@ -119,7 +125,7 @@ class DiskPersistence implements Persistence {
 function readMembers(file: string): Member[] {
   let text: string;
   try {
-    text = fs.readFileSync(file, 'utf8');
+    text = durableFs().readFileSync(file).toString('utf8');
   } catch (err) {
     throw new KvError('Corrupt', `Cannot read ${file}: ${err instanceof Error ? err.message : String(err)}`);
   }

@@ -7,7 +7,8 @@
 //     magic "tsnp" (4 bytes) | CRC-32C of the body (4 bytes LE) | body length (8 bytes LE) | body (raftpb.Snapshot)
 //
 // A file is written under a temporary name, fsynced, renamed into place and the directory fsynced, so a snapshot
-// file is whole or absent. A file that fails its checks anyway (a damaged disk) is renamed to `<name>.broken` and
+// file is whole or absent; when a step fails (a full disk), the temporary file is removed and the error names the file
+// and the disk. A file that fails its checks anyway (a damaged disk) is renamed to `<name>.broken` and
 // the next older one is tried, so one bad file costs a longer replay rather than the node.
 //
 // Exported API:
@@ -20,13 +21,12 @@
 //     snapshotter.purge(keep): string[]                   deletes all but the newest `keep`; returns names deleted
 //     SnapError (code: SnapErrorCode), snapshotName(term, index)
 
-import * as fs from 'fs';
 import * as path from 'path';
 import { crc32c } from '@node-rs/crc32';
 import { decodeSnapshot, encodeSnapshot } from '../raft/codec';
 import { Logger, discardLogger } from '../raft/logger';
 import { Snapshot, isEmptySnapshot } from '../raft/types';
-import { fsyncDir, writeFileAtomic } from '../wal/fileutil';
+import { DurableFs, describeDisk, durableFs, fsyncDir, isDiskFull, mkdirAll, writeFileAtomic } from '../wal/fileutil';
 
 /** What went wrong with a snapshot file. */
 export type SnapErrorCode =
@@ -39,7 +39,9 @@ export type SnapErrorCode =
   /** The body's CRC differs from the stored one. */
   | 'CrcMismatch'
   /** The body decodes to a snapshot whose term or index differs from the file name's. */
-  | 'NameMismatch';
+  | 'NameMismatch'
+  /** Writing the file failed (a full disk); no part of it, temporary or not, is left behind. */
+  | 'WriteFailed';
 
 /** The one error class of the snapshot module. */
 export class SnapError extends Error {
@@ -113,11 +115,14 @@ export function decodeSnapFile(name: string, buf: Uint8Array): Snapshot {
 
 /** Saves, finds and loads the snapshot files of one directory. */
 export class Snapshotter {
+  private readonly fs: DurableFs;
+
   constructor(
     readonly dir: string,
     private readonly logger: Logger = discardLogger,
   ) {
-    fs.mkdirSync(dir, { recursive: true });
+    this.fs = durableFs();
+    mkdirAll(this.fs, dir);
   }
 
   /**
@@ -127,13 +132,20 @@ export class Snapshotter {
   saveSnap(snapshot: Snapshot): string {
     if (isEmptySnapshot(snapshot)) return '';
     const name = snapshotName(snapshot.metadata.term, snapshot.metadata.index);
-    writeFileAtomic(path.join(this.dir, name), encodeSnapFile(snapshot));
+    const file = path.join(this.dir, name);
+    try {
+      writeFileAtomic(this.fs, file, encodeSnapFile(snapshot));
+    } catch (err) {
+      const why = err instanceof Error ? err.message : String(err);
+      const disk = isDiskFull(err) ? `: ${describeDisk(this.dir)} is full` : '';
+      throw new SnapError('WriteFailed', `Saving snapshot file ${file} failed (${why})${disk}`, name);
+    }
     return name;
   }
 
   /** Snapshot file names, newest first (by term, then index). */
   snapNames(): string[] {
-    return fs
+    return this.fs
       .readdirSync(this.dir)
       .filter((f) => SNAP_RE.test(f))
       .sort()
@@ -158,9 +170,9 @@ export class Snapshotter {
   /** Deletes all snapshot files but the newest `keep`, and leftover temporaries. Returns the names deleted. */
   purge(keep: number): string[] {
     const doomed = this.snapNames().slice(Math.max(0, keep));
-    for (const f of fs.readdirSync(this.dir)) if (f.endsWith('.snap.tmp')) fs.rmSync(path.join(this.dir, f));
-    for (const name of doomed) fs.rmSync(path.join(this.dir, name));
-    fsyncDir(this.dir);
+    for (const f of this.fs.readdirSync(this.dir)) if (f.endsWith('.snap.tmp')) this.fs.unlinkSync(path.join(this.dir, f));
+    for (const name of doomed) this.fs.unlinkSync(path.join(this.dir, name));
+    fsyncDir(this.fs, this.dir);
     return doomed;
   }
 
@@ -169,10 +181,10 @@ export class Snapshotter {
       if (!match(name)) continue;
       const file = path.join(this.dir, name);
       try {
-        return decodeSnapFile(name, fs.readFileSync(file));
+        return decodeSnapFile(name, this.fs.readFileSync(file));
       } catch (err) {
         if (!(err instanceof SnapError)) throw err;
-        fs.renameSync(file, `${file}.broken`);
+        this.fs.renameSync(file, `${file}.broken`);
         this.logger.warning(`${err.message}; renamed it to ${name}.broken`);
       }
     }

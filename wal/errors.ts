@@ -29,6 +29,8 @@ export type WalErrorCode =
   | 'MetadataConflict'
   /** An fdatasync failed: what reached the disk is unknown, so the WAL refuses further appends and syncs. */
   | 'SyncFailed'
+  /** A write, allocation, truncation or rename failed (a full disk): the WAL refuses further appends and syncs. */
+  | 'WriteFailed'
   /** The call is not valid in the WAL's current state (e.g. `save` before `readAll`, or after `close`). */
   | 'InvalidState';
 

@@ -1,40 +1,166 @@
 // # Durable file operations
 //
-// The three moves every durable file in tsraft makes: write all of a buffer (a single write may be short), make a
-// directory's entries durable (a rename or a new file is not on disk until its directory is synced), and replace a
-// file atomically (write a temporary file, sync it, rename it over the old one, sync the directory), so a crash
-// leaves either the old file or the new one, never a mix. The WAL, the snapshotter and the member's own files use
-// them.
+// Which `DurableFs` (wal/durablefs.ts) tsraft's files go through, and the moves every durable file makes on top of
+// it: write all of a buffer (a single write may be short), make a directory's entries durable (a rename or a new
+// file is not on disk until its directory is synced), replace a file atomically (write a temporary file, sync it,
+// rename it over the old one, sync the directory), so a crash leaves either the old file or the new one, never a
+// mix, and leave no temporary file behind when any step fails.
+//
+// The installed implementation is the real file system. Tests install a `FaultFs` with `installDurableFs`; a
+// process started with `TSRAFT_FAULTFS=root=<data-dir>,seed=<n>` in its environment (read once, when this module
+// loads) runs on a `FaultFs` over its data directory, and SIGUSR2 makes it lose power: its data directory is
+// rewritten as a power loss could leave it and the process kills itself with SIGKILL. That variable is for fault
+// testing only (docs/durability.md).
 
 import * as fs from 'fs';
 import * as path from 'path';
+import { DurableFs, isErrno, nodeFs } from './durablefs';
+import { FaultFs, faultFsOptionsFromEnv } from './faultfs';
+
+export type { DurableFs } from './durablefs';
+
+let installed: DurableFs = fromEnvironment(process.env.TSRAFT_FAULTFS);
+
+function fromEnvironment(setting: string | undefined): DurableFs {
+  if (setting === undefined || setting === '') return nodeFs;
+  const faults = new FaultFs(faultFsOptionsFromEnv(setting));
+  process.on('SIGUSR2', () => {
+    const report = faults.crash();
+    process.stderr.write(`TSRAFT_FAULTFS: power lost after ${report.ops} operations; kept ${report.keptFileChanges} ` +
+      `of ${report.unsyncedFileChanges} unsynced file changes, ${report.keptDirChanges} of ` +
+      `${report.unsyncedDirChanges} directory changes\n`);
+    process.kill(process.pid, 'SIGKILL');
+  });
+  return faults;
+}
+
+/** The implementation new WALs, snapshotters and member directories use. */
+export function durableFs(): DurableFs {
+  return installed;
+}
+
+/** Installs `next` for everything constructed from now on; returns the one it replaces. For tests. */
+export function installDurableFs(next: DurableFs): DurableFs {
+  const previous = installed;
+  installed = next;
+  return previous;
+}
 
 /** Writes every byte of `buf` to `fd` at `position`, looping over short writes. */
-export function writeAll(fd: number, buf: Uint8Array, position: number): void {
+export function writeAll(dfs: DurableFs, fd: number, buf: Uint8Array, position: number): void {
   let done = 0;
-  while (done < buf.length) done += fs.writeSync(fd, buf, done, buf.length - done, position + done);
+  while (done < buf.length) done += dfs.writeSync(fd, buf, done, buf.length - done, position + done);
 }
 
 /** Makes the creation, renaming or removal of entries in `dir` durable. */
-export function fsyncDir(dir: string): void {
-  const fd = fs.openSync(dir, 'r');
+export function fsyncDir(dfs: DurableFs, dir: string): void {
+  const fd = dfs.openSync(dir, 'r');
   try {
-    fs.fsyncSync(fd);
+    dfs.fsyncSync(fd);
   } finally {
-    fs.closeSync(fd);
+    dfs.closeSync(fd);
   }
 }
 
-/** Replaces `file` with `data` so that a crash at any moment leaves the old content or the new, whole. */
-export function writeFileAtomic(file: string, data: Uint8Array): void {
-  const tmp = `${file}.tmp`;
-  const fd = fs.openSync(tmp, 'w');
+/** Creates `dir` and any missing parents (not synced: sync the parents that matter). */
+export function mkdirAll(dfs: DurableFs, dir: string): void {
+  const abs = path.resolve(dir);
+  const kind = dfs.kindOf(abs);
+  if (kind === 'dir') return;
+  if (kind === 'file') throw new Error(`${abs} exists and is not a directory`);
+  mkdirAll(dfs, path.dirname(abs));
+  dfs.mkdirSync(abs);
+}
+
+/** Removes `target` and everything under it, if it exists (not synced). */
+export function removeTree(dfs: DurableFs, target: string): void {
+  const kind = dfs.kindOf(target);
+  if (kind === null) return;
+  if (kind === 'file') return dfs.unlinkSync(target);
+  for (const name of dfs.readdirSync(target)) removeTree(dfs, path.join(target, name));
+  dfs.rmdirSync(target);
+}
+
+/** Removes `file` if it exists, ignoring every error: used to clean up after a failure that is being reported. */
+export function removeQuietly(dfs: DurableFs, file: string): void {
   try {
-    writeAll(fd, data, 0);
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
+    dfs.unlinkSync(file);
+  } catch {
+    // The failure being reported matters more; a leftover temporary is removed at the next start.
   }
-  fs.renameSync(tmp, file);
-  fsyncDir(path.dirname(path.resolve(file)));
+}
+
+/**
+ * Replaces `file` with `data` so that a crash at any moment leaves the old content or the new, whole. When a step
+ * fails (a full disk), the temporary file is removed before the error is rethrown.
+ */
+export function writeFileAtomic(dfs: DurableFs, file: string, data: Uint8Array): void {
+  const tmp = `${file}.tmp`;
+  let renamed = false;
+  try {
+    const fd = dfs.openSync(tmp, 'w');
+    try {
+      writeAll(dfs, fd, data, 0);
+      dfs.fsyncSync(fd);
+    } finally {
+      dfs.closeSync(fd);
+    }
+    dfs.renameSync(tmp, file);
+    renamed = true;
+    fsyncDir(dfs, path.dirname(path.resolve(file)));
+  } catch (err) {
+    if (!renamed) removeQuietly(dfs, tmp);
+    throw err;
+  }
+}
+
+/** True for the errors a full disk gives. */
+export function isDiskFull(err: unknown): boolean {
+  return isErrno(err, 'ENOSPC') || isErrno(err, 'EDQUOT');
+}
+
+/**
+ * Names the disk holding `dir` for an error message: its mount point, file system type and free space, as far as
+ * the system tells (Linux's /proc/self/mountinfo), else just the directory.
+ */
+export function describeDisk(dir: string): string {
+  const abs = path.resolve(dir);
+  let mount = '';
+  let type = '';
+  try {
+    for (const line of fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
+      const fields = line.split(' ');
+      const sep = fields.indexOf('-');
+      if (fields.length < 5 || sep < 0) continue;
+      const point = fields[4].replace(/\\040/g, ' ');
+      const inside = abs === point || abs.startsWith(point.endsWith('/') ? point : `${point}/`);
+      if (inside && point.length >= mount.length) {
+        mount = point;
+        type = fields[sep + 1] ?? '';
+      }
+    }
+  } catch {
+    // Not Linux: the directory alone names the disk.
+  }
+  let free = '';
+  try {
+    const st = fs.statfsSync(existingAncestor(abs));
+    free = `, ${formatBytes(st.bavail * st.bsize)} of ${formatBytes(st.blocks * st.bsize)} free`;
+  } catch {
+    // Free space is a courtesy.
+  }
+  return mount === '' ? `the disk holding ${abs}` : `the ${type} disk mounted at ${mount} (holding ${abs}${free})`;
+}
+
+function existingAncestor(p: string): string {
+  let at = p;
+  while (!fs.existsSync(at) && path.dirname(at) !== at) at = path.dirname(at);
+  return at;
+}
+
+function formatBytes(n: number): string {
+  if (n >= 1024 * 1024 * 1024) return `${(n / 1024 / 1024 / 1024).toFixed(1)} GiB`;
+  if (n >= 1024 * 1024) return `${(n / 1024 / 1024).toFixed(1)} MiB`;
+  if (n >= 1024) return `${(n / 1024).toFixed(1)} KiB`;
+  return `${n} bytes`;
 }

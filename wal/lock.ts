@@ -8,48 +8,54 @@
 
 import * as fs from 'fs';
 import * as path from 'path';
-import { flockSync } from 'fs-ext';
+import { DurableFs, isErrno } from './durablefs';
 import { WalError } from './errors';
+import { durableFs } from './fileutil';
 
 /** The name of the lock file inside a WAL directory. */
 export const LOCK_FILE = 'LOCK';
 
 function isWouldBlock(err: unknown): boolean {
-  if (typeof err !== 'object' || err === null || !('code' in err)) return false;
-  return err.code === 'EAGAIN' || err.code === 'EWOULDBLOCK';
+  return isErrno(err, 'EAGAIN') || isErrno(err, 'EWOULDBLOCK');
 }
 
 /** An exclusive hold on a WAL directory, kept until `release()` or the process's exit. */
 export class DirLock {
   private fd: number | null;
 
-  private constructor(readonly dir: string, fd: number) {
+  private constructor(
+    readonly dir: string,
+    fd: number,
+    private readonly dfs: DurableFs,
+  ) {
     this.fd = fd;
   }
 
   /** Takes the lock of `dir` or throws WalError 'Locked' naming the directory and the holder's pid. */
-  static acquire(dir: string): DirLock {
+  static acquire(dir: string, dfs: DurableFs = durableFs()): DirLock {
     const file = path.join(dir, LOCK_FILE);
     // Open without truncating: until the lock is ours, the file holds the current holder's pid.
-    const fd = fs.openSync(file, fs.constants.O_RDWR | fs.constants.O_CREAT, 0o644);
+    const fd = dfs.openSync(file, fs.constants.O_RDWR | fs.constants.O_CREAT, 0o644);
     try {
-      flockSync(fd, 'exnb');
+      dfs.flockSync(fd, 'exnb');
     } catch (err) {
-      const holder = fs.readFileSync(file, 'utf8').trim();
-      fs.closeSync(fd);
+      const holder = dfs.readFileSync(file).toString('utf8').trim();
+      dfs.closeSync(fd);
       if (!isWouldBlock(err)) throw err;
       throw new WalError('Locked', `WAL directory ${dir} is locked by process ${holder === '' ? 'unknown' : holder}`);
     }
-    fs.ftruncateSync(fd, 0);
-    fs.writeSync(fd, `${process.pid}\n`, 0);
-    return new DirLock(dir, fd);
+    // The pid is a courtesy for the refusal message; it is never synced, and a lost one only makes it say "unknown".
+    const pid = Buffer.from(`${process.pid}\n`);
+    dfs.ftruncateSync(fd, 0);
+    dfs.writeSync(fd, pid, 0, pid.length, 0);
+    return new DirLock(dir, fd, dfs);
   }
 
-  /** Releases the lock; idempotent. */
+  /** Releases the lock; idempotent. Closing the descriptor is what drops the flock. */
   release(): void {
     if (this.fd === null) return;
-    flockSync(this.fd, 'un');
-    fs.closeSync(this.fd);
+    const fd = this.fd;
     this.fd = null;
+    this.dfs.closeSync(fd);
   }
 }

@@ -4,7 +4,8 @@
 // `seq` counts segments from 0 and `index` is the raft index the segment's first new entry was expected to have
 // when it was cut. Names sort in log order, and the index lets `open` skip segments wholly before a snapshot.
 
-import * as fs from 'fs';
+import { DurableFs } from './durablefs';
+import { durableFs } from './fileutil';
 import { WalError } from './errors';
 
 /** A segment's identity as its name encodes it. */
@@ -36,9 +37,9 @@ export function parseSegmentName(name: string): SegmentName | null {
 }
 
 /** The segments in `dir`, in sequence order. Other files (the lock, `.broken` copies, temporaries) are ignored. */
-export function listSegments(dir: string): SegmentName[] {
+export function listSegments(dir: string, dfs: DurableFs = durableFs()): SegmentName[] {
   const out: SegmentName[] = [];
-  for (const f of fs.readdirSync(dir)) {
+  for (const f of dfs.readdirSync(dir)) {
     const s = parseSegmentName(f);
     if (s !== null) out.push(s);
   }

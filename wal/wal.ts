@@ -41,19 +41,23 @@
 //   'InvalidState'.
 // - Failure: a failed fdatasync (`sync` or `syncAsync`) fails with WalError 'SyncFailed', and so does every later
 //   call but `close`, which then only releases: the kernel may have dropped the pages it could not write, so a later
-//   fdatasync that succeeds would prove nothing. Reopen the directory and replay to learn what reached the disk.
+//   fdatasync that succeeds would prove nothing. A failed write, allocation, truncation or rename (a full disk) fails
+//   with WalError 'WriteFailed' and has the same effect: a record may be half written, and syncing it would make the
+//   half durable. Both name the file and the disk. Reopen the directory and replay to learn what reached the disk.
+//
+// Space: a segment is allocated whole when it is cut (zeros written over it, not a sparse ftruncate), so on a full
+// disk the cut fails, cleanly and before any append depends on it, rather than an append or an fdatasync later.
 //
 // The application persists a snapshot in this order: the snapshot file (snap/), then the WAL's snapshot marker
 // (`saveSnapshot`), then the hard state and entries (`save`). See docs/durability.md for why.
 
-import * as fs from 'fs';
 import * as path from 'path';
 import { encodeHardState } from '../raft/codec';
 import { Logger, RaftPanic } from '../raft/logger';
 import { Entry, HardState, emptyHardState, isEmptyHardState } from '../raft/types';
 import { DecodedLog, decodeLog } from './decoder';
 import { WalError } from './errors';
-import { fsyncDir, writeAll } from './fileutil';
+import { DurableFs, describeDisk, durableFs, fsyncDir, isDiskFull, mkdirAll, removeQuietly, removeTree, writeAll } from './fileutil';
 import { DirLock } from './lock';
 import { EntryRecordInput, RecordInput, RecordType, TornTail, dataEnd, encodeFrames } from './record';
 import { SegmentName, listSegments, parseSegmentName, segmentName, selectSegments } from './segment';
@@ -131,6 +135,7 @@ interface Flight {
 /** An append-only, CRC-chained log of raft state in a directory of segment files. */
 export class Wal {
   private lock: DirLock | null;
+  private readonly fs: DurableFs;
   private readonly segmentSize: number;
   private readonly logger: Logger;
   /** The snapshot `open` was given; non-null exactly until `readAll` has run. */
@@ -163,7 +168,9 @@ export class Wal {
     lock: DirLock,
     live: SegmentName[],
     options: WalOptions,
+    dfs: DurableFs,
   ) {
+    this.fs = dfs;
     this.lock = lock;
     this.live = live;
     this.segmentSize = options.segmentSize ?? DEFAULT_SEGMENT_SIZE;
@@ -175,12 +182,9 @@ export class Wal {
 
   /** True if `dir` exists and holds at least one segment file. */
   static exists(dir: string): boolean {
-    try {
-      return fs.readdirSync(dir).some((f) => parseSegmentName(f) !== null);
-    } catch (err) {
-      if (typeof err === 'object' && err !== null && 'code' in err && err.code === 'ENOENT') return false;
-      throw err;
-    }
+    const dfs = durableFs();
+    if (dfs.kindOf(dir) !== 'dir') return false;
+    return dfs.readdirSync(dir).some((f) => parseSegmentName(f) !== null);
   }
 
   /**
@@ -189,33 +193,42 @@ export class Wal {
    * leaves a half-made WAL under the real name. Throws WalError 'Exists' if `dir` holds a WAL or anything else.
    */
   static create(dir: string, metadata: WalMetadata, options: WalOptions = {}): Wal {
+    const dfs = durableFs();
     if (Wal.exists(dir)) throw new WalError('Exists', `WAL directory ${dir} already holds a WAL`);
-    if (fs.existsSync(dir) && fs.readdirSync(dir).length > 0) {
+    if (dfs.kindOf(dir) === 'dir' && dfs.readdirSync(dir).length > 0) {
       throw new WalError('Exists', `WAL directory ${dir} is not empty`);
     }
     const tmp = `${path.resolve(dir)}.tmp`;
-    fs.rmSync(tmp, { recursive: true, force: true });
-    fs.mkdirSync(tmp, { recursive: true });
-    const lock = DirLock.acquire(tmp);
+    removeTree(dfs, tmp);
+    mkdirAll(dfs, tmp);
+    const lock = DirLock.acquire(tmp, dfs);
+    let fd = -1;
     try {
       const first = { seq: 0, index: 0, name: segmentName(0, 0) };
-      const wal = new Wal(dir, lock, [first], options);
+      const wal = new Wal(dir, lock, [first], options, dfs);
       const header: RecordInput[] = [
         { type: RecordType.Crc, data: new Uint8Array(0) },
         { type: RecordType.Metadata, data: encodeMetadata(metadata) },
         { type: RecordType.Snapshot, data: encodeWalSnapshot(emptyWalSnapshot()) },
       ];
-      const fd = wal.writeNewSegment(path.join(tmp, first.name), header, 0);
+      fd = wal.writeNewSegment(path.join(tmp, first.name), header, 0);
       // The lock is held on an open file, so it moves with the directory.
-      fs.rmSync(dir, { recursive: true, force: true });
-      fs.renameSync(tmp, dir);
-      fsyncDir(path.dirname(path.resolve(dir)));
+      removeTree(dfs, dir);
+      dfs.renameSync(tmp, dir);
+      fsyncDir(dfs, path.dirname(path.resolve(dir)));
       wal.tail = { segment: first, fd };
       wal.metadata = metadata;
       return wal;
     } catch (err) {
+      // Nothing of a half-made WAL stays behind, so the next attempt starts clean.
+      if (fd >= 0) dfs.closeSync(fd);
       lock.release();
-      throw err;
+      try {
+        removeTree(dfs, tmp);
+      } catch {
+        // Reported by the error below; `create` removes a leftover temporary directory first anyway.
+      }
+      throw failedIn(tmp, 'creating the WAL', err);
     }
   }
 
@@ -225,11 +238,12 @@ export class Wal {
    */
   static open(dir: string, atSnapshot: WalSnapshot, options: WalOptions = {}): Wal {
     if (!Wal.exists(dir)) throw new WalError('NotFound', `WAL directory ${dir} holds no segment`);
-    const lock = DirLock.acquire(dir);
+    const dfs = durableFs();
+    const lock = DirLock.acquire(dir, dfs);
     try {
       // A segment still under its temporary name was never renamed into the log: a crash interrupted its creation.
-      for (const f of fs.readdirSync(dir)) if (f.endsWith('.wal.tmp')) fs.rmSync(path.join(dir, f));
-      const wal = new Wal(dir, lock, selectSegments(dir, listSegments(dir), atSnapshot.index), options);
+      for (const f of dfs.readdirSync(dir)) if (f.endsWith('.wal.tmp')) dfs.unlinkSync(path.join(dir, f));
+      const wal = new Wal(dir, lock, selectSegments(dir, listSegments(dir, dfs), atSnapshot.index), options, dfs);
       wal.start = atSnapshot;
       return wal;
     } catch (err) {
@@ -243,8 +257,9 @@ export class Wal {
    * opened at, for `Snapshotter.loadNewestAvailable`. Reads without locking and repairs nothing.
    */
   static validSnapshotEntries(dir: string): WalSnapshot[] {
-    const read = (s: SegmentName): Uint8Array => fs.readFileSync(path.join(dir, s.name));
-    const log = decodeLog(listSegments(dir), read, { start: emptyWalSnapshot(), entries: false });
+    const dfs = durableFs();
+    const read = (s: SegmentName): Uint8Array => dfs.readFileSync(path.join(dir, s.name));
+    const log = decodeLog(listSegments(dir, dfs), read, { start: emptyWalSnapshot(), entries: false });
     return log.snapshots.filter((s) => s.index <= log.hardState.commit);
   }
 
@@ -261,7 +276,7 @@ export class Wal {
     try {
       // Keep only the last segment's bytes: a torn tail is repaired from them.
       let lastBytes: Uint8Array = new Uint8Array(0);
-      const read = (s: SegmentName): Uint8Array => (lastBytes = fs.readFileSync(path.join(this.dir, s.name)));
+      const read = (s: SegmentName): Uint8Array => (lastBytes = this.fs.readFileSync(path.join(this.dir, s.name)));
       const log = decodeLog(this.live, read, { start, entries: true });
       const last = this.live[this.live.length - 1];
       if (log.torn !== null) this.repair(last, lastBytes, log.torn);
@@ -349,10 +364,10 @@ export class Wal {
   purgeSegments(keep = 0): string[] {
     this.writable();
     const firstLive = this.live[0].seq;
-    const released = listSegments(this.dir).filter((s) => s.seq < firstLive);
+    const released = listSegments(this.dir, this.fs).filter((s) => s.seq < firstLive);
     const doomed = released.slice(0, Math.max(0, released.length - keep));
-    for (const s of doomed) fs.rmSync(path.join(this.dir, s.name));
-    if (doomed.length > 0) fsyncDir(this.dir);
+    for (const s of doomed) this.fs.unlinkSync(path.join(this.dir, s.name));
+    if (doomed.length > 0) fsyncDir(this.fs, this.dir);
     return doomed.map((s) => s.name);
   }
 
@@ -382,9 +397,9 @@ export class Wal {
 
   private syncTail(tail: Tail): void {
     try {
-      fs.fdatasyncSync(tail.fd);
+      this.fs.fdatasyncSync(tail.fd);
     } catch (err) {
-      throw this.fail(tail.segment.name, err);
+      throw this.fail('SyncFailed', `fdatasync of ${tail.segment.name}`, err);
     }
     this.durable = this.appended;
   }
@@ -392,19 +407,19 @@ export class Wal {
   private startSync(tail: Tail, waiters: Waiters): Promise<void> {
     const flight = { fd: tail.fd, segment: tail.segment.name, target: this.appended, closeAfter: false, waiters };
     this.flight = flight;
-    fs.fdatasync(flight.fd, (err) => this.landed(flight, err));
+    this.fs.fdatasync(flight.fd, (err) => this.landed(flight, err));
     return waiters.promise;
   }
 
   /** Settles a finished fdatasync, then starts the one the queued callers wait for. */
   private landed(flight: Flight, err: NodeJS.ErrnoException | null): void {
     this.flight = null;
-    if (flight.closeAfter) fs.closeSync(flight.fd);
+    if (flight.closeAfter) this.closeQuietly(flight.fd);
     if (err === null) {
       this.durable = Math.max(this.durable, flight.target);
       flight.waiters.resolve();
     } else {
-      flight.waiters.reject(this.fail(flight.segment, err));
+      flight.waiters.reject(this.fail('SyncFailed', `fdatasync of ${flight.segment}`, err));
     }
     const queued = this.queued;
     if (queued === null) return;
@@ -419,37 +434,59 @@ export class Wal {
   /** Closes a descriptor the WAL no longer writes to, once no fdatasync runs on it: its number may be reused. */
   private retire(fd: number): void {
     if (this.flight !== null && this.flight.fd === fd) this.flight.closeAfter = true;
-    else fs.closeSync(fd);
+    else this.closeQuietly(fd);
   }
 
-  private fail(segment: string, err: unknown): WalError {
-    const why = err instanceof Error ? err.message : String(err);
-    this.failure ??= new WalError('SyncFailed', `WAL ${this.dir}: fdatasync of ${segment} failed (${why}); what ` +
-      'reached the disk is unknown until the WAL is reopened');
+  // A descriptor is closed even when the disk has failed: close(2) reports no error worth stopping for here.
+  private closeQuietly(fd: number): void {
+    try {
+      this.fs.closeSync(fd);
+    } catch (err) {
+      this.logger.warning(`closing a segment of ${this.dir} failed: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  }
+
+  /** Records the first failure; from then on the WAL refuses everything but `close`, which only releases. */
+  private fail(code: 'SyncFailed' | 'WriteFailed', what: string, err: unknown): WalError {
+    this.failure ??= failedIn(this.dir, what, err, code);
     return this.failure;
   }
 
   private append(records: readonly (RecordInput | EntryRecordInput)[]): void {
     const tail = this.writable();
     const { bytes, crc } = encodeFrames(records, this.crc);
-    writeAll(tail.fd, bytes, this.offset);
+    try {
+      writeAll(this.fs, tail.fd, bytes, this.offset);
+    } catch (err) {
+      throw this.fail('WriteFailed', `appending to ${tail.segment.name} at offset ${this.offset}`, err);
+    }
     this.offset += bytes.length;
     this.crc = crc;
     this.appended++;
   }
 
-  /** Writes a new segment file with `header` frames, preallocated and synced; returns its open descriptor. */
+  /**
+   * Writes a new segment file with `header` frames, allocated and synced; returns its open descriptor. On failure
+   * the file is closed and removed before the error is thrown.
+   */
   private writeNewSegment(file: string, header: RecordInput[], crc: number): number {
-    const fd = fs.openSync(file, 'w+');
-    // Preallocate by setting the size: the file reads as zeros past the log's end, which is how the end is found,
-    // and appends within it change no file size, so fdatasync has no size to flush.
-    fs.ftruncateSync(fd, this.segmentSize);
-    const frames = encodeFrames(header, crc);
-    writeAll(fd, frames.bytes, 0);
-    fs.fsyncSync(fd);
-    this.offset = frames.bytes.length;
-    this.crc = frames.crc;
-    return fd;
+    const fd = this.fs.openSync(file, 'w+');
+    try {
+      // Allocate the whole segment now: the file reads as zeros past the log's end, which is how the end is found,
+      // appends within it change no file size (so fdatasync has no size to flush), and they need no new block, so
+      // a full disk shows here, where nothing depends on it yet.
+      this.fs.allocateSync(fd, this.segmentSize);
+      const frames = encodeFrames(header, crc);
+      writeAll(this.fs, fd, frames.bytes, 0);
+      this.fs.fsyncSync(fd);
+      this.offset = frames.bytes.length;
+      this.crc = frames.crc;
+      return fd;
+    } catch (err) {
+      this.fs.closeSync(fd);
+      removeQuietly(this.fs, file);
+      throw err;
+    }
   }
 
   /**
@@ -460,8 +497,6 @@ export class Wal {
     const tail = this.writable();
     const metadata = this.metadata;
     if (metadata === null) throw new WalError('InvalidState', `WAL ${this.dir} has no metadata`);
-    fs.ftruncateSync(tail.fd, this.offset);
-    fs.fsyncSync(tail.fd);
     const segment = { seq: tail.segment.seq + 1, index: this.lastIndex + 1, name: '' };
     segment.name = segmentName(segment.seq, segment.index);
     const final = path.join(this.dir, segment.name);
@@ -470,9 +505,22 @@ export class Wal {
       { type: RecordType.Metadata, data: encodeMetadata(metadata) },
       { type: RecordType.State, data: encodeHardState(this.state) },
     ];
-    const fd = this.writeNewSegment(`${final}.tmp`, header, this.crc);
-    fs.renameSync(`${final}.tmp`, final);
-    fsyncDir(this.dir);
+    let fd: number;
+    try {
+      this.fs.ftruncateSync(tail.fd, this.offset);
+      this.fs.fsyncSync(tail.fd);
+      fd = this.writeNewSegment(`${final}.tmp`, header, this.crc);
+    } catch (err) {
+      throw this.fail('WriteFailed', `cutting segment ${segment.name} after ${tail.segment.name}`, err);
+    }
+    try {
+      this.fs.renameSync(`${final}.tmp`, final);
+      fsyncDir(this.fs, this.dir);
+    } catch (err) {
+      this.closeQuietly(fd);
+      removeQuietly(this.fs, `${final}.tmp`);
+      throw this.fail('WriteFailed', `renaming segment ${segment.name} into place`, err);
+    }
     // The sealed tail was fsynced above and the new segment holds no append yet: everything appended is durable.
     this.durable = this.appended;
     this.retire(tail.fd);
@@ -481,32 +529,56 @@ export class Wal {
     this.logger.info(`created segment ${segment.name}`);
   }
 
-  /** Cuts a torn final record away, keeping the damaged file aside as `<name>.broken`. */
+  /**
+   * Cuts a torn final record away in place, keeping the damaged bytes (and only them) as `<name>.broken`: the
+   * repair needs no more space than that evidence, so it works on a nearly full disk, and when even the evidence
+   * does not fit, the repair goes on without it and says so.
+   */
   private repair(segment: SegmentName, bytes: Uint8Array, torn: TornTail): void {
     const file = path.join(this.dir, segment.name);
+    const end = dataEnd(bytes);
+    const damaged = bytes.subarray(torn.offset, Math.max(end, torn.offset));
     let broken = `${file}.broken`;
-    for (let n = 1; fs.existsSync(broken); n++) broken = `${file}.broken.${n}`;
-    fs.copyFileSync(file, broken);
-    const cut = dataEnd(bytes) - torn.offset;
-    const fd = fs.openSync(file, 'r+');
+    for (let n = 1; this.fs.kindOf(broken) !== null; n++) broken = `${file}.broken.${n}`;
+    let kept = `the ${damaged.length} damaged bytes are kept as ${path.basename(broken)}`;
     try {
-      // Truncate, then extend: the bytes after the cut read as zeros again, as the end-of-log rule requires.
-      fs.ftruncateSync(fd, torn.offset);
-      fs.ftruncateSync(fd, Math.max(bytes.length, this.segmentSize));
-      fs.fsyncSync(fd);
-    } finally {
-      fs.closeSync(fd);
+      const out = this.fs.openSync(broken, 'wx');
+      try {
+        writeAll(this.fs, out, damaged, 0);
+        this.fs.fsyncSync(out);
+      } finally {
+        this.fs.closeSync(out);
+      }
+    } catch (err) {
+      if (!isDiskFull(err)) throw err;
+      removeQuietly(this.fs, broken);
+      kept = `the damaged bytes could not be kept (${describeDisk(this.dir)} is full)`;
     }
-    this.logger.warning(`repaired ${file}: cut ${cut} bytes at offset ${torn.offset} (${torn.reason}); ` +
-      `the damaged file is kept as ${path.basename(broken)}`);
+    const fd = this.fs.openSync(file, 'r+');
+    try {
+      // Zeros over the damaged bytes, in blocks the file already has: the end-of-log rule finds the end there again.
+      writeAll(this.fs, fd, new Uint8Array(damaged.length), torn.offset);
+      this.fs.fsyncSync(fd);
+    } finally {
+      this.fs.closeSync(fd);
+    }
+    this.logger.warning(`repaired ${file}: cut ${damaged.length} bytes at offset ${torn.offset} (${torn.reason}); ` +
+      kept);
   }
 
   /** Opens the tail for appending after the last good record found by `decodeLog`. */
   private resumeAfter(log: DecodedLog, segment: SegmentName): void {
-    const fd = fs.openSync(path.join(this.dir, segment.name), 'r+');
-    if (fs.fstatSync(fd).size < this.segmentSize) {
-      fs.ftruncateSync(fd, this.segmentSize);
-      fs.fsyncSync(fd);
+    const file = path.join(this.dir, segment.name);
+    const fd = this.fs.openSync(file, 'r+');
+    // A tail shorter than a segment (written by an older tsraft, or cut short) is allocated whole before any append.
+    try {
+      if (this.fs.fileSize(fd) < this.segmentSize) {
+        this.fs.allocateSync(fd, this.segmentSize);
+        this.fs.fsyncSync(fd);
+      }
+    } catch (err) {
+      this.fs.closeSync(fd);
+      throw failedIn(this.dir, `allocating ${segment.name}`, err);
     }
     this.tail = { segment, fd };
     this.offset = log.end;
@@ -515,4 +587,13 @@ export class Wal {
     this.state = log.hardState;
     this.metadata = log.metadata;
   }
+}
+
+/** A WalError for a failed file operation, naming the file and, for a full disk, the disk. */
+function failedIn(dir: string, what: string, err: unknown, code: 'SyncFailed' | 'WriteFailed' = 'WriteFailed'): WalError {
+  if (err instanceof WalError) return err;
+  const why = err instanceof Error ? err.message : String(err);
+  const disk = isDiskFull(err) ? `: ${describeDisk(dir)} is full` : '';
+  return new WalError(code, `WAL ${dir}: ${what} failed (${why})${disk}; what reached the disk is unknown until ` +
+    'the WAL is reopened');
 }
