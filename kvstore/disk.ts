@@ -31,13 +31,19 @@ const walDir = (dataDir: string): string => path.join(dataDir, 'wal');
 const snapDir = (dataDir: string): string => path.join(dataDir, 'snap');
 const membersFile = (dataDir: string): string => path.join(dataDir, 'members.json');
 
+/** Tuning of a member's files. */
+export interface DiskOptions {
+  /** WAL segment size in bytes (wal/'s default, 64 MiB, when absent); each segment is allocated whole when cut. */
+  segmentSize?: number;
+}
+
 /** Whether the directory already holds a member (a WAL). */
 export function diskExists(dataDir: string): boolean {
   return Wal.exists(walDir(dataDir));
 }
 
 /** Creates the data directory of a new member. The members file is written first: a WAL implies it exists. */
-export function createDisk(dataDir: string, meta: MemberMeta, logger: Logger): NodeStart {
+export function createDisk(dataDir: string, meta: MemberMeta, logger: Logger, options: DiskOptions = {}): NodeStart {
   const dfs = durableFs();
   mkdirAll(dfs, snapDir(dataDir));
   const file = membersFile(dataDir);
@@ -47,7 +53,7 @@ export function createDisk(dataDir: string, meta: MemberMeta, logger: Logger): N
     const disk = isDiskFull(err) ? `: ${describeDisk(dataDir)} is full` : '';
     throw new KvError('Internal', `Writing ${file} failed (${err instanceof Error ? err.message : String(err)})${disk}`);
   }
-  const wal = Wal.create(walDir(dataDir), { nodeId: meta.id, clusterId: Number.parseInt(meta.clusterId, 16) }, { logger });
+  const wal = Wal.create(walDir(dataDir), { nodeId: meta.id, clusterId: Number.parseInt(meta.clusterId, 16) }, { ...options, logger });
   return {
     storage: new MemoryStorage(),
     persistence: new DiskPersistence(wal, new Snapshotter(snapDir(dataDir), logger)),
@@ -58,10 +64,10 @@ export function createDisk(dataDir: string, meta: MemberMeta, logger: Logger): N
 }
 
 /** Opens an existing member's directory and rebuilds its storage. */
-export function openDisk(dataDir: string, logger: Logger): { meta: MemberMeta; start: NodeStart } {
+export function openDisk(dataDir: string, logger: Logger, options: DiskOptions = {}): { meta: MemberMeta; start: NodeStart } {
   const snapshotter = new Snapshotter(snapDir(dataDir), logger);
   const snapshot = newestSnapshot(snapshotter, dataDir);
-  const wal = Wal.open(walDir(dataDir), walSnapshotOf(snapshot), { logger });
+  const wal = Wal.open(walDir(dataDir), walSnapshotOf(snapshot), { ...options, logger });
   try {
     const { metadata, hardState, entries } = wal.readAll();
     const storage = new MemoryStorage();

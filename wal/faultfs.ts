@@ -54,6 +54,11 @@ export interface FaultFsOptions {
   root: string;
   /** Seeds every choice `crash()` makes. */
   seed: number;
+  /**
+   * What a crash keeps of the unsynced changes: a seeded choice (the default), none of them (the harshest power
+   * loss) or all of them (a process crash, as kill -9: the page cache survives).
+   */
+  keep?: 'seeded' | 'none' | 'all';
   /** Crash just before the n-th counted operation runs (1-based); 0 or absent: only when `crash()` is called. */
   crashBeforeOp?: number;
   /** Called before each counted operation; an error returned is thrown instead of performing it. */
@@ -181,6 +186,7 @@ export class FaultFs implements DurableFs {
 
   openSync(file: string, flags: OpenFlags, mode?: number): number {
     this.alive();
+    if (path.resolve(file) === this.root) return this.remember(nodeFs.openSync(file, flags, mode), this.rootNode);
     const where = this.locate(file);
     if (where === null) return this.remember(nodeFs.openSync(file, flags, mode), null);
     const existing = where.parent.live.get(where.name);
@@ -383,7 +389,8 @@ export class FaultFs implements DurableFs {
 
   // None, all, or a random prefix of a directory's changes: metadata reaches a journal in order.
   private chooseDirPrefix(n: number): number {
-    if (n === 0) return 0;
+    if (n === 0 || this.options.keep === 'none') return 0;
+    if (this.options.keep === 'all') return n;
     const r = this.rand.float();
     if (r < 0.3) return 0;
     if (r < 0.6) return n;
@@ -393,7 +400,8 @@ export class FaultFs implements DurableFs {
   // The changes of one file that reach the disk, each with the number of its bytes that do when it is torn.
   private chooseFileChanges(pending: readonly FileChange[]): [FileChange, number | null][] {
     const n = pending.length;
-    if (n === 0) return [];
+    if (n === 0 || this.options.keep === 'none') return [];
+    if (this.options.keep === 'all') return pending.map((c) => [c, null]);
     const r = this.rand.float();
     if (r < 0.2) return [];
     if (r < 0.4) return pending.map((c) => [c, null]);

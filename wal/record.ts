@@ -181,9 +181,13 @@ function isVerifiedType(t: number): t is RecordType {
  * Reads the frames of one segment, verifying the length words, the padding, the types and the CRC chain.
  *
  * `crc` is the running CRC at the end of the previous segment, or null when this is the first segment read and its
- * CRC record seeds the chain. In the last segment (`isLast`), a final frame that a crash mid-append explains is
- * reported as `torn` instead of refused (see `tornReason`). Everything else that is wrong throws a WalError naming
- * the file and offset.
+ * CRC record seeds the chain. In the last segment (`isLast`), damage that a power loss during appends explains is
+ * reported as `torn` instead of refused: a frame cut short, a frame holding a zeroed sector (a write that never
+ * reached the disk), or a zeroed length word with bytes after it (the page cache wrote unsynced pages back out of
+ * order, and an earlier one was lost). Nothing after such a hole was synced (an fdatasync covers every earlier
+ * write), unless the disk itself zeroed a synced sector, which no format without per-sync markers can tell apart;
+ * etcd's WAL makes the same choice. Everything else that is wrong throws a WalError naming the file
+ * and offset.
  */
 export function scanSegment(file: string, bytes: Uint8Array, crc: number | null, isLast: boolean): SegmentScan {
   const records: ScannedRecord[] = [];
@@ -200,7 +204,8 @@ export function scanSegment(file: string, bytes: Uint8Array, crc: number | null,
   const tornOrThrow = (reason: string, frameEnd: number, err: WalError): SegmentScan => {
     const headerDone = records.length >= 2;
     const unwrittenFrom = Math.ceil(writtenEnd() / SECTOR_BYTES) * SECTOR_BYTES;
-    if (isLast && headerDone && (frameEnd > bytes.length || unwrittenFrom < frameEnd)) {
+    const lostWrite = unwrittenFrom < frameEnd || hasZeroSector(bytes, off, Math.min(frameEnd, bytes.length));
+    if (isLast && headerDone && (frameEnd > bytes.length || lostWrite)) {
       return finish({ offset: off, reason });
     }
     throw err;
@@ -216,10 +221,12 @@ export function scanSegment(file: string, bytes: Uint8Array, crc: number | null,
         const err = new WalError('Corrupt', `${file}: ${reason}`, { file, offset: off });
         return tornOrThrow(reason, bytes.length + 1, err);
       }
-      throw new WalError('Corrupt', `${file}: non-zero bytes after the end of the log at offset ${off}`, {
-        file,
-        offset: off,
-      });
+      const reason = `non-zero bytes after the end of the log at offset ${off}`;
+      const err = new WalError('Corrupt', `${file}: ${reason}`, { file, offset: off });
+      if (isLast && records.length >= 2) {
+        return finish({ offset: off, reason: `${reason} (unsynced writes that reached the disk out of order)` });
+      }
+      throw err;
     }
     const bodyLen = readU32(bytes, off);
     const pad = bytes[off + 4];
@@ -280,4 +287,13 @@ function isZero(b: Uint8Array, off: number, len: number): boolean {
   const end = Math.min(b.length, off + len);
   for (let i = off; i < end; i++) if (b[i] !== 0) return false;
   return true;
+}
+
+// Whether a 512-byte sector of the file lying wholly inside [from, to) is all zeros: a write that never reached the
+// disk leaves one, a flipped bit does not.
+function hasZeroSector(b: Uint8Array, from: number, to: number): boolean {
+  for (let at = Math.ceil(from / SECTOR_BYTES) * SECTOR_BYTES; at + SECTOR_BYTES <= to; at += SECTOR_BYTES) {
+    if (isZero(b, at, SECTOR_BYTES)) return true;
+  }
+  return false;
 }

@@ -212,6 +212,9 @@ export class Wal {
         { type: RecordType.Snapshot, data: encodeWalSnapshot(emptyWalSnapshot()) },
       ];
       fd = wal.writeNewSegment(path.join(tmp, first.name), header, 0);
+      // The segment's entry must be durable in the directory before the directory takes the real name: otherwise a
+      // power loss can leave a WAL directory that exists but holds no segment.
+      fsyncDir(dfs, tmp);
       // The lock is held on an open file, so it moves with the directory.
       removeTree(dfs, dir);
       dfs.renameSync(tmp, dir);
