@@ -56,7 +56,18 @@ export interface ClusterOptions {
   traceLimit?: number;
   /** Trace heartbeats too (default false). */
   traceHeartbeats?: boolean;
+  /**
+   * Logs the founding voters start with, as the terms of their entries from index 2 on (index 1 is the founding
+   * snapshot, of term 1): for staging a history such as the paper's Figure 7. Every voter's persisted term starts
+   * at the highest term in any of these logs. Entries with equal index and term get equal payloads.
+   */
+  logs?: Readonly<Record<NodeId, readonly number[]>>;
 }
+
+/** What `step()` does next: a message arrives, or a node's clock ticks, its Ready is handled, and so on. */
+export type NextEvent =
+  | { kind: 'message'; at: number; id: number; sentAt: number; message: Message }
+  | { kind: SimEvent['kind']; at: number; node: NodeId };
 
 /** Why a simulation failed. */
 export type SimulationErrorCode =
@@ -99,7 +110,8 @@ export interface ClusterStats {
   reads: number;
 }
 
-type SimEvent =
+/** An event on the cluster's own clock (messages travel on the network's). */
+export type SimEvent =
   | { kind: 'tick'; id: NodeId; incarnation: number }
   | { kind: 'ready'; id: NodeId; incarnation: number }
   | { kind: 'append' | 'apply'; id: NodeId; incarnation: number }
@@ -172,7 +184,7 @@ export class Cluster implements SimHost {
     const voters = Array.from({ length: opts.voters }, (_, i) => i + 1);
     this.guard(() => {
       for (const id of voters) {
-        const n = new SimNode(id, foundingStorage(voters), this.nodeConfig);
+        const n = new SimNode(id, stagedStorage(voters, opts.logs ?? {}, id), this.nodeConfig);
         this.nodes.set(id, n);
         this.startNode(n);
       }
@@ -253,6 +265,16 @@ export class Cluster implements SimHost {
   }
 
   // ## Running
+
+  /** What the next `step()` will process, without processing it; undefined when nothing is scheduled. */
+  nextEvent(): NextEvent | undefined {
+    const tq = this.queue.peek();
+    const tn = this.network.peek();
+    if (tn !== undefined && (tq === undefined || tn.at <= tq.at)) {
+      return { kind: 'message', at: tn.at, id: tn.id, sentAt: tn.sentAt, message: tn.message };
+    }
+    return tq === undefined ? undefined : { kind: tq.item.kind, at: tq.at, node: tq.item.id };
+  }
 
   /** Processes the next event (a tick, a Ready, a message). Returns false when nothing is scheduled. */
   step(): boolean {
@@ -368,6 +390,23 @@ export class Cluster implements SimHost {
   heal(): void {
     this.network.heal();
     this.note('partition healed');
+  }
+
+  /**
+   * Loses the message in flight named `id` (see `Network.inFlight()`), as if its link failed. A lost snapshot is
+   * reported to its sender, as the transport reports one. Returns whether it was still in flight.
+   */
+  drop(id: number): boolean {
+    const m = this.network.inFlight().find((f) => f.id === id)?.message;
+    if (m === undefined || !this.network.drop(id)) {
+      return false;
+    }
+    this.noteMessage('dropped', m);
+    const from = this.nodes.get(m.from);
+    if (m.type === MessageType.MsgSnap && from !== undefined && from.up) {
+      this.queue.push(this.now, { kind: 'snapStatus', id: from.id, incarnation: from.incarnation, to: m.to, failed: true });
+    }
+    return true;
   }
 
   // ## Clients
@@ -794,6 +833,23 @@ export class Cluster implements SimHost {
       return this.fail('CorePanic', what, err);
     }
   }
+}
+
+// The founding storage of voter `id`, with the staged log of `logs` appended and the highest staged term persisted.
+function stagedStorage(voters: readonly NodeId[], logs: Readonly<Record<NodeId, readonly number[]>>, id: NodeId) {
+  const s = foundingStorage(voters);
+  const terms = logs[id] ?? [];
+  const top = Math.max(1, ...Object.values(logs).flat());
+  if (terms.length > 0) {
+    s.append(terms.map((term, i) => ({
+      term,
+      index: i + 2,
+      type: EntryType.EntryNormal,
+      data: textEncoder.encode(`t${term}i${i + 2}`),
+    })));
+  }
+  s.setHardState({ ...s.initialState().hardState, term: top });
+  return s;
 }
 
 // A ConfState as a string that does not depend on the order of its lists.

@@ -56,8 +56,18 @@ export interface NetworkStats {
 
 /** A message waiting to arrive. */
 export interface InFlight {
+  /** Names this copy among those in flight, and again in a replay of the same run: see `drop()`. */
+  id: number;
+  /** When it was sent and when it arrives, in simulated milliseconds. */
+  sentAt: number;
   at: number;
   message: Message;
+}
+
+// A copy on the wire: the encoded message and when it left.
+interface WireCopy {
+  wire: Uint8Array;
+  sentAt: number;
 }
 
 /** What arrived: either a message to step, or a message a partition cut on the way. */
@@ -82,7 +92,7 @@ export class Network {
   stats: NetworkStats = newStats();
 
   private readonly rand: SeededRand;
-  private readonly queue = new EventQueue<Uint8Array>();
+  private readonly queue = new EventQueue<WireCopy>();
   // Invariant: two nodes can talk iff they map to the same group; a node absent from the map is in group 0.
   private readonly group = new Map<NodeId, number>();
   private nextGroup = 1;
@@ -167,7 +177,7 @@ export class Network {
         at = Math.max(at, this.lastArrival.get(link) ?? 0);
         this.lastArrival.set(link, at);
       }
-      this.queue.push(at, wire);
+      this.queue.push(at, { wire, sentAt: now });
     }
     return copies;
   }
@@ -183,7 +193,7 @@ export class Network {
     if (t === undefined || t > now) {
       return undefined;
     }
-    const item = decodeMessage((this.queue.pop() as { at: number; item: Uint8Array }).item);
+    const item = decodeMessage((this.queue.pop() as { at: number; item: WireCopy }).item.wire);
     const cut = !this.connected(item.from, item.to);
     if (cut) {
       this.stats.cut++;
@@ -195,7 +205,29 @@ export class Network {
 
   /** Messages in flight, earliest first. */
   inFlight(): InFlight[] {
-    return this.queue.items().map(({ at, item }) => ({ at, message: decodeMessage(item) }));
+    return this.queue.items().map(({ at, seq, item }) => ({
+      id: seq,
+      sentAt: item.sentAt,
+      at,
+      message: decodeMessage(item.wire),
+    }));
+  }
+
+  /** The message that arrives next, left in flight; undefined when nothing is. */
+  peek(): InFlight | undefined {
+    const head = this.queue.peek();
+    return head === undefined
+      ? undefined
+      : { id: head.seq, sentAt: head.item.sentAt, at: head.at, message: decodeMessage(head.item.wire) };
+  }
+
+  /** Loses the message in flight named `id` (a hand-picked drop); returns whether it was still in flight. */
+  drop(id: number): boolean {
+    const gone = this.queue.remove(id);
+    if (gone) {
+      this.stats.dropped++;
+    }
+    return gone;
   }
 
   /** How many messages are in flight. */

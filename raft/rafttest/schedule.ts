@@ -33,6 +33,27 @@ export class EventQueue<T> {
     return this.heap.length === 0 ? undefined : this.heap[0].at;
   }
 
+  /** The earliest item with its time and sequence number, left in the queue. */
+  peek(): { at: number; seq: number; item: T } | undefined {
+    const top = this.heap[0];
+    return top === undefined ? undefined : { at: top.at, seq: top.seq, item: top.item };
+  }
+
+  /**
+   * Takes out the item scheduled with sequence number `seq` (its order of scheduling, which a replay of the same
+   * run reproduces). Returns whether it was there.
+   */
+  remove(seq: number): boolean {
+    const i = this.heap.findIndex((s) => s.seq === seq);
+    if (i < 0) {
+      return false;
+    }
+    this.heap.splice(i, 1);
+    // An array sorted by (time, sequence) is a valid heap.
+    this.heap.sort(earlier);
+    return true;
+  }
+
   /** Removes and returns the earliest item with its time. */
   pop(): { at: number; item: T } | undefined {
     const top = this.heap[0];
@@ -47,9 +68,9 @@ export class EventQueue<T> {
     return { at: top.at, item: top.item };
   }
 
-  /** Every waiting item in delivery order (a copy; for display). */
-  items(): { at: number; item: T }[] {
-    return [...this.heap].sort(earlier).map((s) => ({ at: s.at, item: s.item }));
+  /** Every waiting item in delivery order, with its sequence number (a copy; for display). */
+  items(): { at: number; seq: number; item: T }[] {
+    return [...this.heap].sort(earlier).map((s) => ({ at: s.at, seq: s.seq, item: s.item }));
   }
 
   private siftUp(i: number): void {
