@@ -14,9 +14,11 @@ install: node_modules/.install-stamp
 
 build: install
 	$(NODE_BIN)/tsc -p tsconfig.json
+	$(NODE_BIN)/tsc -p docs/sim/tsconfig.json
 
 typecheck: install
 	$(NODE_BIN)/tsc -p tsconfig.json --noEmit
+	$(NODE_BIN)/tsc -p docs/sim/tsconfig.json
 
 # Type-check, build (integration tests run the compiled CLI), then run every test and print "N passed, N failed".
 test: build
@@ -162,3 +164,10 @@ bench-failover: build etcd-installed
 .PHONY: chaos
 chaos: build
 	node dist/test/chaos/run.js $(CHAOS_ARGS)
+
+# The browser simulator (docs/sim/): the real core bundled into one script beside its page, linked to the annotated
+# source. Static files that also work from the file system: open $(SIM_DIR)/index.html.
+.PHONY: docs
+SIM_DIR ?= dist/sim
+docs: build annotated
+	node dist/docs/sim/build.js $(SIM_DIR)

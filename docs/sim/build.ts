@@ -104,7 +104,7 @@ export async function buildSimulator(outDir: string, root = repoRoot()): Promise
 
 if (require.main === module) {
   const out = path.resolve(process.argv[2] ?? 'dist/sim');
-  buildSimulator(out).then(
+  buildSimulator(out, repoRoot(process.cwd())).then(
     (index) => console.log(`Open ${index} (it works from the file system; the annotated source is expected in ${path.join(path.dirname(out), 'annotated')})`),
     (err: unknown) => {
       console.error(`Building the simulator failed: ${err instanceof Error ? err.message : String(err)}`);

@@ -836,7 +836,7 @@ export class Cluster implements SimHost {
 }
 
 // The founding storage of voter `id`, with the staged log of `logs` appended and the highest staged term persisted.
-function stagedStorage(voters: readonly NodeId[], logs: Readonly<Record<NodeId, readonly number[]>>, id: NodeId) {
+function stagedStorage(voters: readonly NodeId[], logs: Readonly<Record<NodeId, readonly number[]>>, id: NodeId): MemoryStorage {
   const s = foundingStorage(voters);
   const terms = logs[id] ?? [];
   const top = Math.max(1, ...Object.values(logs).flat());

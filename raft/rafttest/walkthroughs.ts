@@ -43,12 +43,12 @@ function after(ms: number, since: () => number): Cue['when'] {
 const splitVote: Scenario = {
   id: 'split-vote',
   title: 'A split vote',
-  seed: 7,
+  seed: 97,
   narration: [
     'Four members start as followers in term 1. Two election timers run out within a few milliseconds of each other (F2): members 3 and 4 each become candidate for term 2 and vote for themselves (C1).',
     'Each of the other two votes for whichever request reaches it first, and refuses the later one: one vote per term (RV2). The vote splits 2 to 2, and neither candidate has a majority (C2).',
     'Both wait for their election timer again (C4). Because each timeout is drawn afresh from [T, 2T) (§5.2), one of them usually runs out well before the other, and that one wins term 3.',
-    'Try it: rewind to before the first vote request arrives, click the MsgVote from 3 to 1 to drop it, and play. Member 1 then hears only 4 and votes for it: 4 wins term 2 with three votes, and there is no split.',
+    'Try it: rewind to just after 3 becomes candidate (about 136 ms), click its MsgVote to 2 (an orange dot on its way from S3 to S2) to drop it, and play. Member 2 then hears only 4 and votes for it: 4 wins term 2 with three votes of four, and there is no split.',
   ],
   stage: () => ({ cluster: { voters: 4, node: watchable }, cues: [] }),
 };

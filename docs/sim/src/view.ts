@@ -189,9 +189,11 @@ export function eventHtml(e: Explanation, where: Record<string, RuleLocation>, c
 
 /** Narration with rule IDs linked to the source and paper sections linked to the paper. */
 export function narrationHtml(title: string, paragraphs: readonly string[], where: Record<string, RuleLocation>): string {
+  const paper = (sec: string): string =>
+    `<a class="paper" href="https://raft.github.io/raft.pdf" target="_blank" title="the Raft paper (extended version), or Ongaro's thesis where it says so">${sec}</a>`;
+  // One pass over the text, so a link's title is never rewritten by a later replacement.
+  const pattern = new RegExp(`\\b(${ruleIds})\\b|(§\\d+(?:\\.\\d+)*)`, 'g');
   const link = (p: string): string =>
-    esc(p)
-      .replace(new RegExp(`\\b(${ruleIds})\\b`, 'g'), (id) => ruleLink(id as RuleId, where))
-      .replace(/§(\d+(?:\.\d+)*)/g, (s) => `<a class="paper" href="https://raft.github.io/raft.pdf" target="_blank" title="the Raft paper (extended version), or Ongaro's thesis where it says so">${s}</a>`);
+    esc(p).replace(pattern, (whole, id: string | undefined) => (id !== undefined ? ruleLink(id as RuleId, where) : paper(whole)));
   return `<h2>${esc(title)}</h2>${paragraphs.map((p) => `<p>${link(p)}</p>`).join('')}`;
 }
