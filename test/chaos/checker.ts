@@ -171,20 +171,22 @@ function searchKey(ops: readonly Op[], initial: RegisterState, budget: number): 
   return { found: found ? true : exhausted ? undefined : false, explored };
 }
 
-// The smallest failing window: first the shortest prefix that fails (operations still running at the cut become
-// unknown, which keeps a linearizable prefix linearizable), then the latest start that still fails when the
+// The smallest failing window: first the shortest prefix, cut just after some answer, that fails (operations
+// still running at the cut become unknown, which keeps a linearizable prefix linearizable), then the latest start that still fails when the
 // register may hold any value at the start (so a failure inside the window is a failure on its own).
 function describeFailure(key: string, ops: readonly Op[], budget: number): string {
   const fails = (window: readonly Op[], initial: RegisterState): boolean => searchKey(window, initial, budget).found === false;
+  // Cut just after an answer: the first answer no order explains ends the window.
+  const cuts = [...new Set(ops.filter((op) => op.ret !== Infinity).map((op) => op.ret))].sort((a, b) => a - b);
   const prefix = (end: number): Op[] => {
-    const cut = (ops[end] as Op).call;
+    const cut = cuts[end] ?? Infinity;
     return ops
       .filter((op) => op.call <= cut)
       .filter((op) => op.ret <= cut || op.kind !== 'get')
       .map((op) => (op.ret <= cut ? op : { ...op, ret: Infinity, outcome: 'unknown' as const }));
   };
   let lo = 0;
-  let hi = ops.length - 1;
+  let hi = cuts.length - 1;
   while (lo < hi) {
     const mid = Math.floor((lo + hi) / 2);
     if (fails(prefix(mid), null)) hi = mid;

@@ -10,6 +10,13 @@ import path from 'node:path';
 import { freePort, waitFor } from '../integration/harness';
 import { Links, PeerProxy } from './proxy';
 
+// Every member process still alive, killed when the harness exits (even on a signal: see run.ts), so a stopped
+// run leaves no members behind.
+const live = new Set<ChildProcess>();
+process.on('exit', () => {
+  for (const proc of live) proc.kill('SIGKILL');
+});
+
 /** One member: its ports, directory and process. */
 export interface ChaosMember {
   id: number;
@@ -129,10 +136,12 @@ export class ChaosCluster {
     );
     fs.closeSync(log);
     m.proc = proc;
+    live.add(proc);
     m.paused = false;
     m.expectExit = false;
     m.exited = new Promise((resolve) =>
       proc.once('exit', (code, signal) => {
+        live.delete(proc);
         m.proc = null;
         m.paused = false;
         // A removed member stops itself with status 0; anything else not caused by the harness is a failure.

@@ -53,13 +53,16 @@ export const mutations: Record<string, Mutation> = {
 
 /**
  * Copies the compiled tree `distDir` (of the repository at `repoRoot`) to `into` and applies mutation `name`;
- * returns the copy's path. The copy finds its packages through a link to the repository's node_modules.
+ * returns the copy's path. The copy finds its packages and static files through links to the repository's node_modules and kvstore/.
  */
 export function buildMutant(name: string, repoRoot: string, distDir: string, into: string): string {
   const mutation = mutations[name];
   if (mutation === undefined) throw new Error(`Unknown mutation "${name}"; known: ${Object.keys(mutations).join(', ')}`);
   const target = path.join(into, 'dist');
+  fs.mkdirSync(into, { recursive: true });
   fs.symlinkSync(path.join(repoRoot, 'node_modules'), path.join(into, 'node_modules'));
+  // Static files (the dashboard's page) are read from the source tree beside dist/.
+  fs.symlinkSync(path.join(repoRoot, 'kvstore'), path.join(into, 'kvstore'));
   for (const part of ['raft', 'wal', 'snap', 'transport', 'kvstore']) {
     fs.cpSync(path.join(distDir, part), path.join(target, part), { recursive: true });
   }

@@ -266,7 +266,17 @@ async function main(): Promise<void> {
     .option('--mutant <name>', `run a planted bug: ${Object.keys(mutations).join(', ')}`)
     .option('--keep', "keep every run's directory (member logs, history.json, journal.txt)")
     .option('--verbose', 'print each fault as it starts')
+    .option('--check <history.json>', "only check a run's saved history and print the verdict")
     .parse(process.argv);
+  const check = program.opts<{ check?: string }>().check;
+  if (check !== undefined) {
+    const history = (JSON.parse(fs.readFileSync(check, 'utf8')) as (Op & { ret: number | null })[]).map((op) => ({ ...op, ret: op.ret ?? Infinity }));
+    const result = checkHistory(history);
+    console.log(result.linearizable ? `linearizable: ${result.keys.length} keys, ${history.length} operations` : (result.failure ?? 'not linearizable'));
+    if (result.inconclusive.length > 0) console.log(`inconclusive on keys ${result.inconclusive.join(', ')}`);
+    process.exitCode = result.linearizable ? 0 : 1;
+    return;
+  }
   const o = program.opts<{ runs: number; seconds: number; members: number; clients: number; family: string; seed?: number; mutant?: string; keep?: boolean; verbose?: boolean }>();
   const available = availableFamilies(path.join(repoRoot, 'dist'));
   if (o.family !== 'each' && o.family !== 'all' && !(families as readonly string[]).includes(o.family)) {
@@ -293,6 +303,8 @@ async function main(): Promise<void> {
 }
 
 if (require.main === module) {
+  // Exit through process.exit so the members are killed (cluster.ts) when the run is interrupted.
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => process.exit(130));
   main().catch((err: unknown) => {
     process.stderr.write(`Error: ${err instanceof Error ? err.message : String(err)}\n`);
     process.exit(2);
