@@ -23,18 +23,18 @@ interface Waiter<T> {
   resolve(value: T): void;
   reject(err: KvError): void;
   timer: NodeJS.Timeout;
+  // Invariant: false while the request is queued; true from the moment it is handed to the core, for good.
+  handedOver: boolean;
 }
 
 interface QueuedProposal {
   seq: number;
   data: Uint8Array;
-  waiter: Waiter<ApplyResult>;
 }
 
 interface QueuedConfChange {
   cc: ConfChange;
   tag: string;
-  waiter: Waiter<void>;
 }
 
 interface Transfer {
@@ -85,12 +85,17 @@ export class Requests {
     const seq = ++this.seq;
     const cmd: Command = { op, epoch: this.epoch, seq, key, value };
     return new Promise<ApplyResult>((resolve, reject) => {
-      const waiter = this.waiter<ApplyResult>(resolve, reject, () => {
+      const waiter = this.waiter<ApplyResult>(resolve, reject, (handedOver) => {
         this.proposals.delete(seq);
-        return new KvError('OutcomeUnknown', `Write to "${key}" was proposed but not applied within ${this.timeoutMs} ms; it may or may not take effect`);
+        if (handedOver) {
+          return new KvError('OutcomeUnknown', `Write to "${key}" was proposed but not applied within ${this.timeoutMs} ms; it may or may not take effect`);
+        }
+        // Still queued (the loop was waiting on the disk all along): withdraw it, so the answer stays true.
+        this.queuedProposals = this.queuedProposals.filter((p) => p.seq !== seq);
+        return new KvError('Unavailable', `Write to "${key}" could not be proposed within ${this.timeoutMs} ms; nothing changed`);
       });
       this.proposals.set(seq, waiter);
-      this.queuedProposals.push({ seq, data: encodeCommand(cmd), waiter });
+      this.queuedProposals.push({ seq, data: encodeCommand(cmd) });
     });
   }
 
@@ -113,12 +118,16 @@ export class Requests {
   /** Queues a configuration change whose context carries `tag`; resolves once this member has applied it. */
   proposeConfChange(cc: ConfChange, tag: string): Promise<void> {
     return new Promise<void>((resolve, reject) => {
-      const waiter = this.waiter<void>(resolve, reject, () => {
+      const waiter = this.waiter<void>(resolve, reject, (handedOver) => {
         this.confChanges.delete(tag);
-        return new KvError('OutcomeUnknown', `Membership change was proposed but not applied within ${this.timeoutMs} ms; check the member list`);
+        if (handedOver) {
+          return new KvError('OutcomeUnknown', `Membership change was proposed but not applied within ${this.timeoutMs} ms; check the member list`);
+        }
+        this.queuedConfChanges = this.queuedConfChanges.filter((c) => c.tag !== tag);
+        return new KvError('Unavailable', `Membership change could not be proposed within ${this.timeoutMs} ms; nothing changed`);
       });
       this.confChanges.set(tag, waiter);
-      this.queuedConfChanges.push({ cc, tag, waiter });
+      this.queuedConfChanges.push({ cc, tag });
     });
   }
 
@@ -130,12 +139,16 @@ export class Requests {
   /** Queues a request to move leadership to `to`; resolves once `to` is seen leading. */
   transferLeader(to: NodeId): Promise<NodeId> {
     return new Promise<NodeId>((resolve, reject) => {
-      const waiter: Waiter<NodeId> = this.waiter<NodeId>(resolve, reject, () => {
+      const waiter: Waiter<NodeId> = this.waiter<NodeId>(resolve, reject, (handedOver) => {
         for (const list of [this.queuedTransfers, this.transfers]) {
           const i = list.findIndex((t) => t.waiter === waiter);
           if (i >= 0) list.splice(i, 1);
         }
-        return new KvError('Unavailable', `Leadership did not move to member ${to} within ${this.timeoutMs} ms`);
+        // The target may still win the election the leader asked it to start.
+        if (handedOver) {
+          return new KvError('OutcomeUnknown', `Leadership did not move to member ${to} within ${this.timeoutMs} ms; it may still move, check GET /status`);
+        }
+        return new KvError('Unavailable', `Leadership transfer to member ${to} could not be started within ${this.timeoutMs} ms; nothing changed`);
       });
       this.queuedTransfers.push({ to, waiter });
     });
@@ -148,16 +161,20 @@ export class Requests {
     const changes = this.queuedConfChanges;
     this.queuedConfChanges = [];
     for (const c of changes) {
+      const waiter = this.confChanges.get(c.tag);
+      if (waiter === undefined) continue;
+      waiter.handedOver = true;
       try {
         core.proposeConfChange(c.cc);
       } catch (err) {
         this.confChanges.delete(c.tag);
-        settle(c.waiter, () => c.waiter.reject(toKvError(err)));
+        settle(waiter, () => waiter.reject(toKvError(err)));
       }
     }
     const transfers = this.queuedTransfers;
     this.queuedTransfers = [];
     for (const t of transfers) {
+      t.waiter.handedOver = true;
       this.transfers.push(t);
       core.transferLeader(t.to);
     }
@@ -175,10 +192,13 @@ export class Requests {
     const queued = this.queuedProposals;
     this.queuedProposals = [];
     for (const p of queued) {
+      const waiter = this.proposals.get(p.seq);
+      if (waiter === undefined) continue;
       if (noLeader !== undefined) {
         this.failProposal(p.seq, new KvError('NoLeader', `${noLeader}; retry shortly`));
         continue;
       }
+      waiter.handedOver = true;
       try {
         core.propose(p.data);
         proposals++;
@@ -250,14 +270,22 @@ export class Requests {
     }
   }
 
-  /** Fails every request still waiting: the member is stopping. */
+  /**
+   * Fails every request still waiting: the member is stopping. What the core never had fails with `Stopped`
+   * (nothing changed, retry elsewhere). What it had may still take effect: a leader may already have sent a write
+   * or a membership change to its followers, who can commit it without this member, and a target asked to take
+   * over may still win. Those fail with `OutcomeUnknown`. Reads change nothing and fail with `Stopped` either way.
+   */
   failAll(): void {
-    const err = new KvError('Stopped', `Member ${this.memberId} is stopping`);
-    for (const w of this.proposals.values()) settle(w, () => w.reject(err));
-    for (const w of this.confChanges.values()) settle(w, () => w.reject(err));
-    for (const b of this.reads.values()) for (const w of b.waiters) settle(w, () => w.reject(err));
-    for (const w of this.queuedReads) settle(w, () => w.reject(err));
-    for (const t of [...this.queuedTransfers, ...this.transfers]) settle(t.waiter, () => t.waiter.reject(err));
+    const stopped = new KvError('Stopped', `Member ${this.memberId} is stopping; the request was not started`);
+    const unknown = (what: string): KvError =>
+      new KvError('OutcomeUnknown', `Member ${this.memberId} stopped after it proposed this ${what}; it may or may not take effect`);
+    const fail = <T>(w: Waiter<T>, what: string): void => settle(w, () => w.reject(w.handedOver ? unknown(what) : stopped));
+    for (const w of this.proposals.values()) fail(w, 'write');
+    for (const w of this.confChanges.values()) fail(w, 'membership change');
+    for (const t of [...this.queuedTransfers, ...this.transfers]) fail(t.waiter, 'leadership transfer');
+    for (const b of this.reads.values()) for (const w of b.waiters) settle(w, () => w.reject(stopped));
+    for (const w of this.queuedReads) settle(w, () => w.reject(stopped));
     this.proposals.clear();
     this.confChanges.clear();
     this.reads.clear();
@@ -275,8 +303,10 @@ export class Requests {
     settle(waiter, () => waiter.reject(err));
   }
 
-  private waiter<T>(resolve: (v: T) => void, reject: (e: KvError) => void, onTimeout: () => KvError): Waiter<T> {
-    return { resolve, reject, timer: setTimeout(() => reject(onTimeout()), this.timeoutMs) };
+  // A waiter whose timer fails it with what `onTimeout` answers for its stage at that moment.
+  private waiter<T>(resolve: (v: T) => void, reject: (e: KvError) => void, onTimeout: (handedOver: boolean) => KvError): Waiter<T> {
+    const w: Waiter<T> = { resolve, reject, handedOver: false, timer: setTimeout(() => reject(onTimeout(w.handedOver)), this.timeoutMs) };
+    return w;
   }
 }
 

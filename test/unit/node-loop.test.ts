@@ -6,7 +6,7 @@ import { KvStore } from '../../kvstore/kv';
 import { Membership } from '../../kvstore/members';
 import { encodeSnapshotData } from '../../kvstore/snapshot';
 import { MessageType, Snapshot, emptyConfState, newMessage } from '../../raft/types';
-import { TestCluster, advance, outcome, waitFor } from './node_fakes';
+import { TestCluster, advance, outcome, runLoop, waitFor } from './node_fakes';
 
 beforeEach(() => {
   jest.useFakeTimers();
@@ -31,7 +31,7 @@ describe('persist before send', () => {
   test('a candidate asks for votes only after its vote for itself is synced', async () => {
     const c = threeMembers();
     c.start();
-    await advance(0); // the bootstrap Ready
+    await runLoop(); // the bootstrap Ready
     c.member(2).disk.holdSyncs = true;
     await waitFor(() => c.member(2).disk.syncsWaiting > 0, 'member 2 writes its vote for itself');
     const before = c.eventsOf(2);
@@ -39,7 +39,7 @@ describe('persist before send', () => {
     expect(before.filter((e) => /^send MsgVote->/.test(e))).toEqual([]);
 
     c.member(2).disk.finishSyncs();
-    await advance(0);
+    await runLoop();
     const after = c.eventsOf(2);
     const synced = indexOf(after, /^synced$/);
     expect(synced).toBeGreaterThan(0);
@@ -50,7 +50,7 @@ describe('persist before send', () => {
   test('a follower grants its vote only after the vote is synced', async () => {
     const c = threeMembers();
     c.start();
-    await advance(0); // the bootstrap Ready
+    await runLoop(); // the bootstrap Ready
     c.member(1).disk.holdSyncs = true;
     await waitFor(() => c.member(1).disk.syncsWaiting > 0, 'member 1 writes its vote');
     const before = c.eventsOf(1);
@@ -58,7 +58,7 @@ describe('persist before send', () => {
     expect(before.filter((e) => /^send MsgVoteResp->/.test(e))).toEqual([]);
 
     c.member(1).disk.finishSyncs();
-    await advance(0);
+    await runLoop();
     const after = c.eventsOf(1);
     const vote = indexOf(after, /^write term=2 vote=2/);
     const synced = indexOf(after, /^synced$/, vote);
@@ -82,7 +82,7 @@ describe('persist before send', () => {
     expect(held.filter((e) => /^send MsgAppResp->/.test(e))).toEqual([]);
 
     disk.finishSyncs();
-    await advance(0);
+    await runLoop();
     const after = c.eventsOf(1).slice(mark);
     const write = indexOf(after, /^write .* entries=1$/);
     const synced = indexOf(after, /^synced$/, write);
@@ -127,7 +127,7 @@ describe('sync before release', () => {
     const c = new TestCluster([1], () => ({ bootstrap: false }), [2]);
     const m = c.member(1);
     m.node.deliver([newMessage({ type: MessageType.MsgHeartbeat, from: 2, to: 1, term: 1, commit: 0 })]);
-    await advance(0);
+    await runLoop();
     expect(m.node.leaderId).toBe(2);
 
     const kv = new KvStore();
@@ -139,7 +139,7 @@ describe('sync before release', () => {
     };
     const mark = c.eventsOf(1).length;
     m.node.deliver([newMessage({ type: MessageType.MsgSnap, from: 2, to: 1, term: 1, snapshot })]);
-    await advance(0);
+    await runLoop();
 
     expect(m.node.applied).toBe(10);
     expect(m.node.kv.get('from-snapshot')?.toString()).toBe('yes');

@@ -219,6 +219,14 @@ export async function advance(ms: number): Promise<void> {
   await jest.advanceTimersByTimeAsync(ms);
 }
 
+/**
+ * Lets every turn of the loop that is due run, and the turns they cause, without a tick of the clock. An immediate
+ * scheduled while the fake clock runs is due 1 ms later, so this moves the clock by 1 ms (less than a tick).
+ */
+export async function runLoop(): Promise<void> {
+  await advance(1);
+}
+
 /** Moves the fake clock one tick at a time until `cond` holds; fails naming `what` after `maxTicks` ticks. */
 export async function waitFor(cond: () => boolean, what: string, maxTicks = 200): Promise<void> {
   for (let i = 0; i < maxTicks; i++) {
