@@ -9,6 +9,7 @@ import express, { NextFunction, Request, Response } from 'express';
 import { ConfChangeType, NodeId, None, StateType } from '../raft/types';
 import { CommandOp } from './command';
 import { KvError } from './errors';
+import { errorStatusAndBody } from './errorbody';
 import { dashboardRouter, describeEntry, logTailLength, readableFromAnyOrigin } from './dashboard/route';
 import { Member, encodeMemberContext } from './members';
 import { RaftNode } from './node';
@@ -160,28 +161,6 @@ function errorHandler(err: unknown, _req: Request, res: Response, _next: NextFun
   const { status, body } = errorStatusAndBody(err);
   if (status === 503) res.set('Retry-After', '1');
   res.status(status).json(body);
-}
-
-/** The status and JSON body answering `err` (kvstore/hotpath.ts answers with the same); logs internal errors. */
-export function errorStatusAndBody(err: unknown): { status: number; body: { error: { code: string; message: string } } } {
-  const e = toKvError(err);
-  if (e.status >= 500 && e.code === 'Internal') process.stderr.write(`${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-  return { status: e.status, body: { error: { code: e.code, message: e.message } } };
-}
-
-function toKvError(err: unknown): KvError {
-  if (err instanceof KvError) return err;
-  if (err instanceof URIError) return new KvError('BadRequest', 'The URL is not valid percent-encoded UTF-8');
-  if (typeof err === 'object' && err !== null) {
-    const type: unknown = Reflect.get(err, 'type');
-    const status: unknown = Reflect.get(err, 'status');
-    if (type === 'entity.too.large') return new KvError('ValueTooLarge', 'The request body exceeds the size limit');
-    if (type === 'entity.parse.failed') return new KvError('BadRequest', 'The request body is not valid JSON');
-    if (typeof status === 'number' && status >= 400 && status < 500) {
-      return new KvError('BadRequest', err instanceof Error ? err.message : 'Bad request');
-    }
-  }
-  return new KvError('Internal', err instanceof Error ? err.message : String(err));
 }
 
 function readBarrier(node: RaftNode, req: Request): Promise<void> {

@@ -12,7 +12,7 @@
 
 import http from 'node:http';
 import { CommandOp } from './command';
-import { errorStatusAndBody } from './api';
+import { errorStatusAndBody } from './errorbody';
 import { KvError } from './errors';
 import { RaftNode } from './node';
 

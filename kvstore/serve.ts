@@ -16,7 +16,6 @@ import net, { AddressInfo } from 'node:net';
 import { Logger } from '../raft/logger';
 import { NodeId, None } from '../raft/types';
 import { Transport } from '../transport/transport';
-import { clientApp } from './api';
 import { clientHandler } from './hotpath';
 import { CommandOp } from './command';
 import { KvClient } from './client';
@@ -179,8 +178,20 @@ export async function serve(opts: ServeOptions): Promise<RunningMember> {
   );
   node = raftNode;
 
-  const app = clientApp(raftNode, { clusterId, maxKeyBytes: opts.maxKeyBytes, maxValueBytes: opts.maxValueBytes, maxListLimit: 10_000 });
-  const api = http.createServer({ maxHeaderSize: 64 * 1024 }, clientHandler(raftNode, opts, app));
+  // The express app answers everything but the plain single-key requests (kvstore/hotpath.ts). Loading express is
+  // most of the CPU a member spends before it can serve, so a restarting member loads it on the first request that
+  // needs it rather than before it serves its first read or write.
+  let app: http.RequestListener | undefined;
+  const fullApi: http.RequestListener = (req, res) => {
+    app ??= (require('./api') as typeof import('./api')).clientApp(raftNode, {
+      clusterId,
+      maxKeyBytes: opts.maxKeyBytes,
+      maxValueBytes: opts.maxValueBytes,
+      maxListLimit: 10_000,
+    });
+    app(req, res);
+  };
+  const api = http.createServer({ maxHeaderSize: 64 * 1024 }, clientHandler(raftNode, opts, fullApi));
   api.keepAliveTimeout = 60_000;
   const peerAddr = new URL(listenPeerURL);
   const clientAddr = new URL(listenClientURL);
