@@ -74,6 +74,8 @@ export interface Explanation {
   node: NodeId;
   text: string;
   rule: RuleId;
+  /** Routine upkeep (a heartbeat and its answer, a Ready that only sends): a page may hide it. */
+  routine: boolean;
 }
 
 /** What explaining needs to know of a node, taken before and after a step. */
@@ -170,7 +172,15 @@ export function explain(c: Cluster, ev: NextEvent, pre: Precheck, step: number):
     return null;
   }
   const after = brief(n);
-  const say = (rule: RuleId, text: string): Explanation => ({ step, at: ev.at, node: id, text, rule });
+  const quiet = before.term === after.term && before.role === after.role && before.commit === after.commit;
+  const say = (rule: RuleId, text: string): Explanation => ({
+    step,
+    at: ev.at,
+    node: id,
+    text,
+    rule,
+    routine: quiet && routinePattern.test(text),
+  });
   if (ev.kind === 'message') {
     return explainMessage(ev.message, n, before, after, pre, say);
   }
@@ -191,6 +201,9 @@ export function explain(c: Cluster, ev: NextEvent, pre: Precheck, step: number):
 }
 
 type Say = (rule: RuleId, text: string) => Explanation;
+
+// The lines of upkeep that change nothing (when the node's term, role and commit index stay as they were).
+const routinePattern = /hears its leader \d+: the election timer restarts$|hears \d+ is alive$|sends heartbeats to|handles its Ready: sends \d+ messages?$|matches at \d+\/\d+$/;
 
 // The messages the core queued while stepping (its answers), newest last.
 function answers(n: SimNode, before: NodeBrief): Message[] {

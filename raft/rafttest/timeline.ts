@@ -173,11 +173,15 @@ export class Timeline {
     return true;
   }
 
-  /** Steps until the side log gains a line (or `limit` events pass); returns how many events were stepped. */
-  advanceToNextEvent(limit = 10_000): number {
+  /**
+   * Steps until the side log gains a line (one that is not routine upkeep, with `skipRoutine`), or `limit` events
+   * pass; returns how many events were stepped.
+   */
+  advanceToNextEvent(skipRoutine = false, limit = 10_000): number {
     const had = this.events.length;
+    const gained = (): boolean => this.events.slice(had).some((e) => !skipRoutine || !e.routine);
     let n = 0;
-    while (n < limit && this.events.length === had && this.advance()) {
+    while (n < limit && !gained() && this.advance()) {
       n++;
     }
     return n;
@@ -280,7 +284,7 @@ export class Timeline {
 
   /** Adds a line to the side log. */
   log(rule: RuleId, node: NodeId, text: string): void {
-    this.events.push({ step: this.position, at: this.cluster.now, node, text, rule });
+    this.events.push({ step: this.position, at: this.cluster.now, node, text, rule, routine: false });
   }
 
   /** The running leader of the highest term, or None. */
@@ -325,7 +329,7 @@ export class Timeline {
     const done = this.perform(action);
     if (done !== null) {
       const [rule, node, text] = done;
-      this.events.push({ step: this.position, at: c.now, node, text, rule });
+      this.events.push({ step: this.position, at: c.now, node, text, rule, routine: false });
     }
     this.runCues();
     return done !== null;

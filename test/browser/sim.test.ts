@@ -175,6 +175,26 @@ test('dropping a message by clicking it ends the split vote, as the narration sa
   expect(pageErrors).toEqual([]);
 });
 
+test('play runs simulated time forward, and pause stops it', async () => {
+  if (skipped()) {
+    return;
+  }
+  await page.evaluate(() => (globalThis as unknown as HookGlobal).__tsraftSim.load('free-3', 5));
+  await page.locator('#speed').fill('3');
+  await page.locator('#play').click();
+  const hook = (): Promise<number> => page.evaluate(() => (globalThis as unknown as HookGlobal).__tsraftSim.state().now);
+  const deadline = Date.now() + 10_000;
+  while ((await hook()) < 150 && Date.now() < deadline) {
+    await page.waitForTimeout(50);
+  }
+  await page.locator('#play').click();
+  const paused = await hook();
+  expect(paused).toBeGreaterThanOrEqual(150);
+  await page.waitForTimeout(200);
+  expect(await hook()).toBe(paused);
+  expect(await page.locator('#events li').count()).toBeGreaterThan(0);
+});
+
 test('a screenshot of the simulator in docs/sim/ (Figure 8 at its turning point)', async () => {
   if (skipped()) {
     return;

@@ -11,7 +11,7 @@
 import { Explanation } from '../../../raft/rafttest/explain';
 import { SimAction, SimState, Timeline } from '../../../raft/rafttest/timeline';
 import { scenarioById, scenarios } from '../../../raft/rafttest/walkthroughs';
-import { RuleLocation, eventHtml, logsHtml, narrationHtml, ringSvg } from './view';
+import { RuleLocation, eventHtml, logsHtml, narrationHtml, ringSize, ringSvg, seat } from './view';
 
 declare const TSRAFT_RULE_LOCATIONS: string;
 const where = JSON.parse(TSRAFT_RULE_LOCATIONS) as Record<string, RuleLocation>;
@@ -80,7 +80,7 @@ class Simulator {
   /** Steps to the next event worth a line in the side log. */
   stepEvent(): void {
     this.pause();
-    this.timeline.advanceToNextEvent();
+    this.timeline.advanceToNextEvent(!this.showRoutine());
     this.displayTime = this.timeline.cluster.now;
     this.draw();
   }
@@ -89,7 +89,7 @@ class Simulator {
   stepBack(): void {
     this.pause();
     const t = this.timeline;
-    const earlier = t.events.filter((e) => e.step < t.position);
+    const earlier = t.events.filter((e) => e.step < t.position && (this.showRoutine() || !e.routine));
     const prev = earlier.length > 0 ? earlier[earlier.length - 1].step : 0;
     this.seek(prev);
   }
@@ -144,7 +144,7 @@ class Simulator {
       this.shownTimeline = t;
     }
     if (this.shown < t.events.length) {
-      const html = t.events.slice(this.shown).map((e: Explanation) => eventHtml(e, where, false)).join('');
+      const html = t.events.slice(this.shown).map((e: Explanation) => eventHtml(e, where)).join('');
       list.insertAdjacentHTML('beforeend', html);
       this.shown = t.events.length;
       while (list.children.length > shownEvents) {
@@ -176,6 +176,18 @@ class Simulator {
     menu.innerHTML = `<div class="menu-title">S${m.id}: ${m.role}, term ${m.term}, commit ${m.commit}</div>` +
       items.map(([label], i) => `<button data-item="${i}">${label}</button>`).join('');
     menu.hidden = false;
+    // Beside the member, kept inside the stage.
+    const box = byId('ring-box').getBoundingClientRect();
+    const stage = byId('stage').getBoundingClientRect();
+    const i = state.members.indexOf(m);
+    const p = seat(i, state.members.length);
+    const scale = box.width / ringSize;
+    // Right of a member on the left half of the ring, left of one on the right half.
+    const beside = p.x < ringSize / 2 ? 44 * scale : -44 * scale - menu.offsetWidth;
+    const x = box.left - stage.left + p.x * scale + beside;
+    const y = box.top - stage.top + p.y * scale - 40 * scale;
+    menu.style.left = `${Math.max(4, Math.min(x, stage.width - menu.offsetWidth - 4))}px`;
+    menu.style.top = `${Math.max(4, Math.min(y, stage.height - menu.offsetHeight - 4))}px`;
     menu.onclick = (ev) => {
       const b = (ev.target as HTMLElement).closest('button');
       if (b !== null) {
@@ -184,6 +196,11 @@ class Simulator {
         this.act(item[1]);
       }
     };
+  }
+
+  /** Whether the side log shows routine upkeep (heartbeats, Readies that only send). */
+  showRoutine(): boolean {
+    return byId<HTMLInputElement>('routine').checked;
   }
 
   select(id: number | null): void {
@@ -222,6 +239,8 @@ function wire(sim: Simulator): void {
     sim.act({ kind: 'propose', node: l === 0 ? sim.timeline.state().members[0].id : l });
   };
   byId('heal').onclick = () => sim.act({ kind: 'heal' });
+  const routine = byId<HTMLInputElement>('routine');
+  routine.onchange = () => byId('events').classList.toggle('hide-routine', !routine.checked);
   const speed = byId<HTMLInputElement>('speed');
   speed.max = String(speeds.length - 1);
   speed.value = String(speeds.indexOf(sim.speed));

@@ -14,7 +14,9 @@ export interface RuleLocation {
   section: number;
 }
 
-const size = 520;
+/** The ring's drawing is `ringSize` units square. */
+export const ringSize = 520;
+const size = ringSize;
 const centre = size / 2;
 const ringRadius = 190;
 const memberRadius = 36;
@@ -181,8 +183,8 @@ export function ruleLine(id: RuleId, where: Record<string, RuleLocation>): strin
 }
 
 /** One side-log line. */
-export function eventHtml(e: Explanation, where: Record<string, RuleLocation>, current: boolean): string {
-  return `<li class="ev${current ? ' current' : ''}" data-step="${e.step}"><span class="t">${e.at}ms</span> ` +
+export function eventHtml(e: Explanation, where: Record<string, RuleLocation>): string {
+  return `<li class="ev${e.routine ? ' routine' : ''}" data-step="${e.step}"><span class="t">${e.at}ms</span> ` +
     `${ruleLink(e.rule, where)} <span class="txt">${esc(e.text)}</span> ` +
     `<span class="src">${esc(ruleLine(e.rule, where))}</span></li>`;
 }
