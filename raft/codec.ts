@@ -1,7 +1,7 @@
 // # The wire format
 //
 // tsraft writes its entries, hard states, snapshots and messages in the protobuf encoding of etcd's `raftpb`
-// package, byte for byte. Two things follow from that choice. First, sizes agree with etcd: the core limits messages
+// package (raft.proto). Two things follow from that choice. First, sizes agree with etcd: the core limits messages
 // and committed batches by the encoded size of their entries (`entrySize`), and a port that counted differently
 // would split batches differently and print different scenario output. Second, a tsraft WAL or message is readable by
 // anything that knows raft.proto.
@@ -19,10 +19,12 @@
 // - A byte field (`Entry.data`, `Snapshot.data`, `Message.context`, ...) is written only when non-empty, as Go
 //   writes a nil slice. A Uint8Array has no nil, so an empty one stands for "never set".
 //
-// Every other field is always set by the core and always written, as both of etcd's encodings do for the values
-// its core produces (etcd's newer code leaves some Message fields unset on the wire; every message decodes the same
-// either way, and no size the core limits depends on a Message's own fields). Fields are written in ascending field
-// number, as both of etcd's marshallers do.
+// Every other field is always written. Those of HardState, ConfState and the snapshot metadata are ones etcd's core
+// always sets too, so their bytes are etcd's; tsraft's types require a ConfChangeV2's transition and a single
+// change's type and node, so they are always set, as etcd's scenario harness sets them. A Message is the exception:
+// etcd's newer code sets only the fields a message type uses, where tsraft writes them all, as gogoproto did; both
+// forms decode to the same message, and no size the core limits depends on a message's own fields. Fields are
+// written in ascending field number, as both of etcd's marshallers do.
 //
 // Decoding reads either form: an entry with or without its type field, a ConfChange with or without its ID. Data
 // written by earlier versions of tsraft (which wrote every entry's type) decodes to the same values, only counting

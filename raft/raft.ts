@@ -8,7 +8,7 @@
 // Reading order: `step` (the gate every message passes: term checks, then what all roles share), then the
 // role handlers `stepLeader`, `stepCandidate`, `stepFollower`, then the helpers they use.
 
-import { Changer } from './confchange/confchange';
+import { Changer, ConfChangeError } from './confchange/confchange';
 import { restore as restoreConfState } from './confchange/restore';
 import { decodeConfChange, decodeConfChangeV2 } from './codec';
 import { Config, validateConfig } from './config';
@@ -179,7 +179,7 @@ export class Raft {
     this.disableConfChangeValidation = c.disableConfChangeValidation;
     this.stepDownOnRemoval = c.stepDownOnRemoval;
 
-    const restored = restoreConfState(new Changer(this.trk, this.raftLog.lastIndex()), confState);
+    const restored = this.restoreConfig(confState);
     assertConfStatesEquivalent(this.logger, confState, this.switchToConfig(restored[0], restored[1]));
 
     if (!isEmptyHardState(hardState)) {
@@ -1388,7 +1388,7 @@ export class Raft {
     this.raftLog.restore(s);
     // The snapshot's configuration replaces ours entirely.
     this.trk = new ProgressTracker(this.trk.maxInflight, this.trk.maxInflightBytes);
-    const restored = restoreConfState(new Changer(this.trk, this.raftLog.lastIndex()), cs);
+    const restored = this.restoreConfig(cs);
     assertConfStatesEquivalent(this.logger, cs, this.switchToConfig(restored[0], restored[1]));
     this.logger.info(
       `${hex(this.id)} [commit: ${this.raftLog.committed}, lastindex: ${this.raftLog.lastIndex()}, lastterm: ${this.raftLog.lastTerm()}] ` +
@@ -1403,15 +1403,42 @@ export class Raft {
     return pr !== undefined && !pr.isLearner && !this.raftLog.hasNextOrInProgressSnapshot();
   }
 
-  /** §6, thesis §4: applies a committed configuration change; returns the resulting ConfState. */
+  /**
+   * The configuration a ConfState (from storage or a snapshot) describes, built on the current (empty) tracker. A
+   * ConfState no sequence of valid changes could produce means corrupt state or a bug, and panics, as in etcd.
+   */
+  private restoreConfig(cs: ConfState): [TrackerConfig, ProgressMap] {
+    try {
+      return restoreConfState(new Changer(this.trk, this.raftLog.lastIndex()), cs);
+    } catch (err) {
+      if (err instanceof ConfChangeError) {
+        return this.logger.panic(`unable to restore config ${describeConfStateText(cs)}: ${err.message}`);
+      }
+      throw err;
+    }
+  }
+
+  /**
+   * §6, thesis §4: applies a committed configuration change; returns the resulting ConfState. A change the
+   * configuration cannot take (removing every voter, a simple change while joint, ...) is a panic, as in etcd: the
+   * entry is committed, so every member would fail on it alike, and the application must not propose it (or must
+   * not apply it: it may skip a committed change it decides to reject).
+   */
   applyConfChange(cc: ConfChangeV2): ConfState {
     const changer = new Changer(this.trk, this.raftLog.lastIndex());
     let result: [TrackerConfig, ProgressMap];
-    if (confChangeLeaveJoint(cc)) {
-      result = changer.leaveJoint();
-    } else {
-      const { autoLeave, ok } = confChangeEnterJoint(cc);
-      result = ok ? changer.enterJoint(autoLeave, ...cc.changes) : changer.simple(...cc.changes);
+    try {
+      if (confChangeLeaveJoint(cc)) {
+        result = changer.leaveJoint();
+      } else {
+        const { autoLeave, ok } = confChangeEnterJoint(cc);
+        result = ok ? changer.enterJoint(autoLeave, ...cc.changes) : changer.simple(...cc.changes);
+      }
+    } catch (err) {
+      if (err instanceof ConfChangeError) {
+        return this.logger.panic(`${hex(this.id)} cannot apply conf change ${describeConfChange(cc)}: ${err.message}`);
+      }
+      throw err;
     }
     return this.switchToConfig(result[0], result[1]);
   }

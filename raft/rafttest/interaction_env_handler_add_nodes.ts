@@ -6,6 +6,8 @@
 // The remaining options set fields of the node's Config.
 
 import { Config } from '../config';
+import { RaftError } from '../errors';
+import { RaftPanic } from '../logger';
 import { ReadOnlyOption } from '../read_only';
 import { RawNode } from '../rawnode';
 import { MemoryStorage } from '../storage';
@@ -149,7 +151,20 @@ export function addNodes(env: InteractionEnv, n: number, template: ConfigTemplat
     if (cfg.logger !== env.output) {
       throw new InteractionError('onConfig must not set the logger');
     }
-    const rawNode = new RawNode(cfg);
+    const rawNode = newRawNodeAsEtcd(cfg);
     env.nodes.push({ rawNode, storage, config: cfg, appendWork: [], applyWork: [], history: [start] });
+  }
+}
+
+// etcd's node constructor panics on an invalid configuration, where tsraft's RawNode throws RaftError('ConfigInvalid')
+// for the application to report; a scenario replays etcd's outcome, a panic.
+function newRawNodeAsEtcd(cfg: Config): RawNode {
+  try {
+    return new RawNode(cfg);
+  } catch (err) {
+    if (err instanceof RaftError && err.code === 'ConfigInvalid') {
+      throw new RaftPanic(err.message);
+    }
+    throw err;
   }
 }

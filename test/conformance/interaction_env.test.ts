@@ -103,6 +103,25 @@ raft-state
     expect(run.rewritten).toBeNull();
   });
 
+  // A scenario file can only say `panic`; the reason is checked here.
+  test.each([
+    [
+      'apply_conf_change_removing_all_voters.txt',
+      '1 cannot apply conf change transition:ConfChangeTransitionAuto ' +
+        'changes:{type:ConfChangeRemoveNode node_id:1}: removed all voters',
+    ],
+    [
+      'restore_invalid_conf_state.txt',
+      'unable to restore config voters:1 learners:1 auto_leave:false: removed all voters',
+    ],
+    ['invalid_config.txt', 'max inflight messages must be greater than 0'],
+  ])('panics in tsraft/panics/%s for the reason etcd does', (name, reason) => {
+    const file = path.join(__dirname, '..', '..', 'raft', 'testdata', 'tsraft', 'panics', name);
+    const run = runScenario(fs.readFileSync(file, 'utf8'), file);
+    expect(run.results.every((r) => r.passed)).toBe(true);
+    expect(run.failure).toBe(`RaftPanic: ${reason}`);
+  });
+
   test('fails a malformed case and does not run the cases after it', () => {
     const results = runScenario(`campaign x\n----\nok\n\nraft-state\n----\nok\n`, 'inline.txt').results;
     expect(results.map((r) => r.passed)).toEqual([false, false]);
