@@ -36,6 +36,8 @@ class Simulator {
   timeline: Timeline;
   playing = false;
   speed = 0.03;
+  /** A position the slider asked for, to go to at the next frame. */
+  pendingSeek: number | null = null;
   private shown = 0;
   private displayTime = 0;
   private lastFrame = 0;
@@ -54,6 +56,10 @@ class Simulator {
     byId<HTMLSelectElement>('scenario').value = /^free-/.test(id) ? 'free-5' : id;
     byId<HTMLInputElement>('seed').value = String(this.timeline.seed);
     byId('narration').innerHTML = narrationHtml(sc.title, sc.narration, where);
+    for (const chip of Array.from(document.querySelectorAll('#chips [data-scenario]'))) {
+      const on = chip.getAttribute('data-scenario') === (/^free-/.test(id) ? 'free-5' : id);
+      chip.classList.toggle('on', on);
+    }
     this.draw();
   }
 
@@ -107,6 +113,11 @@ class Simulator {
   }
 
   frame(ts: number): void {
+    if (this.pendingSeek !== null) {
+      const target = this.pendingSeek;
+      this.pendingSeek = null;
+      this.seek(target);
+    }
     if (this.playing) {
       const dt = Math.min(100, ts - this.lastFrame);
       this.lastFrame = ts;
@@ -251,9 +262,23 @@ function wire(sim: Simulator): void {
   speed.oninput = showSpeed;
   showSpeed();
   const slider = byId<HTMLInputElement>('slider');
+  // Dragging asks for a position at every pixel; replaying is done once per frame, for the latest one asked.
   slider.oninput = () => {
     sim.pause();
+    sim.pendingSeek = Number(slider.value);
+  };
+  slider.onchange = () => {
+    sim.pendingSeek = null;
     sim.seek(Number(slider.value));
+  };
+  const chips = byId('chips');
+  chips.innerHTML = scenarios.map((s) => `<button data-scenario="${s.id}">${s.title.replace(/:.*$/, '')}</button>`).join('');
+  chips.onclick = (ev) => {
+    const b = (ev.target as Element).closest('[data-scenario]');
+    if (b !== null) {
+      sim.pause();
+      sim.load(b.getAttribute('data-scenario') as string);
+    }
   };
   byId('ring-box').onclick = (ev) => {
     const target = ev.target as Element;

@@ -133,6 +133,7 @@ export function logsHtml(state: SimState): string {
   const width = 22;
   const last = Math.max(1, ...state.members.map((m) => (m.log.length > 0 ? m.log[m.log.length - 1].index : m.snapshotIndex)));
   const first = Math.max(1, last - 23);
+  const leader = state.members.find((m) => m.id === state.leader);
   const rows: string[] = [];
   const header: string[] = [];
   for (let i = first; i <= last; i++) {
@@ -155,6 +156,11 @@ export function logsHtml(state: SimState): string {
     }
     if (m.commit >= first) {
       cells.push(`<span class="commit" style="left:${(m.commit - first + 1) * width - 2}px" title="commit index ${m.commit}"></span>`);
+    }
+    const pr = leader?.progress.find((x) => x.id === m.id);
+    if (pr !== undefined && pr.next >= first && pr.next <= last + 1) {
+      const title = `the leader's nextIndex for S${m.id} is ${pr.next}, its matchIndex ${pr.match}`;
+      cells.push(`<span class="next" style="left:${(pr.next - first) * width + 5}px" title="${title}">▲</span>`);
     }
     const label = `S${m.id}${m.role === 'leader' ? ' ★' : ''}`;
     rows.push(`<div class="logrow${m.up ? '' : ' down'}" data-member="${m.id}"><span class="who">${label}</span><span class="cells">${cells.join('')}</span></div>`);
@@ -191,11 +197,18 @@ export function eventHtml(e: Explanation, where: Record<string, RuleLocation>): 
 
 /** Narration with rule IDs linked to the source and paper sections linked to the paper. */
 export function narrationHtml(title: string, paragraphs: readonly string[], where: Record<string, RuleLocation>): string {
-  const paper = (sec: string): string =>
-    `<a class="paper" href="https://raft.github.io/raft.pdf" target="_blank" title="the Raft paper (extended version), or Ongaro's thesis where it says so">${sec}</a>`;
-  // One pass over the text, so a link's title is never rewritten by a later replacement.
-  const pattern = new RegExp(`\\b(${ruleIds})\\b|(§\\d+(?:\\.\\d+)*)`, 'g');
+  const paper = (sec: string, thesis: boolean): string =>
+    thesis
+      ? `<a class="paper" href="https://github.com/ongardie/dissertation" target="_blank" title="Ongaro's thesis, Consensus: Bridging Theory and Practice">${sec}</a>`
+      : `<a class="paper" href="https://raft.github.io/raft.pdf" target="_blank" title="the Raft paper, extended version">${sec}</a>`;
+  // One pass over the text, so a link's title is never rewritten by a later replacement. "thesis §9.6, §6.2"
+  // cites the thesis for both sections.
+  const pattern = new RegExp(`\\b(${ruleIds})\\b|(thesis )?(§\\d+(?:\\.\\d+)*(?:, §\\d+(?:\\.\\d+)*)*)`, 'g');
   const link = (p: string): string =>
-    esc(p).replace(pattern, (whole, id: string | undefined) => (id !== undefined ? ruleLink(id as RuleId, where) : paper(whole)));
+    esc(p).replace(pattern, (_whole, id: string | undefined, thesis: string | undefined, sections: string) =>
+      id !== undefined
+        ? ruleLink(id as RuleId, where)
+        : `${thesis ?? ''}${sections.split(', ').map((sec) => paper(sec, thesis !== undefined)).join(', ')}`,
+    );
   return `<h2>${esc(title)}</h2>${paragraphs.map((p) => `<p>${link(p)}</p>`).join('')}`;
 }
