@@ -179,7 +179,7 @@ export class ChaosCluster {
   }
 
   /** Restarts a stopped member and counts a failure if it does not serve within `timeoutMs`. */
-  async restart(id: number, timeoutMs = 20_000): Promise<boolean> {
+  async restart(id: number, timeoutMs = 60_000): Promise<boolean> {
     const m = this.member(id);
     if (m.removed) return true;
     this.spawn(id);

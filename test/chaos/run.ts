@@ -6,7 +6,8 @@
 // - linearizable: the checker (test/chaos/checker.ts) finds an order for every key's history;
 // - acknowledged writes lost: acknowledged writes of a key that real time orders after the write its final value
 //   came from (the final value should be theirs or newer);
-// - restart failures: members that exited on their own or did not serve again within 20 s of a restart;
+// - restart failures: members that exited on their own or did not serve again within 60 s of a restart (generous:
+//   on a loaded machine a niced Node process can take many seconds just to start);
 // - first write after healing: within 10 s;
 // - identical: every running member holds the same keys and values once they have applied the same index.
 //
