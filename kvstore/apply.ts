@@ -8,6 +8,7 @@
 // happened so waiting requests can be answered and the transport can follow the membership.
 
 import { decodeConfChange, decodeConfChangeV2 } from '../raft/codec';
+import { confChangeAsV2 } from '../raft/confchange/convert';
 import { ConfChange, ConfChangeV2, ConfState, Entry, EntryType, NodeId, Snapshot, isEmptySnapshot } from '../raft/types';
 import { Command, CommandOp, decodeCommand } from './command';
 import { ApplyResult, KvStore } from './kv';
@@ -88,14 +89,12 @@ export class KvApplier {
       case EntryType.EntryNormal:
         if (e.data.length > 0) this.applyCommand(decodeCommand(e.data));
         break;
+      // Both encodings take one path: a ConfChange is a single-step ConfChangeV2 (raft/confchange/convert.ts).
       case EntryType.EntryConfChange:
-        this.applyConfChange(decodeConfChange(e.data));
+        this.applyConfChange(confChangeAsV2(decodeConfChange(e.data)));
         break;
       case EntryType.EntryConfChangeV2:
-        // tsraft proposes only single-member changes; a V2 entry still changes the configuration.
-        this.confState = this.core.applyConfChange(decodeConfChangeV2(e.data));
-        this.members.syncRoles(this.confState);
-        this.confChangedSinceSnapshot = true;
+        this.applyConfChange(decodeConfChangeV2(e.data));
         break;
     }
     this.appliedIndex = e.index;
@@ -115,10 +114,17 @@ export class KvApplier {
     this.listener.commandApplied(cmd, result);
   }
 
-  private applyConfChange(cc: ConfChange): void {
+  // Thesis §4.1: the core takes the new configuration now, as it is applied; the registry follows the ConfState
+  // the core returns, which is the authority on who votes.
+  private applyConfChange(cc: ConfChangeV2): void {
     this.confState = this.core.applyConfChange(cc);
     this.confChangedSinceSnapshot = true;
-    this.members.applyConfChange(cc, this.confState);
+    // The context describes one member (its URLs), so it goes with a single change. tsraft proposes nothing else;
+    // the members of a several-change entry from elsewhere join without URLs, and leaving a joint configuration
+    // (no changes) only updates who is a learner.
+    const context = cc.changes.length === 1 ? cc.context : new Uint8Array(0);
+    for (const c of cc.changes) this.members.applyConfChange({ type: c.type, nodeId: c.nodeId, context, id: 0 }, this.confState);
+    this.members.syncRoles(this.confState);
     this.listener.membersChanged(this.members);
     if (this.members.isRemoved(this.selfId)) this.removed = true;
     const tag = decodeMemberContext(cc.context).request;
