@@ -385,9 +385,10 @@ function explainReady(id: NodeId, before: NodeBrief, after: NodeBrief, sent: num
     parts.push(`${wrote.length > 0 ? 'then ' : ''}sends ${sent} message${sent === 1 ? '' : 's'}`);
   }
   if (after.applied > before.applied) {
-    parts.push(`applies ${before.applied + 1}..${after.applied} to its state machine (A1)`);
+    const first = before.applied + 1;
+    parts.push(`applies ${first === after.applied ? first : `${first}..${after.applied}`} to its state machine (A1)`);
   }
-  let rule: RuleId = wrote.length > 0 || sent > 0 ? 'S1' : 'A1';
+  let rule: RuleId = wrote.length > 0 || after.applied === before.applied ? 'S1' : 'A1';
   for (const line of notes) {
     const conf = /^\d+ applied EntryConfChange\w* at (\d+): (.*)$/.exec(line);
     if (conf !== null) {

@@ -51,6 +51,7 @@ class Simulator {
   load(id: string, seed?: number): void {
     const sc = scenarioById(id);
     this.timeline = new Timeline(sc, seed ?? sc.seed);
+    byId('error').hidden = true;
     this.selected = null;
     this.displayTime = 0;
     byId<HTMLSelectElement>('scenario').value = /^free-/.test(id) ? 'free-5' : id;
@@ -204,7 +205,7 @@ class Simulator {
       if (b !== null) {
         const item = items[Number(b.dataset.item)];
         this.selected = null;
-        this.act(item[1]);
+        this.guard(() => this.act(item[1]));
       }
     };
   }
@@ -212,6 +213,21 @@ class Simulator {
   /** Whether the side log shows routine upkeep (heartbeats, Readies that only send). */
   showRoutine(): boolean {
     return byId<HTMLInputElement>('routine').checked;
+  }
+
+  /**
+   * Runs `f`, and if the run breaks (a Figure 3 property checked after every step fails, or the core panics),
+   * pauses and says so on the page instead of leaving a dead picture. The message names the seed to replay.
+   */
+  guard(f: () => void): void {
+    try {
+      f();
+    } catch (err) {
+      this.pause();
+      const banner = byId('error');
+      banner.textContent = `The run stopped: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`;
+      banner.hidden = false;
+    }
   }
 
   select(id: number | null): void {
@@ -243,13 +259,13 @@ function wire(sim: Simulator): void {
     sim.load(sim.timeline.scenario.id, Number(byId<HTMLInputElement>('seed').value) >>> 0);
   };
   byId('play').onclick = () => (sim.playing ? sim.pause() : sim.play());
-  byId('step').onclick = () => sim.stepEvent();
-  byId('back').onclick = () => sim.stepBack();
+  byId('step').onclick = () => sim.guard(() => sim.stepEvent());
+  byId('back').onclick = () => sim.guard(() => sim.stepBack());
   byId('request').onclick = () => {
     const l = sim.timeline.leader();
-    sim.act({ kind: 'propose', node: l === 0 ? sim.timeline.state().members[0].id : l });
+    sim.guard(() => sim.act({ kind: 'propose', node: l === 0 ? sim.timeline.state().members[0].id : l }));
   };
-  byId('heal').onclick = () => sim.act({ kind: 'heal' });
+  byId('heal').onclick = () => sim.guard(() => sim.act({ kind: 'heal' }));
   const routine = byId<HTMLInputElement>('routine');
   routine.onchange = () => byId('events').classList.toggle('hide-routine', !routine.checked);
   const speed = byId<HTMLInputElement>('speed');
@@ -269,7 +285,7 @@ function wire(sim: Simulator): void {
   };
   slider.onchange = () => {
     sim.pendingSeek = null;
-    sim.seek(Number(slider.value));
+    sim.guard(() => sim.seek(Number(slider.value)));
   };
   const chips = byId('chips');
   chips.innerHTML = scenarios.map((s) => `<button data-scenario="${s.id}">${s.title.replace(/:.*$/, '')}</button>`).join('');
@@ -284,7 +300,7 @@ function wire(sim: Simulator): void {
     const target = ev.target as Element;
     const msg = target.closest('[data-msg]');
     if (msg !== null) {
-      sim.act({ kind: 'drop', message: Number(msg.getAttribute('data-msg')) });
+      sim.guard(() => sim.act({ kind: 'drop', message: Number(msg.getAttribute('data-msg')) }));
       return;
     }
     const member = target.closest('[data-member]');
@@ -298,7 +314,7 @@ function wire(sim: Simulator): void {
     const li = target.closest('[data-step]');
     if (li !== null) {
       sim.pause();
-      sim.seek(Number(li.getAttribute('data-step')));
+      sim.guard(() => sim.seek(Number(li.getAttribute('data-step'))));
     }
   };
   document.addEventListener('keydown', (ev) => {
@@ -309,13 +325,13 @@ function wire(sim: Simulator): void {
       ev.preventDefault();
       sim.playing ? sim.pause() : sim.play();
     } else if (ev.key === 'ArrowRight') {
-      sim.stepEvent();
+      sim.guard(() => sim.stepEvent());
     } else if (ev.key === 'ArrowLeft') {
-      sim.stepBack();
+      sim.guard(() => sim.stepBack());
     }
   });
   const loop = (ts: number): void => {
-    sim.frame(ts);
+    sim.guard(() => sim.frame(ts));
     requestAnimationFrame(loop);
   };
   requestAnimationFrame(loop);
