@@ -187,8 +187,9 @@ export class ReadyLoop {
     this.counts.readies++;
     if (rd.softState !== null) this.noteSoftState(rd.softState.lead, rd.softState.raftState);
 
-    // (c, early) Thesis §10.2.1: a leader may send its appends while it writes the same entries to its own disk.
-    // Every message that promises durable state waits for step (b); see sendBeforePersist.
+    // (c, early) Thesis §10.2.1: a leader may send its appends while it writes the same entries to its own disk, and
+    // any member its messages that promise nothing about its disk. Every message that promises durable state waits
+    // for step (b); see sendBeforePersist.
     const afterPersist = this.sendBeforePersist(rd);
 
     // (a) A snapshot from the leader replaces our log prefix: its file and WAL record first, so that a crash
@@ -241,19 +242,25 @@ export class ReadyLoop {
   }
 
   /**
-   * Sends now, before the Ready's write, the messages a leader may send early, and returns the rest (to go after
-   * the write). Thesis §10.2.1: the leader may send AppendEntries to its followers in parallel with writing to its own
+   * Sends now, before the Ready's write, the messages that may go early, and returns the rest (to go after the
+   * write). Thesis §10.2.1: the leader may send AppendEntries to its followers in parallel with writing to its own
    * disk, because it counts itself towards the commit quorum only once its own write is done; the core guarantees
    * that by holding back the leader's self-acknowledgement until advance() (docs/ready-contract.md). Committing on
    * the followers' acknowledgements alone is still §5.4 commitment: the entry is durable on a majority.
    *
-   * The rule, exactly: only while this member is leader, only when the Ready changes neither term nor vote and
-   * carries no snapshot, and only messages that promise nothing about this member's disk (MsgApp, MsgHeartbeat,
-   * MsgSnap, MsgTimeoutNow, MsgReadIndexResp, ...). MsgAppResp and the vote responses always wait for the fsync,
-   * and so does everything a follower or candidate sends: its messages are acknowledgements and votes (S1, RV2).
+   * Any other message that promises nothing about this member's disk may go early too, whatever the role: a
+   * follower's forwarded proposal (MsgProp) or read (MsgReadIndex), its heartbeat responses, a pre-candidate's
+   * MsgPreVote. Holding them back would make a write or read sent to a follower wait for the fsync of unrelated
+   * entries that happened to arrive in the same Ready. etcd's core draws the same line (its `msgsAfterAppend`).
+   *
+   * The rule, exactly: only when the Ready changes neither term nor vote and carries no snapshot, and only messages
+   * other than MsgAppResp, MsgVoteResp and MsgPreVoteResp, which always wait for the fsync: they are acknowledgements
+   * and votes (S1, AE4, RV2). A Ready that changes the term or the vote sends nothing early, so no message carries a
+   * term this member could forget in a crash, and a candidate's MsgVote leaves only once its vote for itself is
+   * durable.
    */
   private sendBeforePersist(rd: Ready): Message[] {
-    if (rd.messages.length === 0 || this.role_ !== StateType.StateLeader || !isEmptySnapshot(rd.snapshot)) return rd.messages;
+    if (rd.messages.length === 0 || !isEmptySnapshot(rd.snapshot)) return rd.messages;
     const hs = rd.hardState;
     if (!isEmptyHardState(hs) && (hs.term !== this.durableTerm || hs.vote !== this.durableVote)) return rd.messages;
     const early: Message[] = [];

@@ -116,6 +116,40 @@ describe('persist before send', () => {
     expect(put.value).toEqual({ existed: false });
     c.stopAll();
   });
+  test('a follower forwards a write and a read at once, without waiting for the sync of entries in the same Ready', async () => {
+    const c = threeMembers();
+    c.start();
+    await waitFor(() => c.leader()?.id === 2, 'member 2 leads');
+    await waitFor(() => c.node(1).applied === c.node(2).applied && c.node(3).applied === c.node(2).applied, 'followers catch up');
+    const disk = c.member(1).disk;
+    disk.holdSyncs = true;
+    // Member 1 is busy syncing one entry while a second append, a write and a read sent to it pile up; its next
+    // Ready then holds all three: an entry to write and sync, a proposal and a read to forward.
+    const first = outcome(c.node(2).propose(CommandOp.Put, 'a', Buffer.from('1')));
+    await waitFor(() => disk.syncsWaiting === 1, 'member 1 syncs the first entry');
+    const leaderMark = c.eventsOf(2).length;
+    const second = outcome(c.node(2).propose(CommandOp.Put, 'b', Buffer.from('2')));
+    await waitFor(() => indexOf(c.eventsOf(2), /^write .* entries=1$/, leaderMark) >= 0, 'the leader appends the second entry');
+    const atFollower = outcome(c.node(1).propose(CommandOp.Put, 'c', Buffer.from('3')));
+    const read = outcome(c.node(1).readBarrier());
+    const mark = c.eventsOf(1).length;
+    disk.finishSyncs();
+    await waitFor(() => disk.syncsWaiting === 1, 'member 1 syncs the second entry');
+    const held = c.eventsOf(1).slice(mark);
+    const write = indexOf(held, /^write .* entries=1$/);
+    expect(write).toBeGreaterThan(0);
+    expect(held.slice(0, write)).toContain('send MsgAppResp->2');
+    // Sent while the entry that came with them is still syncing; only its acknowledgement waits.
+    expect(held).toContain('send MsgProp->2');
+    expect(held).toContain('send MsgReadIndex->2');
+    expect(held.slice(write).filter((e) => /^send MsgAppResp->/.test(e))).toEqual([]);
+
+    disk.holdSyncs = false;
+    disk.finishSyncs();
+    await waitFor(() => first.settled && second.settled && atFollower.settled && read.settled, 'the writes are applied and the read answered');
+    expect([first.value, second.value, atFollower.value, read.error]).toEqual([{ existed: false }, { existed: false }, { existed: false }, undefined]);
+    c.stopAll();
+  });
 });
 
 describe('sync before release', () => {
