@@ -121,6 +121,8 @@ export class FaultFs implements DurableFs {
   private readonly rootNode: DirNode;
   private readonly rand: SeededRand;
   private readonly descriptors = new Map<number, Node | null>();
+  /** The path each descriptor was opened with, for `FaultOp.file`. */
+  private readonly openedAs = new Map<number, string>();
   private ops = 0;
   private crashed: CrashReport | null = null;
   /** Every counted operation so far, when `recordTrace` was set. */
@@ -179,6 +181,7 @@ export class FaultFs implements DurableFs {
   closeSync(fd: number): void {
     this.alive();
     this.descriptors.delete(fd);
+    this.openedAs.delete(fd);
     nodeFs.closeSync(fd);
   }
 
@@ -186,9 +189,9 @@ export class FaultFs implements DurableFs {
 
   openSync(file: string, flags: OpenFlags, mode?: number): number {
     this.alive();
-    if (path.resolve(file) === this.root) return this.remember(nodeFs.openSync(file, flags, mode), this.rootNode);
+    if (path.resolve(file) === this.root) return this.remember(nodeFs.openSync(file, flags, mode), this.rootNode, file);
     const where = this.locate(file);
-    if (where === null) return this.remember(nodeFs.openSync(file, flags, mode), null);
+    if (where === null) return this.remember(nodeFs.openSync(file, flags, mode), null, file);
     const existing = where.parent.live.get(where.name);
     const { create, truncate } = openEffects(flags);
     if (existing === undefined) {
@@ -198,7 +201,7 @@ export class FaultFs implements DurableFs {
       const node: FileNode = { kind: 'file', pending: [], grave: null };
       where.parent.live.set(where.name, node);
       where.parent.pending.push({ t: 'link', name: where.name, node });
-      return this.remember(fd, node);
+      return this.remember(fd, node, file);
     }
     if (truncate && existing.kind === 'file') {
       this.before('truncate', file);
@@ -206,15 +209,15 @@ export class FaultFs implements DurableFs {
       const before = readAt(file, 0, oldSize);
       const fd = nodeFs.openSync(file, flags, mode);
       existing.pending.push({ t: 'truncate', len: 0, oldSize, before });
-      return this.remember(fd, existing);
+      return this.remember(fd, existing, file);
     }
-    return this.remember(nodeFs.openSync(file, flags, mode), existing);
+    return this.remember(nodeFs.openSync(file, flags, mode), existing, file);
   }
 
   writeSync(fd: number, buf: Uint8Array, offset: number, length: number, position: number): number {
     const node = this.fileOf(fd);
     if (node === null) return nodeFs.writeSync(fd, buf, offset, length, position);
-    this.before('write', `fd ${fd}`);
+    this.before('write', this.nameOf(fd));
     const oldSize = nodeFs.fileSize(fd);
     const before = readFd(fd, position, Math.max(0, Math.min(length, oldSize - position)));
     const n = nodeFs.writeSync(fd, buf, offset, length, position);
@@ -226,7 +229,7 @@ export class FaultFs implements DurableFs {
   ftruncateSync(fd: number, length: number): void {
     const node = this.fileOf(fd);
     if (node === null) return nodeFs.ftruncateSync(fd, length);
-    this.before('truncate', `fd ${fd}`);
+    this.before('truncate', this.nameOf(fd));
     const oldSize = nodeFs.fileSize(fd);
     const before = length < oldSize ? readFd(fd, length, oldSize - length) : Buffer.alloc(0);
     nodeFs.ftruncateSync(fd, length);
@@ -236,7 +239,7 @@ export class FaultFs implements DurableFs {
   allocateSync(fd: number, length: number): void {
     const node = this.fileOf(fd);
     if (node === null) return nodeFs.allocateSync(fd, length);
-    this.before('allocate', `fd ${fd}`);
+    this.before('allocate', this.nameOf(fd));
     const oldSize = nodeFs.fileSize(fd);
     if (length <= oldSize) return;
     nodeFs.allocateSync(fd, length);
@@ -255,7 +258,7 @@ export class FaultFs implements DurableFs {
     let covered: number;
     const node = this.descriptors.get(fd);
     try {
-      this.before('fdatasync', `fd ${fd}`);
+      this.before('fdatasync', this.nameOf(fd));
       covered = node !== undefined && node !== null && node.kind === 'file' ? node.pending.length : 0;
     } catch (err) {
       setImmediate(() => callback(err as NodeJS.ErrnoException));
@@ -337,6 +340,7 @@ export class FaultFs implements DurableFs {
     const image = this.imageOf(this.rootNode, report, live, new Set());
     for (const fd of this.descriptors.keys()) closeQuietly(fd);
     this.descriptors.clear();
+    this.openedAs.clear();
     forEachNode(this.rootNode, (n) => {
       if (n.kind === 'file' && n.grave !== null) closeQuietly(n.grave);
     });
@@ -453,7 +457,7 @@ export class FaultFs implements DurableFs {
   private syncNode(fd: number, kind: 'fsync' | 'fdatasync'): void {
     const node = this.descriptors.get(fd);
     if (node === undefined || node === null) return kind === 'fsync' ? nodeFs.fsyncSync(fd) : nodeFs.fdatasyncSync(fd);
-    this.before(node.kind === 'dir' ? 'dirsync' : kind, `fd ${fd}`);
+    this.before(node.kind === 'dir' ? 'dirsync' : kind, this.nameOf(fd));
     if (node.kind === 'file') {
       node.pending = [];
       return;
@@ -467,9 +471,14 @@ export class FaultFs implements DurableFs {
     }
   }
 
-  private remember(fd: number, node: Node | null): number {
+  private remember(fd: number, node: Node | null, file: string): number {
     this.descriptors.set(fd, node);
+    this.openedAs.set(fd, file);
     return fd;
+  }
+
+  private nameOf(fd: number): string {
+    return this.openedAs.get(fd) ?? `descriptor ${fd}`;
   }
 
   private fileOf(fd: number): FileNode | null {
