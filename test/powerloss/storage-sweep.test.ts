@@ -12,14 +12,14 @@ import { createDisk, diskExists, openDisk } from '../../kvstore/disk';
 import { Persistence } from '../../kvstore/node';
 import { SeededRand } from '../../raft/rand';
 import { FaultFs, FaultFsCrashed } from '../../wal/faultfs';
-import { durableFs, installDurableFs } from '../../wal/fileutil';
+import { installDurableFs } from '../../wal/fileutil';
 import { RecordingLogger } from '../support/recording_logger';
 import { entryData, scratchDir } from '../wal/helpers';
 import { SweepCounts, refusalNamesFile, reportSweep } from './sweep_report';
 
 const LONG = process.env.TSRAFT_LONG === '1';
 const STEPS = LONG ? 120 : 45;
-const RANDOM_TRIALS = LONG ? 1500 : 150;
+const RANDOM_TRIALS = LONG ? 1500 : 50;
 const SEGMENT_BYTES = 4096;
 // Large enough that a life cuts many segments, so purges remove segments an older snapshot would need.
 const ENTRY_BYTES = 300;
@@ -105,10 +105,6 @@ async function live(dataDir: string, lifeSeed: number, exp: Expectation): Promis
 
   for (let step = 0; step < STEPS; step++) {
     const r = rand.float();
-    if (process.env.TSRAFT_SWEEP_ONLY !== undefined) {
-      const f = durableFs();
-      process.stdout.write(`step ${step} r=${r.toFixed(2)} at op ${f instanceof FaultFs ? f.opCount : -1} last=${last} commit=${commit} term=${term}\n`);
-    }
     if (r < 0.45) {
       // Appends, acknowledged once synced (Ready with mustSync).
       const n = 1 + rand.intn(6);
