@@ -220,13 +220,18 @@ export function newMessage(fields: Partial<Message> & Pick<Message, 'type'>): Me
   };
 }
 
+/** An entry whose type is EntryNormal unless given; it counts as set (and is encoded) unless `typeUnset` says not. */
 export function newEntry(fields: Partial<Entry> & Pick<Entry, 'term' | 'index'>): Entry {
-  return {
+  const e: Entry = {
     term: fields.term,
     index: fields.index,
     type: fields.type ?? EntryType.EntryNormal,
     data: fields.data ?? EMPTY_BYTES,
   };
+  if (fields.typeUnset === true) {
+    e.typeUnset = true;
+  }
+  return e;
 }
 
 export function isEmptyHardState(hs: HardState): boolean {

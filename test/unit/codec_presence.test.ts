@@ -12,7 +12,7 @@ import {
   encodeMessage,
   entrySize,
 } from '../../raft/codec';
-import { ConfChange, ConfChangeType, Entry, EntryType, MessageType, newMessage } from '../../raft/types';
+import { ConfChange, ConfChangeType, Entry, EntryType, MessageType, newEntry, newMessage } from '../../raft/types';
 
 const text = (s: string): Uint8Array => new TextEncoder().encode(s);
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
@@ -103,5 +103,12 @@ describe('ConfChange.id presence', () => {
     const e: Entry = { term: 1, index: 4, type: EntryType.EntryConfChange, data: encodeConfChange(unset) };
     expect(hex(encodeEntry(e))).toBe('0801' + '1001' + '1804' + '2204' + '10031802');
     expect(entrySize(e)).toBe(12);
+  });
+});
+
+describe('newEntry', () => {
+  it('names the type unless told it was never set', () => {
+    expect(entrySize(newEntry({ term: 1, index: 3 }))).toBe(6);
+    expect(entrySize(newEntry({ term: 1, index: 3, typeUnset: true }))).toBe(4);
   });
 });
