@@ -3,7 +3,8 @@
 // The peer port is one HTTP server. Every other member keeps one stream open to it (`GET /raft/stream` with
 // `Upgrade: tsraft-stream/1`) and writes its messages for this member into that stream as frames
 // (transport/framing.ts). Snapshots, which may be large, come on a request of their own (`POST /raft/snapshot`) so
-// they never hold up the heartbeats behind them, and `GET /health` answers anyone with curl.
+// they never hold up the heartbeats behind them, and `GET /health` answers anyone with curl; those plain routes are
+// in transport/routes.ts. This file takes the streams.
 //
 // A stream is checked before it is accepted: its headers must name this cluster, this member, and a sender that is a
 // current member; otherwise it is refused with a 4xx answer and no frame of it is read. A message from another
@@ -17,8 +18,6 @@
 
 import http from 'node:http';
 import { Duplex } from 'node:stream';
-import express, { Request, Response } from 'express';
-import { decodeMessage } from '../raft/codec';
 import { Logger } from '../raft/logger';
 import { Message, NodeId } from '../raft/types';
 import { STREAM_PATH, STREAM_PROTOCOL, TransportError, headers } from './errors';
@@ -40,50 +39,6 @@ export interface PeerServerOptions {
   deliver(msgs: Message[]): void;
   /** What `GET /health` reports beside the member's identity. */
   health(): unknown;
-}
-
-/**
- * The express app of the peer port: the snapshot request, health, and a clear answer to anything else. Streams do
- * not pass through it; `StreamAcceptor` takes them from the server's `upgrade` event.
- */
-export function peerApp(opts: PeerServerOptions): express.Express {
-  const app = express();
-  app.disable('x-powered-by');
-  app.get('/health', (_req: Request, res: Response) => {
-    reply(res, 200, { health: 'ok', id: opts.localId, clusterId: opts.clusterId, ...asObject(opts.health()) });
-  });
-  app.post('/raft/snapshot', (req: Request, res: Response) => {
-    receiveSnapshot(opts, req).then(
-      () => {
-        res.statusCode = 204;
-        res.end();
-      },
-      (err: unknown) => {
-        const e = err instanceof TransportError ? err : new TransportError('BadBody', err instanceof Error ? err.message : String(err));
-        reply(res, e.status, { error: { code: e.code, message: e.message } });
-      },
-    );
-  });
-  app.all(STREAM_PATH, (req: Request, res: Response) => {
-    req.resume();
-    res.setHeader('upgrade', STREAM_PROTOCOL);
-    reply(res, 426, { error: { code: 'UpgradeRequired', message: `A peer stream needs Connection: Upgrade and Upgrade: ${STREAM_PROTOCOL}` } });
-  });
-  app.use((req: Request, res: Response) => {
-    req.resume();
-    reply(res, 404, { error: { code: 'RouteNotFound', message: `No peer endpoint ${req.method} ${req.path}` } });
-  });
-  return app;
-}
-
-function asObject(v: unknown): object {
-  return typeof v === 'object' && v !== null ? v : {};
-}
-
-function reply(res: http.ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text) });
-  res.end(text);
 }
 
 /** One accepted stream from a peer. */
@@ -211,7 +166,7 @@ function refuse(socket: Duplex, e: TransportError): void {
   );
 }
 
-function header(req: http.IncomingMessage, name: string): string | undefined {
+export function header(req: http.IncomingMessage, name: string): string | undefined {
   const v = req.headers[name];
   return Array.isArray(v) ? v[0] : v;
 }
@@ -224,8 +179,8 @@ function checkStreamRequest(opts: PeerServerOptions, req: http.IncomingMessage):
   return checkSender(opts, req);
 }
 
-// The identity checks shared by streams and snapshot requests; made before any of the body is read.
-function checkSender(opts: PeerServerOptions, req: http.IncomingMessage): NodeId {
+/** The identity checks shared by streams and snapshot requests, made before any of the body is read; returns the sender. */
+export function checkSender(opts: PeerServerOptions, req: http.IncomingMessage): NodeId {
   const cluster = header(req, headers.clusterId);
   if (cluster !== opts.clusterId) {
     throw new TransportError('ClusterMismatch', `Request for cluster ${cluster ?? '(none)'} reached cluster ${opts.clusterId}`);
@@ -239,43 +194,4 @@ function checkSender(opts: PeerServerOptions, req: http.IncomingMessage): NodeId
   if (status === 'removed') throw new TransportError('RemovedMember', `Member ${from} was removed from the cluster`);
   if (status === 'unknown') throw new TransportError('UnknownMember', `Sender ${from} is not a member of this cluster`);
   return from;
-}
-
-async function receiveSnapshot(opts: PeerServerOptions, req: http.IncomingMessage): Promise<void> {
-  const from = checkSender(opts, req);
-  const body = await readBody(req, opts.maxSnapshotBytes);
-  let m: Message;
-  try {
-    m = decodeMessage(body);
-  } catch (err) {
-    throw new TransportError('BadBody', `Undecodable snapshot message from peer ${from}: ${err instanceof Error ? err.message : String(err)}`);
-  }
-  if (m.from !== from || m.to !== opts.localId) {
-    throw new TransportError('BadBody', `Message from ${m.from} to ${m.to} does not match the headers (from ${from} to ${opts.localId})`);
-  }
-  opts.deliver([m]);
-}
-
-function readBody(req: http.IncomingMessage, limit: number): Promise<Buffer> {
-  return new Promise<Buffer>((resolve, reject) => {
-    const declared = Number(header(req, 'content-length') ?? '0');
-    if (declared > limit) {
-      req.resume();
-      reject(new TransportError('BodyTooLarge', `Body of ${declared} bytes exceeds the limit of ${limit}`));
-      return;
-    }
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (c: Buffer) => {
-      size += c.length;
-      if (size > limit) {
-        req.destroy();
-        reject(new TransportError('BodyTooLarge', `Body exceeds the limit of ${limit} bytes`));
-        return;
-      }
-      chunks.push(c);
-    });
-    req.on('end', () => resolve(Buffer.concat(chunks)));
-    req.on('error', reject);
-  });
 }

@@ -14,7 +14,7 @@ import { AddressInfo } from 'node:net';
 import { Logger } from '../raft/logger';
 import { Message, MessageType, NodeId } from '../raft/types';
 import { PeerSender, StreamState, StreamTiming } from './peer';
-import { MemberStatus, PeerServerOptions, StreamAcceptor, peerApp } from './server';
+import { MemberStatus, PeerServerOptions, StreamAcceptor } from './server';
 
 /** Identity, callbacks into the node, and limits (each optional limit has a default in the code). */
 export interface TransportOptions {
@@ -71,9 +71,14 @@ export class Transport {
 
   /** Starts serving the peer port; resolves with the bound port. */
   listen(host: string, port: number): Promise<number> {
-    const app = peerApp(this.serverOptions());
+    // The plain routes load express on first use (transport/routes.ts): nothing a member needs to start does.
+    let routes: http.RequestListener | undefined;
+    const plain: http.RequestListener = (req, res) => {
+      routes ??= (require('./routes') as typeof import('./routes')).peerApp(this.serverOptions());
+      routes(req, res);
+    };
     return new Promise<number>((resolve, reject) => {
-      const server = http.createServer(app);
+      const server = http.createServer(plain);
       server.keepAliveTimeout = 60_000;
       server.on('upgrade', (req, socket, head) => this.acceptor.accept(req, socket, head));
       server.once('error', reject);
