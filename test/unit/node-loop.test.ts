@@ -3,9 +3,9 @@
 
 import { CommandOp } from '../../kvstore/command';
 import { KvStore } from '../../kvstore/kv';
-import { Membership } from '../../kvstore/members';
+import { Membership, encodeMemberContext } from '../../kvstore/members';
 import { encodeSnapshotData } from '../../kvstore/snapshot';
-import { MessageType, Snapshot, emptyConfState, newMessage } from '../../raft/types';
+import { ConfChangeType, MessageType, Snapshot, emptyConfState, newMessage } from '../../raft/types';
 import { TestCluster, advance, outcome, runLoop, waitFor } from './node_fakes';
 
 beforeEach(() => {
@@ -206,6 +206,68 @@ describe('sync before release', () => {
     expect(release).toBeGreaterThan(save);
     expect(m.disk.releasedUnsynced).toEqual([]);
     expect(indexOf(events, /^synced$/, save)).toBeLessThan(release);
+    c.stopAll();
+  });
+});
+
+describe('answering requests once applied', () => {
+  test('a linearizable read on a follower waits for the leader to confirm and sees every write acknowledged before it', async () => {
+    const c = threeMembers();
+    c.start();
+    await waitFor(() => c.leader()?.id === 2, 'member 2 leads');
+    // Member 3 misses the write: it is committed by members 1 and 2 alone.
+    c.isolate(2, 3);
+    const put = outcome(c.node(2).propose(CommandOp.Put, 'k', Buffer.from('v1')));
+    await waitFor(() => put.settled, 'the write is applied on the leader');
+    expect(c.node(3).kv.get('k')).toBeUndefined();
+    c.heal();
+    const read = outcome(c.node(3).readBarrier());
+    await waitFor(() => read.settled, 'the read is confirmed');
+    expect(read.error).toBeUndefined();
+    expect(c.node(3).kv.get('k')?.toString()).toBe('v1');
+    expect(c.node(3).counters().readIndexes).toBe(1);
+    c.stopAll();
+  });
+
+  test('a membership change resolves once applied, and every member tells its transport the new peer', async () => {
+    const c = threeMembers();
+    c.start();
+    await waitFor(() => c.leader()?.id === 2, 'member 2 leads');
+    const n = c.node(2);
+    const tag = n.nextRequestTag();
+    const change = outcome(
+      n.proposeConfChange({ type: ConfChangeType.ConfChangeAddLearnerNode, nodeId: 4, context: encodeMemberContext({ peerURL: 'http://n4', clientURL: '', request: tag }), id: 0 }, tag),
+    );
+    await waitFor(() => change.settled, 'the change is applied');
+    expect(change.error).toBeUndefined();
+    await waitFor(() => [1, 3].every((id) => c.node(id).members.has(4)), 'followers apply the change');
+    for (const id of [1, 2, 3]) {
+      expect(c.member(id).peerUpdates.at(-1)?.find((m) => m.id === 4)).toEqual({ id: 4, peerURL: 'http://n4', clientURL: '', learner: true });
+    }
+    c.stopAll();
+  });
+
+  test('a member that applies its own removal stops itself and says it was removed, not that it failed', async () => {
+    const c = threeMembers();
+    c.start();
+    await waitFor(() => c.leader()?.id === 2, 'member 2 leads');
+    const tag = c.node(2).nextRequestTag();
+    const removal = outcome(c.node(2).proposeConfChange({ type: ConfChangeType.ConfChangeRemoveNode, nodeId: 3, context: encodeMemberContext({ peerURL: '', clientURL: '', request: tag }), id: 0 }, tag));
+    await waitFor(() => removal.settled && c.node(3).isStopped, 'member 3 applies its removal');
+    expect(c.member(3).stopped).toEqual([{ reason: 'this member was removed from the cluster', failed: false }]);
+    expect(c.member(3).disk.closed).toBe(true);
+    c.stopAll();
+  });
+
+  test('a leadership transfer resolves with the new leader once it leads', async () => {
+    const c = threeMembers();
+    c.start();
+    await waitFor(() => c.leader()?.id === 2, 'member 2 leads');
+    await waitFor(() => [1, 3].every((id) => c.node(id).applied === c.node(2).applied), 'followers catch up');
+    const moved = outcome(c.node(2).transferLeader(3));
+    await waitFor(() => moved.settled, 'leadership moves');
+    expect(moved.value).toBe(3);
+    await waitFor(() => c.leader()?.id === 3, 'member 3 leads');
     c.stopAll();
   });
 });

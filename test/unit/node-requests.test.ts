@@ -98,6 +98,16 @@ describe('failures after the core has the request: the outcome is unknown', () =
     c.stopAll();
   });
 
+  test('a leadership transfer that does not happen in time fails with OutcomeUnknown (504): the target may still win', async () => {
+    const c = await ledByTwo(300);
+    c.isolate(2, 3);
+    const moved = outcome(c.node(2).transferLeader(3));
+    await advance(350);
+    expect(moved.error).toMatchObject({ code: 'OutcomeUnknown', status: 504 });
+    expect(c.node(2).leaderId).toBe(2);
+    c.stopAll();
+  });
+
   test('a read not confirmed by a quorum in time fails with Unavailable (503)', async () => {
     const c = await ledByTwo(300);
     c.isolate(2, 1);

@@ -163,6 +163,11 @@ export class TestCluster {
     this.cut.add(`${a}-${b}`).add(`${b}-${a}`);
   }
 
+  /** Restores every link. */
+  heal(): void {
+    this.cut.clear();
+  }
+
   /** The member that leads, once exactly one member believes it leads. */
   leader(): TestMember | undefined {
     const leaders = [...this.members.values()].filter((m) => !m.node.isStopped && m.node.leaderId === m.id);
