@@ -12,6 +12,8 @@ import {
   encodeMessage,
   entrySize,
 } from '../../raft/codec';
+import { RawNode } from '../../raft/rawnode';
+import { MemoryStorage } from '../../raft/storage';
 import { ConfChange, ConfChangeType, Entry, EntryType, MessageType, newEntry, newMessage } from '../../raft/types';
 
 const text = (s: string): Uint8Array => new TextEncoder().encode(s);
@@ -110,5 +112,49 @@ describe('newEntry', () => {
   it('names the type unless told it was never set', () => {
     expect(entrySize(newEntry({ term: 1, index: 3 }))).toBe(6);
     expect(entrySize(newEntry({ term: 1, index: 3, typeUnset: true }))).toBe(4);
+  });
+});
+
+// The core sets the type where etcd does and leaves it unset where etcd does, so the sizes it limits by agree.
+describe('entries the core creates', () => {
+  function leader(): { rn: RawNode; storage: MemoryStorage } {
+    const storage = new MemoryStorage();
+    const confState = { voters: [1], learners: [], votersOutgoing: [], learnersNext: [], autoLeave: false };
+    storage.applySnapshot({ data: new Uint8Array(0), metadata: { index: 1, term: 1, confState } });
+    const rn = new RawNode({ id: 1, electionTick: 10, heartbeatTick: 1, storage, maxInflightMsgs: 256 });
+    rn.campaign();
+    for (let rd = rn.ready(); ; rd = rn.ready()) {
+      storage.append(rd.entries);
+      if (rd.hardState.term !== 0) storage.setHardState(rd.hardState);
+      rn.advance();
+      if (!rn.hasReady()) break;
+    }
+    return { rn, storage };
+  }
+
+  it("leaves the type of a new leader's empty entry and of a proposal unset, and names it for a conf change", () => {
+    const { rn, storage } = leader();
+    rn.propose(text('prop_1'));
+    rn.proposeConfChange({ type: ConfChangeType.ConfChangeAddLearnerNode, nodeId: 2, context: new Uint8Array(0) });
+    const ents = rn.ready().entries;
+    const all = [...storage.entries(2, storage.lastIndex() + 1, Infinity), ...ents];
+    expect(all[0].term).toBe(1);
+    expect(all.map((e) => [EntryType[e.type], entrySize(e)])).toEqual([
+      ['EntryNormal', 4], // the empty entry: term 1 (10 01), index 2 (18 02)
+      ['EntryNormal', 12], // the proposal, sized as in the first test above
+      ['EntryConfChange', 12], // type, term, index, and the 4-byte change without an ID
+    ]);
+  });
+
+  it('names the type of the placeholder for an ignored conf change', () => {
+    const { rn } = leader();
+    const learner = { type: ConfChangeType.ConfChangeAddLearnerNode, nodeId: 2, context: new Uint8Array(0) };
+    rn.proposeConfChange(learner);
+    // The first change is not applied yet, so the second is ignored and replaced by an empty normal entry.
+    rn.proposeConfChange({ ...learner, nodeId: 3 });
+    const placeholder = rn.ready().entries[1];
+    expect(placeholder.type).toBe(EntryType.EntryNormal);
+    expect(placeholder.typeUnset).toBeUndefined();
+    expect(entrySize(placeholder)).toBe(6);
   });
 });
