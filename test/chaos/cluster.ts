@@ -90,7 +90,7 @@ export class ChaosCluster {
     for (let id = 1; id <= n; id++) await this.allocate(id);
     const initial = [...this.members.values()].map((m) => `${m.id}=${this.peerURL(m.id)}`).join(',');
     for (const m of this.members.values()) this.spawn(m.id, ['--initial-cluster', initial]);
-    await this.waitHealthy([...this.members.keys()], 30_000);
+    await this.waitHealthy([...this.members.keys()], 60_000);
   }
 
   member(id: number): ChaosMember {

@@ -29,10 +29,10 @@ export const mutations: Record<string, Mutation> = {
     families: ['partition-leader', 'partition-minority', 'kill-leader'],
   },
   'ack-before-fsync': {
-    description: 'the Ready loop answers and acknowledges before its WAL write is fsynced',
+    description: 'the Ready loop starts its fsyncs but does not wait for them: answers and acknowledgements leave before the data is durable',
     file: 'kvstore/loop.js',
-    find: 'await persistence.sync();',
-    replace: 'void persistence.sync().catch(() => undefined);',
+    find: 'await this.parts.persistence.sync();',
+    replace: 'void this.parts.persistence.sync().catch(() => undefined);',
     families: ['power-loss'],
   },
   'leader-ignores-higher-term': {
