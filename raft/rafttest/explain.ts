@@ -31,34 +31,146 @@ export interface Rule {
 // Figure 2's IDs as in docs/paper-map.md; PV, CQ, RI, LT, MC and IS name the mechanisms beyond Figure 2, and
 // NET and USER what the network and the person at the controls do.
 export const rules = {
-  S1: { title: 'persist currentTerm, votedFor and log[] before answering', paper: '§5.1, Figure 2 (State)', source: { file: 'raft/rawnode.ts', symbol: 'ready' } },
-  A1: { title: 'apply committed entries in log order', paper: '§5.3, Figure 2 (All servers)', source: { file: 'raft/log.ts', symbol: 'nextCommittedEnts' } },
-  A2: { title: 'a newer term: adopt it and become follower', paper: '§5.1, Figure 2 (All servers)', source: { file: 'raft/raft.ts', symbol: 'step' } },
-  RV1: { title: 'refuse a vote to a candidate of an older term', paper: '§5.1, Figure 2 (RequestVote)', source: { file: 'raft/raft.ts', symbol: 'stepStaleTerm' } },
-  RV2: { title: 'one vote per term, only for a log at least as up-to-date', paper: '§5.2, §5.4.1, Figure 2 (RequestVote)', source: { file: 'raft/raft.ts', symbol: 'handleVoteRequest' } },
-  AE1: { title: 'refuse entries from a leader of an older term', paper: '§5.1, Figure 2 (AppendEntries)', source: { file: 'raft/raft.ts', symbol: 'stepStaleTerm' } },
-  AE2: { title: 'refuse entries whose predecessor (prevLogIndex, prevLogTerm) is not in the log', paper: '§5.3, Figure 2 (AppendEntries)', source: { file: 'raft/raft.ts', symbol: 'handleAppendEntries' } },
-  AE3: { title: 'delete a conflicting entry and all that follow it', paper: '§5.3, Figure 2 (AppendEntries)', source: { file: 'raft/log.ts', symbol: 'findConflict' } },
-  AE4: { title: 'append the new entries', paper: '§5.3, Figure 2 (AppendEntries)', source: { file: 'raft/log.ts', symbol: 'maybeAppend' } },
-  AE5: { title: "advance commitIndex to the leader's, up to the last new entry", paper: '§5.3, Figure 2 (AppendEntries)', source: { file: 'raft/log.ts', symbol: 'commitTo' } },
-  F1: { title: 'a follower answers leaders and candidates, and its election timer restarts', paper: '§5.2, Figure 2 (Followers)', source: { file: 'raft/raft.ts', symbol: 'stepFollower' } },
-  F2: { title: 'no word from a leader within the election timeout: become candidate', paper: '§5.2, Figure 2 (Followers)', source: { file: 'raft/raft.ts', symbol: 'tickElection' } },
-  C1: { title: 'a candidate increments its term, votes for itself and asks everyone', paper: '§5.2, Figure 2 (Candidates)', source: { file: 'raft/raft.ts', symbol: 'becomeCandidate' } },
-  C2: { title: 'votes from a majority: become leader', paper: '§5.2, Figure 2 (Candidates)', source: { file: 'raft/raft.ts', symbol: 'poll' } },
-  C3: { title: 'a candidate hearing from a leader of its term becomes follower', paper: '§5.2, Figure 2 (Candidates)', source: { file: 'raft/raft.ts', symbol: 'stepCandidate' } },
-  C4: { title: 'the election timeout passes again: a new election', paper: '§5.2, Figure 2 (Candidates)', source: { file: 'raft/raft.ts', symbol: 'tickElection' } },
-  L1: { title: 'a leader sends heartbeats while idle', paper: '§5.2, Figure 2 (Leaders)', source: { file: 'raft/raft.ts', symbol: 'tickHeartbeat' } },
-  L2: { title: 'a client command is appended to the leader’s log', paper: '§5.3, Figure 2 (Leaders)', source: { file: 'raft/raft.ts', symbol: 'stepLeaderProp' } },
-  L3: { title: 'track nextIndex and matchIndex; back up on a rejection and retry', paper: '§5.3, Figure 2 (Leaders)', source: { file: 'raft/raft.ts', symbol: 'handleAppendResponse' } },
-  L4: { title: 'commit N once a majority holds it and log[N] is of the current term', paper: '§5.3, §5.4.2, Figure 2 (Leaders)', source: { file: 'raft/raft.ts', symbol: 'maybeCommit' } },
-  PV: { title: 'PreVote: ask whether an election could be won before raising the term', paper: 'thesis §9.6', source: { file: 'raft/raft.ts', symbol: 'becomePreCandidate' } },
-  CQ: { title: 'CheckQuorum and the leader lease: ignore disruptive votes, step down without a quorum', paper: 'thesis §6.2, §4.2.3', source: { file: 'raft/raft.ts', symbol: 'tickHeartbeat' } },
-  RI: { title: 'ReadIndex: confirm leadership with a heartbeat round, then answer at the commit index', paper: '§8, thesis §6.4', source: { file: 'raft/raft.ts', symbol: 'stepLeaderReadIndex' } },
-  LT: { title: 'leadership transfer: catch the target up, then tell it to campaign now', paper: 'thesis §3.10', source: { file: 'raft/raft.ts', symbol: 'handleTransferLeader' } },
-  MC: { title: 'membership change: a configuration entry takes effect when applied; joint consensus needs both majorities', paper: '§6, thesis §4.3', source: { file: 'raft/raft.ts', symbol: 'applyConfChange' } },
-  IS: { title: 'InstallSnapshot: a follower behind the compacted log receives a snapshot', paper: '§7, Figure 13', source: { file: 'raft/raft.ts', symbol: 'handleSnapshot' } },
-  NET: { title: 'the network loses, delays and cuts messages', paper: '§5.1 (messages may be lost)', source: { file: 'raft/rafttest/network.ts', symbol: 'send' } },
-  USER: { title: 'something done from the controls', paper: '', source: { file: 'raft/rafttest/timeline.ts', symbol: 'act' } },
+  S1: {
+    title: 'persist currentTerm, votedFor and log[] before answering',
+    paper: '§5.1, Figure 2 (State)',
+    source: { file: 'raft/rawnode.ts', symbol: 'ready' },
+  },
+  A1: {
+    title: 'apply committed entries in log order',
+    paper: '§5.3, Figure 2 (All servers)',
+    source: { file: 'raft/log.ts', symbol: 'nextCommittedEnts' },
+  },
+  A2: {
+    title: 'a newer term: adopt it and become follower',
+    paper: '§5.1, Figure 2 (All servers)',
+    source: { file: 'raft/raft.ts', symbol: 'step' },
+  },
+  RV1: {
+    title: 'refuse a vote to a candidate of an older term',
+    paper: '§5.1, Figure 2 (RequestVote)',
+    source: { file: 'raft/raft.ts', symbol: 'stepStaleTerm' },
+  },
+  RV2: {
+    title: 'one vote per term, only for a log at least as up-to-date',
+    paper: '§5.2, §5.4.1, Figure 2 (RequestVote)',
+    source: { file: 'raft/raft.ts', symbol: 'handleVoteRequest' },
+  },
+  AE1: {
+    title: 'refuse entries from a leader of an older term',
+    paper: '§5.1, Figure 2 (AppendEntries)',
+    source: { file: 'raft/raft.ts', symbol: 'stepStaleTerm' },
+  },
+  AE2: {
+    title: 'refuse entries whose predecessor (prevLogIndex, prevLogTerm) is not in the log',
+    paper: '§5.3, Figure 2 (AppendEntries)',
+    source: { file: 'raft/raft.ts', symbol: 'handleAppendEntries' },
+  },
+  AE3: {
+    title: 'delete a conflicting entry and all that follow it',
+    paper: '§5.3, Figure 2 (AppendEntries)',
+    source: { file: 'raft/log.ts', symbol: 'findConflict' },
+  },
+  AE4: {
+    title: 'append the new entries',
+    paper: '§5.3, Figure 2 (AppendEntries)',
+    source: { file: 'raft/log.ts', symbol: 'maybeAppend' },
+  },
+  AE5: {
+    title: "advance commitIndex to the leader's, up to the last new entry",
+    paper: '§5.3, Figure 2 (AppendEntries)',
+    source: { file: 'raft/log.ts', symbol: 'commitTo' },
+  },
+  F1: {
+    title: 'a follower answers leaders and candidates, and its election timer restarts',
+    paper: '§5.2, Figure 2 (Followers)',
+    source: { file: 'raft/raft.ts', symbol: 'stepFollower' },
+  },
+  F2: {
+    title: 'no word from a leader within the election timeout: become candidate',
+    paper: '§5.2, Figure 2 (Followers)',
+    source: { file: 'raft/raft.ts', symbol: 'tickElection' },
+  },
+  C1: {
+    title: 'a candidate increments its term, votes for itself and asks everyone',
+    paper: '§5.2, Figure 2 (Candidates)',
+    source: { file: 'raft/raft.ts', symbol: 'becomeCandidate' },
+  },
+  C2: {
+    title: 'votes from a majority: become leader',
+    paper: '§5.2, Figure 2 (Candidates)',
+    source: { file: 'raft/raft.ts', symbol: 'poll' },
+  },
+  C3: {
+    title: 'a candidate hearing from a leader of its term becomes follower',
+    paper: '§5.2, Figure 2 (Candidates)',
+    source: { file: 'raft/raft.ts', symbol: 'stepCandidate' },
+  },
+  C4: {
+    title: 'the election timeout passes again: a new election',
+    paper: '§5.2, Figure 2 (Candidates)',
+    source: { file: 'raft/raft.ts', symbol: 'tickElection' },
+  },
+  L1: {
+    title: 'a leader sends heartbeats while idle',
+    paper: '§5.2, Figure 2 (Leaders)',
+    source: { file: 'raft/raft.ts', symbol: 'tickHeartbeat' },
+  },
+  L2: {
+    title: 'a client command is appended to the leader’s log',
+    paper: '§5.3, Figure 2 (Leaders)',
+    source: { file: 'raft/raft.ts', symbol: 'stepLeaderProp' },
+  },
+  L3: {
+    title: 'track nextIndex and matchIndex; back up on a rejection and retry',
+    paper: '§5.3, Figure 2 (Leaders)',
+    source: { file: 'raft/raft.ts', symbol: 'handleAppendResponse' },
+  },
+  L4: {
+    title: 'commit N once a majority holds it and log[N] is of the current term',
+    paper: '§5.3, §5.4.2, Figure 2 (Leaders)',
+    source: { file: 'raft/raft.ts', symbol: 'maybeCommit' },
+  },
+  PV: {
+    title: 'PreVote: ask whether an election could be won before raising the term',
+    paper: 'thesis §9.6',
+    source: { file: 'raft/raft.ts', symbol: 'becomePreCandidate' },
+  },
+  CQ: {
+    title: 'CheckQuorum and the leader lease: ignore disruptive votes, step down without a quorum',
+    paper: 'thesis §6.2, §4.2.3',
+    source: { file: 'raft/raft.ts', symbol: 'tickHeartbeat' },
+  },
+  RI: {
+    title: 'ReadIndex: confirm leadership with a heartbeat round, then answer at the commit index',
+    paper: '§8, thesis §6.4',
+    source: { file: 'raft/raft.ts', symbol: 'stepLeaderReadIndex' },
+  },
+  LT: {
+    title: 'leadership transfer: catch the target up, then tell it to campaign now',
+    paper: 'thesis §3.10',
+    source: { file: 'raft/raft.ts', symbol: 'handleTransferLeader' },
+  },
+  MC: {
+    title: 'membership change: a configuration entry takes effect when applied; joint consensus needs both majorities',
+    paper: '§6, thesis §4.3',
+    source: { file: 'raft/raft.ts', symbol: 'applyConfChange' },
+  },
+  IS: {
+    title: 'InstallSnapshot: a follower behind the compacted log receives a snapshot',
+    paper: '§7, Figure 13',
+    source: { file: 'raft/raft.ts', symbol: 'handleSnapshot' },
+  },
+  NET: {
+    title: 'the network loses, delays and cuts messages',
+    paper: '§5.1 (messages may be lost)',
+    source: { file: 'raft/rafttest/network.ts', symbol: 'send' },
+  },
+  USER: {
+    title: 'something done from the controls',
+    paper: '',
+    source: { file: 'raft/rafttest/timeline.ts', symbol: 'act' },
+  },
 } satisfies Record<string, Rule>;
 
 /** The ID of a rule in `rules`. */

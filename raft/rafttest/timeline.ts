@@ -292,6 +292,12 @@ export class Timeline {
     return this.cluster.leader();
   }
 
+  /** The members of the leader's configuration; empty while there is no leader. */
+  members(): NodeId[] {
+    const l = this.cluster.leader();
+    return l === None ? [] : membersOf(this.cluster.node(l).confState);
+  }
+
   /** Whether node `id` is up and leading. */
   leads(id: NodeId): boolean {
     const n = this.cluster.nodes.get(id);
@@ -429,11 +435,5 @@ export class Timeline {
     } else {
       this.cluster.partition(groups);
     }
-  }
-
-  /** Every member a configuration names, for scenarios that add members. */
-  members(): NodeId[] {
-    const l = this.cluster.leader();
-    return l === None ? [] : membersOf(this.cluster.node(l).confState);
   }
 }
