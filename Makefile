@@ -171,3 +171,10 @@ chaos: build
 SIM_DIR ?= dist/sim
 docs: build annotated
 	node dist/docs/sim/build.js $(SIM_DIR)
+
+# Figure 16 of the Raft paper on the simulator: the time from a leader's crash to a new leader, 1,000 trials per
+# election-timeout range, as charts (SVG, PNG) and tables in docs/fig16/. A few minutes; FIG16_ARGS="--trials 100".
+.PHONY: paper-fig16
+FIG16_ARGS ?=
+paper-fig16: build
+	node dist/bench/fig16/main.js $(FIG16_ARGS)

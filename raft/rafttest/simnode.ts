@@ -21,7 +21,7 @@
 import { decodeConfChange, decodeConfChangeV2 } from '../codec';
 import { RaftError } from '../errors';
 import { Logger, discardLogger } from '../logger';
-import { SeededRand } from '../rand';
+import { Rand, SeededRand } from '../rand';
 import { Config, LocalAppendThread, LocalApplyThread, RawNode, Ready } from '../index';
 import { MemoryStorage } from '../storage';
 import {
@@ -59,7 +59,33 @@ export interface SimNodeConfig {
   stepDownOnRemoval: boolean;
   /** Persist and apply through MsgStorageAppend / MsgStorageApply work queues instead of Ready/advance. */
   asyncStorageWrites: boolean;
+  /**
+   * How many tick values an election timeout is drawn from: [electionTick, electionTick + electionJitter). Unset,
+   * the core's own range [electionTick, 2 * electionTick) applies; 0 means no randomness at all. Figure 16 of the
+   * paper varies exactly this.
+   */
+  electionJitter?: number;
   logger?: Logger;
+}
+
+/**
+ * The randomness of a core whose election timeouts spread over `jitter` ticks rather than the core's own
+ * `electionTick`. The core draws nothing but its election timeout from its Rand (raft/rand.ts), always as
+ * `intn(electionTick)`, so confining the draw to [0, jitter) confines the timeout to [electionTick, electionTick +
+ * jitter) and keeps Rand's contract while jitter <= electionTick.
+ */
+export class ElectionJitterRand implements Rand {
+  constructor(
+    private readonly inner: SeededRand,
+    private readonly jitter: number,
+  ) {
+    if (!Number.isInteger(jitter) || jitter < 0) throw new RangeError(`Election jitter must be a whole number of ticks, not ${jitter}`);
+  }
+
+  intn(n: number): number {
+    if (this.jitter > n) throw new RangeError(`Election jitter of ${this.jitter} ticks exceeds the core's range of ${n}`);
+    return this.jitter === 0 ? 0 : this.inner.intn(this.jitter);
+  }
 }
 
 /** What a node needs from the simulation around it while it handles a Ready. */
@@ -241,7 +267,7 @@ export class SimNode {
       stepDownOnRemoval: c.stepDownOnRemoval,
       asyncStorageWrites: c.asyncStorageWrites,
       logger: c.logger ?? discardLogger,
-      rand: new SeededRand(randSeed),
+      rand: c.electionJitter === undefined ? new SeededRand(randSeed) : new ElectionJitterRand(new SeededRand(randSeed), c.electionJitter),
     };
     this.rawNode = new RawNode(cfg);
     this.incarnation++;

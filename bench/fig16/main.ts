@@ -1,0 +1,31 @@
+// `make paper-fig16`: runs Figure 16 of the Raft paper on the simulator and writes the charts and tables to
+// docs/fig16/. Options: --trials N (per line; default the paper's 1,000), --out DIR.
+
+import path from 'node:path';
+import { comparisonTable, runFigure, writeFigure } from './figure';
+
+function option(name: string): string | undefined {
+  const i = process.argv.indexOf(name);
+  return i >= 0 ? process.argv[i + 1] : undefined;
+}
+
+async function main(): Promise<void> {
+  const trials = Number(option('--trials') ?? '1000');
+  if (!Number.isInteger(trials) || trials < 1) throw new Error(`--trials must be a positive integer, not ${option('--trials')}`);
+  const out = path.resolve(option('--out') ?? path.join(__dirname, '..', '..', '..', 'docs', 'fig16'));
+  const started = Date.now();
+  const result = runFigure({
+    trials,
+    progress: (s) => {
+      const median = Number.isFinite(s.median) ? `${s.median.toFixed(0)} ms` : 'beyond the cap';
+      process.stderr.write(`${s.range.padEnd(8)} ${s.variant.padEnd(34)} ${s.trials} trials, median ${median}, worst ${Number.isFinite(s.worst) ? `${s.worst.toFixed(0)} ms` : 'beyond the cap'} (${((Date.now() - started) / 1000).toFixed(0)} s)\n`);
+    },
+  });
+  for (const file of await writeFigure(result, out)) console.log(`wrote ${file}`);
+  console.log(`\n${comparisonTable(result)}`);
+}
+
+main().catch((err: unknown) => {
+  console.error(err instanceof Error ? err.message : String(err));
+  process.exit(1);
+});
