@@ -10,7 +10,9 @@
 //
 // Each request has one timer. What a failure answers depends on the stage, because a client decides from the
 // code whether retrying is safe: `NoLeader`, `Unavailable` and `Stopped` (503) promise that nothing changed;
-// `OutcomeUnknown` (504) says the request may still take effect.
+// `OutcomeUnknown` (504) says the request may still take effect. So a queued request whose time runs out is
+// withdrawn from its queue before it is answered (the promise has to stay true), and a request handed over is
+// never answered 503 by a timeout or a stop: only reads, which change nothing, are. docs/ready-loop.md has the table.
 
 import crypto from 'node:crypto';
 import { RaftError } from '../raft/errors';
@@ -168,7 +170,7 @@ export class Requests {
         core.proposeConfChange(c.cc);
       } catch (err) {
         this.confChanges.delete(c.tag);
-        settle(waiter, () => waiter.reject(toKvError(err)));
+        settle(waiter, () => waiter.reject(refusalOf(err)));
       }
     }
     const transfers = this.queuedTransfers;
@@ -203,7 +205,7 @@ export class Requests {
         core.propose(p.data);
         proposals++;
       } catch (err) {
-        this.failProposal(p.seq, toKvError(err));
+        this.failProposal(p.seq, refusalOf(err));
       }
     }
     // One ReadIndex request covers every read that arrived in this turn.
@@ -315,8 +317,9 @@ function settle<T>(w: Waiter<T>, fn: () => void): void {
   fn();
 }
 
-/** The client-facing error for a failure thrown by the core or by this service. */
-export function toKvError(err: unknown): KvError {
+// The answer to a request the core refused when it was handed over: a dropped proposal (no leader, or leadership
+// moving) changed nothing and may be retried.
+function refusalOf(err: unknown): KvError {
   if (err instanceof KvError) return err;
   if (err instanceof RaftError && err.code === 'ProposalDropped') {
     return new KvError('NoLeader', 'The proposal was dropped (no leader, or leadership is moving); retry shortly');

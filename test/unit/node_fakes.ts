@@ -26,7 +26,7 @@ export class FakePersistence implements Persistence {
   durable = 0;
   /** Operations released while some write or snapshot was not yet synced, with what was missing. */
   readonly releasedUnsynced: string[] = [];
-  /** When set, sync() waits until `finishSyncs()` (or fails with `failSyncs`). */
+  /** When set, sync() waits until `finishSyncs()`. */
   holdSyncs = false;
   /** When set, the next sync rejects with this error. */
   syncError: Error | null = null;
