@@ -138,7 +138,7 @@ export const rules = {
   },
   CQ: {
     title: 'CheckQuorum and the leader lease: ignore disruptive votes, step down without a quorum',
-    paper: 'thesis §6.2, §4.2.3',
+    paper: 'thesis §6.2, §6.4, §4.2.3',
     source: { file: 'raft/raft.ts', symbol: 'tickHeartbeat' },
   },
   RI: {
