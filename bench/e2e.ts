@@ -10,10 +10,14 @@
 // members and the load generator share what the machine has.
 //
 // Beside each row it prints the CPU time the members used per operation (from /proc, so Linux only; a shared
-// machine makes wall-clock rates noisy, CPU per operation much less so) and  what the leader's loop did meanwhile (from its `GET /status` counters): Readys, fsyncs
-// and peer requests per second. Far fewer of them than operations means the loop batches.
+// machine makes wall-clock rates noisy, CPU per operation much less so) and what the leader's loop did meanwhile
+// (from its `GET /status` counters): Readys, fsyncs and peer requests per second. Far fewer of them than operations means the loop batches.
 //
-//   node dist/bench/e2e.js [--seconds 3] [--clients 1,16,64,256] [--ops put,get-linearizable,get-serializable]
+// The -any rows (put-any, get-any) send each request to a member chosen at random rather than to the leader (puts) or
+// to one member per client (gets): what a client that does not know the leader sees.
+//
+//   node dist/bench/e2e.js [--seconds 3] [--clients 1,16,64,256]
+//                          [--ops put,put-any,get-linearizable,get-any,get-serializable]
 //                          [--cpu-prof DIR]
 //
 // `--cpu-prof DIR` runs the members under `node --cpu-prof` and stops them with SIGTERM, so each writes a
@@ -22,12 +26,12 @@
 import { ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { argValue as sharedArgValue, cpuMicros, freePort, percentile, request as sharedRequest, waitFor } from './harness';
 
 interface Row {
-  op: 'put' | 'get-linearizable' | 'get-serializable';
+  op: 'put' | 'put-any' | 'get-linearizable' | 'get-any' | 'get-serializable';
   clients: number;
   ops: number;
   errors: number;
@@ -58,75 +62,17 @@ const seconds = Number(argValue('--seconds') ?? '3');
 const clientCounts = (argValue('--clients') ?? '1,16,64,256').split(',').map(Number);
 const valueBytes = 256;
 const readKeys = 100;
-const ops = (argValue('--ops') ?? 'put,get-linearizable,get-serializable').split(',');
+const ops = (argValue('--ops') ?? 'put,put-any,get-linearizable,get-any,get-serializable').split(',');
 const cpuProfDir = argValue('--cpu-prof');
 const cli = path.join(__dirname, '..', 'kvstore', 'cli.js');
 
 function argValue(name: string): string | undefined {
-  const i = args.indexOf(name);
-  return i >= 0 ? args[i + 1] : undefined;
+  return sharedArgValue(args, name);
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const a = server.address();
-      const port = typeof a === 'object' && a !== null ? a.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-interface Reply {
-  status: number;
-  body: string;
-}
-
-function request(agent: http.Agent, port: number, method: string, urlPath: string, body?: Buffer): Promise<Reply> {
-  return new Promise((resolve, reject) => {
-    const req = http.request({ host: '127.0.0.1', port, method, path: urlPath, agent, headers: body === undefined ? {} : { 'content-length': body.length } }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
-      res.on('error', reject);
-    });
-    req.on('error', reject);
-    req.end(body);
-  });
-}
-
-async function waitFor<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      const v = await check();
-      if (v !== undefined) return v;
-    } catch {
-      // Not ready yet.
-    }
-    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
-function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return 0;
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0;
-}
-
-// utime + stime of a process in microseconds, from /proc/<pid>/stat (0 where /proc is missing).
-function cpuMicros(pid: number | undefined): number {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // Fields after the command name, which is in parentheses and may hold spaces: utime and stime are 14 and 15.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    const ticksPerSec = 100;
-    return ((Number(fields[11]) + Number(fields[12])) * 1e6) / ticksPerSec;
-  } catch {
-    return 0;
-  }
+async function request(agent: http.Agent, port: number, method: string, urlPath: string, body?: Buffer): Promise<{ status: number; body: string }> {
+  const reply = await sharedRequest(agent, port, method, urlPath, body);
+  return { status: reply.status, body: reply.body.toString('utf8') };
 }
 
 let memberPids: (number | undefined)[] = [];
@@ -153,15 +99,17 @@ async function run(op: Row['op'], clients: number, ports: number[], keys: number
   let errors = 0;
   const end = Date.now() + seconds * 1000;
   const worker = async (w: number): Promise<void> => {
-    // Puts go to the leader (ports[0]); gets are spread over every member.
-    const target = op === 'put' ? 0 : w % ports.length;
-    const port = ports[target] ?? 0;
-    const agent = agents[target] ?? new http.Agent();
+    // Puts go to the leader (ports[0]); gets are spread over every member, one member per client; the -any rows
+    // send each request to a member chosen at random, as a client that does not know the leader would.
+    const fixed = op === 'put' ? 0 : w % ports.length;
     for (let i = 0; Date.now() < end; i++) {
+      const target = op === 'put-any' || op === 'get-any' ? Math.floor(Math.random() * ports.length) : fixed;
+      const port = ports[target] ?? 0;
+      const agent = agents[target] ?? new http.Agent();
       const key = `bench-${w}-${i % keys}`;
       const started = process.hrtime.bigint();
       const reply =
-        op === 'put'
+        op === 'put' || op === 'put-any'
           ? await request(agent, port, 'PUT', `/kv/${key}`, value)
           : await request(agent, port, 'GET', `/kv/bench-read-${i % readKeys}${op === 'get-serializable' ? '?consistency=serializable' : ''}`);
       if (reply.status >= 300) errors++;
@@ -233,11 +181,13 @@ async function main(): Promise<void> {
       console.log(`${r.op.padEnd(17)} clients ${String(r.clients).padStart(3)}  ${String(r.opsPerSec).padStart(6)} ops/s  p50 ${r.p50Ms.toFixed(2).padStart(7)} ms  p99 ${r.p99Ms.toFixed(2).padStart(7)} ms  errors ${r.errors}  cpu/op ${r.memberCpuUsPerOp} us (bench ${r.clientCpuUsPerOp} us)  leader: ${r.readiesPerSec} readies/s ${r.fsyncsPerSec} fsyncs/s (${r.fsyncMs} ms) ${r.peerRequestsPerSec} peer requests/s`);
     };
     if (ops.includes('put')) for (const c of clientCounts) print(await run('put', c, ports, 1000));
+    if (ops.includes('put-any')) for (const c of clientCounts) print(await run('put-any', c, ports, 1000));
     // Gets read keys that certainly exist.
     const agent = new http.Agent({ keepAlive: true });
     for (let i = 0; i < readKeys; i++) await request(agent, ports[0] ?? 0, 'PUT', `/kv/bench-read-${i}`, Buffer.alloc(valueBytes, 'r'));
     agent.destroy();
     if (ops.includes('get-linearizable')) for (const c of clientCounts) print(await run('get-linearizable', c, ports, 1000));
+    if (ops.includes('get-any')) for (const c of clientCounts) print(await run('get-any', c, ports, 1000));
     if (ops.includes('get-serializable')) for (const c of clientCounts) print(await run('get-serializable', c, ports, 1000));
     const outDir = path.join(__dirname, '..', '..', 'bench', 'out');
     fs.mkdirSync(outDir, { recursive: true });

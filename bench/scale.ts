@@ -19,7 +19,8 @@
 // the snapshot is the key-value map those entries produce, saved as a member saves its own. Making the data is not
 // part of any figure.
 //
-//   node dist/bench/scale.js [--entries 1000000] [--snapshot-mib 100] [--only wal,snapshot,catchup]
+//   node dist/bench/scale.js [--entries 1000000] [--snapshot-mib 100] [--only wal,snapshot,catchup] [--serve-timeout-s 900]
+//                            [--keep]   (keeps the data and logs under the temporary directory)
 
 import fs from 'node:fs';
 import http from 'node:http';
@@ -39,6 +40,7 @@ const args = process.argv.slice(2);
 const entries = Number(argValue(args, '--entries') ?? '1000000');
 const snapshotMiB = Number(argValue(args, '--snapshot-mib') ?? '100');
 const only = (argValue(args, '--only') ?? 'wal,snapshot,catchup').split(',');
+const serveTimeoutMs = Number(argValue(args, '--serve-timeout-s') ?? '900') * 1000;
 const noCompaction = ['--snapshot-count', String(entries * 4)];
 
 const mib = (bytes: number): string => `${(bytes / 1024 / 1024).toFixed(0)} MiB`;
@@ -112,8 +114,10 @@ async function timeToServe(c: TsraftCluster, i: number, key: string): Promise<st
     await waitFor(`member ${i} to serve a linearizable get`, async () => {
       const got = await c.get(agent, i, key, false, 1_000);
       return got?.equals(valueFor(key)) === true ? true : undefined;
-    }, 600_000, 20);
+    }, serveTimeoutMs, 20);
     return `${secs(Date.now() - (c.spawnedAt[i] ?? 0))} (CPU ${secs(cpuMicros(c.pids()[i]) / 1000)})`;
+  } catch {
+    return `NOT within ${secs(serveTimeoutMs)} (CPU ${secs(cpuMicros(c.pids()[i]) / 1000)} by then; log: ${path.join(c.dataRoot, `member${i}.log`)})`;
   } finally {
     agent.destroy();
   }
@@ -141,7 +145,7 @@ async function walScenario(base: string): Promise<void> {
     console.log(`wal: ${entries.toLocaleString('en-US')} entries of distinct keys appended to each WAL offline in ${secs(Date.now() - t0)}; one member's data directory: ${mib(dirSize(path.join(base, 'wal', 'm0')))}`);
     await restartFigures(`wal (${entries.toLocaleString('en-US')} entries, as many keys)`, c, keyOf(entries - 1));
   } finally {
-    await c.stop();
+    await c.stop(args.includes('--keep'));
   }
 }
 
@@ -157,7 +161,7 @@ async function snapshotScenario(base: string): Promise<void> {
     console.log(`snapshot: ${keys.toLocaleString('en-US')} keys; snapshot file ${mib(Math.max(...files))}`);
     await restartFigures(`snapshot (${mib(Math.max(...files))})`, c, keyOf(keys - 1));
   } finally {
-    await c.stop();
+    await c.stop(args.includes('--keep'));
   }
 }
 
@@ -183,7 +187,7 @@ async function catchupScenario(base: string): Promise<void> {
     console.log(`catch-up: a member ${entries.toLocaleString('en-US')} entries behind applied all ${commit.toLocaleString('en-US')} after ${secs(caughtUp)}, CPU ${secs(cpu)} (from its process start; entries, not a snapshot, since nothing was compacted)`);
     console.log(`catch-up: resident memory of the members then: ${c.pids().map(rssBytes).map(mib).join(', ')}`);
   } finally {
-    await c.stop();
+    await c.stop(args.includes('--keep'));
   }
 }
 
@@ -195,7 +199,7 @@ async function main(): Promise<void> {
     if (only.includes('snapshot')) await snapshotScenario(base);
     if (only.includes('catchup')) await catchupScenario(base);
   } finally {
-    fs.rmSync(base, { recursive: true, force: true });
+    if (!args.includes('--keep')) fs.rmSync(base, { recursive: true, force: true });
   }
 }
 

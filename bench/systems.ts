@@ -53,6 +53,11 @@ export abstract class Cluster {
 
   constructor(protected readonly dir: string) {}
 
+  /** The directory holding the members' data directories and logs. */
+  get dataRoot(): string {
+    return this.dir;
+  }
+
   /** Picks ports and starts every member; resolves once a write through the leader has succeeded. */
   async start(): Promise<void> {
     fs.mkdirSync(this.dir, { recursive: true });
@@ -116,11 +121,11 @@ export abstract class Cluster {
     await exited;
   }
 
-  /** Kills every member and removes the data directories. */
-  async stop(): Promise<void> {
+  /** Kills every member and removes the data directories (unless `keep`). */
+  async stop(keep = false): Promise<void> {
     for (let i = 0; i < this.procs.length; i++) await this.kill(i);
     await sleep(50);
-    fs.rmSync(this.dir, { recursive: true, force: true });
+    if (!keep) fs.rmSync(this.dir, { recursive: true, force: true });
   }
 }
 
