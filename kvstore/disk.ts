@@ -13,7 +13,7 @@ import { Logger } from '../raft/logger';
 import { MemoryStorage } from '../raft/storage';
 import { Entry, HardState, Snapshot, emptySnapshot, isEmptyHardState, isEmptySnapshot } from '../raft/types';
 import { SnapError, Snapshotter } from '../snap/snapshotter';
-import { describeDisk, durableFs, isDiskFull, mkdirAll, writeFileAtomic } from '../wal/fileutil';
+import { describeDisk, durableFs, errorMessage, isDiskFull, mkdirAll, writeFileAtomic } from '../wal/fileutil';
 import { Wal, walSnapshotOf } from '../wal/wal';
 import { KvError } from './errors';
 import { Member, Membership, parseMembershipJSON } from './members';
@@ -51,7 +51,7 @@ export function createDisk(dataDir: string, meta: MemberMeta, logger: Logger, op
     writeFileAtomic(dfs, file, Buffer.from(JSON.stringify({ members: meta.members, removed: [] }, null, 2)));
   } catch (err) {
     const disk = isDiskFull(err) ? `: ${describeDisk(dataDir)} is full` : '';
-    throw new KvError('Internal', `Writing ${file} failed (${err instanceof Error ? err.message : String(err)})${disk}`);
+    throw new KvError('Internal', `Writing ${file} failed (${errorMessage(err)})${disk}`);
   }
   const wal = Wal.create(walDir(dataDir), { nodeId: meta.id, clusterId: Number.parseInt(meta.clusterId, 16) }, { ...options, logger });
   return {

@@ -26,7 +26,7 @@ import { crc32c } from '@node-rs/crc32';
 import { decodeSnapshot, encodeSnapshot } from '../raft/codec';
 import { Logger, discardLogger } from '../raft/logger';
 import { Snapshot, isEmptySnapshot } from '../raft/types';
-import { DurableFs, describeDisk, durableFs, fsyncDir, isDiskFull, mkdirAll, writeFileAtomic } from '../wal/fileutil';
+import { DurableFs, describeDisk, durableFs, errorMessage, fsyncDir, isDiskFull, mkdirAll, writeFileAtomic } from '../wal/fileutil';
 
 /** What went wrong with a snapshot file. */
 export type SnapErrorCode =
@@ -136,7 +136,7 @@ export class Snapshotter {
     try {
       writeFileAtomic(this.fs, file, encodeSnapFile(snapshot));
     } catch (err) {
-      const why = err instanceof Error ? err.message : String(err);
+      const why = errorMessage(err);
       const disk = isDiskFull(err) ? `: ${describeDisk(this.dir)} is full` : '';
       throw new SnapError('WriteFailed', `Saving snapshot file ${file} failed (${why})${disk}`, name);
     }

@@ -114,6 +114,12 @@ export function writeFileAtomic(dfs: DurableFs, file: string, data: Uint8Array):
   }
 }
 
+/** The message of an error, also of one made in another realm (a test runner's sandbox) that is not `instanceof Error`. */
+export function errorMessage(err: unknown): string {
+  if (typeof err === 'object' && err !== null && 'message' in err && typeof err.message === 'string') return err.message;
+  return String(err);
+}
+
 /** True for the errors a full disk gives. */
 export function isDiskFull(err: unknown): boolean {
   return isErrno(err, 'ENOSPC') || isErrno(err, 'EDQUOT');

@@ -3,8 +3,8 @@
 // Exactly one process may use a WAL directory: two writers appending to the same segment would interleave frames
 // and break the CRC chain for both. The guard is an exclusive, non-blocking flock on a `LOCK` file inside the
 // directory. The kernel drops a flock when its holder exits for any reason, kill -9 included, so a crashed node can
-// restart at once; a lock file that merely exists (as proper-lockfile makes) would have to go stale first. The
-// holder writes its pid into the file so the refusal can name it.
+// restart at once, and it never drops it while the holder lives, however long its event loop stalls. The holder
+// writes its pid into the file so the refusal can name it.
 
 import * as fs from 'fs';
 import * as path from 'path';

@@ -8,7 +8,7 @@
 // byte 4, a zero in byte 5, and in bytes 6-7 a CRC-16 (CCITT) of bytes 0-5. etcd's WAL uses the same
 // 8-byte word with the padding in its top byte; the check bits are tsraft's addition, so that a damaged length word
 // is recognised as damage rather than read as "the file ends inside this record", which is what a crash looks like.
-// An all-zero word marks the end of the log: segments are preallocated with zeros, and no real frame has a zero
+// An all-zero word marks the end of the log: segments are allocated as zeros, and no real frame has a zero
 // word (the body is at least 5 bytes, and the check bits of a valid word are not all zero for that length).
 //
 // The CRC is a chain, as in etcd: each record's CRC covers its type byte and data, starting from the CRC of the
@@ -163,7 +163,7 @@ const ZERO_CHUNK = Buffer.alloc(64 * 1024);
 export function dataEnd(bytes: Uint8Array): number {
   const view = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
   let hi = view.length;
-  // Compare whole chunks with memcmp first: a preallocated segment is mostly zeros.
+  // Compare whole chunks with memcmp first: an allocated segment is mostly zeros.
   while (hi > 0) {
     const lo = Math.max(0, hi - ZERO_CHUNK.length);
     if (view.compare(ZERO_CHUNK, 0, hi - lo, lo, hi) !== 0) break;

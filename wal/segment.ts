@@ -36,7 +36,7 @@ export function parseSegmentName(name: string): SegmentName | null {
   return { seq, index, name };
 }
 
-/** The segments in `dir`, in sequence order. Other files (the lock, `.broken` copies, temporaries) are ignored. */
+/** The segments in `dir`, in sequence order. Other files (the lock, `.broken` evidence, temporaries) are ignored. */
 export function listSegments(dir: string, dfs: DurableFs = durableFs()): SegmentName[] {
   const out: SegmentName[] = [];
   for (const f of dfs.readdirSync(dir)) {

@@ -57,7 +57,18 @@ import { Logger, RaftPanic } from '../raft/logger';
 import { Entry, HardState, emptyHardState, isEmptyHardState } from '../raft/types';
 import { DecodedLog, decodeLog } from './decoder';
 import { WalError } from './errors';
-import { DurableFs, describeDisk, durableFs, fsyncDir, isDiskFull, mkdirAll, removeQuietly, removeTree, writeAll } from './fileutil';
+import {
+  DurableFs,
+  describeDisk,
+  durableFs,
+  errorMessage,
+  fsyncDir,
+  isDiskFull,
+  mkdirAll,
+  removeQuietly,
+  removeTree,
+  writeAll,
+} from './fileutil';
 import { DirLock } from './lock';
 import { EntryRecordInput, RecordInput, RecordType, TornTail, dataEnd, encodeFrames } from './record';
 import { SegmentName, listSegments, parseSegmentName, segmentName, selectSegments } from './segment';
@@ -73,7 +84,7 @@ export const DEFAULT_SEGMENT_SIZE = 64 * 1024 * 1024;
 
 /** Tuning and reporting. */
 export interface WalOptions {
-  /** Cut a new segment once the tail reaches this size; new segments are preallocated to it. */
+  /** Cut a new segment once the tail reaches this size; each segment is allocated whole (zeros) to this size. */
   segmentSize?: number;
   /** Where repairs and cuts are reported. Defaults to standard error. */
   logger?: Logger;
@@ -268,8 +279,9 @@ export class Wal {
 
   /**
    * Replays the log from the snapshot given to `open`: verifies the CRC chain, the segment headers, the index
-   * continuity and the snapshot marker, cuts away a torn final record (keeping a `.broken` copy), and leaves the WAL
-   * ready to append after the last good record. Throws WalError on any other damage, after releasing the lock.
+   * continuity and the snapshot marker, cuts away a torn final record (keeping its bytes as `.broken`), and leaves
+   * the WAL ready to append after the last good record. Throws WalError on any other damage, after releasing the
+   * lock.
    */
   readAll(): ReadAllResult {
     const start = this.start;
@@ -595,7 +607,7 @@ export class Wal {
 /** A WalError for a failed file operation, naming the file and, for a full disk, the disk. */
 function failedIn(dir: string, what: string, err: unknown, code: 'SyncFailed' | 'WriteFailed' = 'WriteFailed'): WalError {
   if (err instanceof WalError) return err;
-  const why = err instanceof Error ? err.message : String(err);
+  const why = errorMessage(err);
   const disk = isDiskFull(err) ? `: ${describeDisk(dir)} is full` : '';
   return new WalError(code, `WAL ${dir}: ${what} failed (${why})${disk}; what reached the disk is unknown until ` +
     'the WAL is reopened');

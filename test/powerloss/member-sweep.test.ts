@@ -186,4 +186,4 @@ test(`a member's life (${PUTS} writes, snapshots, a learner, a restart, a leader
   }
   reportSweep(`member sweep (${totalOps} operations per life)`, counts, failures);
   expect(failures).toEqual([]);
-});
+}, LONG ? 40 * 60_000 : 120_000);

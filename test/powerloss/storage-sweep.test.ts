@@ -278,4 +278,4 @@ test(`storage life of ${STEPS} steps survives a power loss at every file operati
   expect(failures).toEqual([]);
   expect(counts.silentLosses).toBe(0);
   expect(counts.unwarrantedRefusals).toBe(0);
-});
+}, LONG ? 40 * 60_000 : 120_000);
