@@ -30,7 +30,7 @@ export class WrongAnswer extends Error {}
 /** A non-2xx answer or no answer: the request failed (its outcome may be unknown for a write). */
 export class FailedRequest extends Error {}
 
-/** The loop's counters a tsraft member reports in `GET /status` (zero for etcd, which has none of these). */
+/** The loop's counters a tsraft member reports in `GET /status`; for etcd only the WAL fsyncs (from its metrics). */
 export interface LoopCounters {
   readies: number;
   fsyncs: number;
@@ -88,7 +88,7 @@ export abstract class Cluster {
   abstract get(agent: http.Agent, i: number, key: string, serializable: boolean, timeoutMs?: number): Promise<Buffer | undefined>;
   /** Deletes `key` through member `i`; whether it existed. */
   abstract del(agent: http.Agent, i: number, key: string, timeoutMs?: number): Promise<boolean>;
-  /** The counters of member `i`'s loop (tsraft only). */
+  /** The counters of member `i`'s loop (for etcd, its WAL fsyncs only). */
   abstract counters(i: number): Promise<LoopCounters>;
 
   protected abstract command(i: number): { file: string; args: string[] };
@@ -224,8 +224,19 @@ export class EtcdCluster extends Cluster {
     return deleted === '1';
   }
 
-  counters(): Promise<LoopCounters> {
-    return Promise.resolve({ readies: 0, fsyncs: 0, fsyncMicros: 0, peerRequests: 0, proposals: 0, readIndexes: 0 });
+  /** etcd has no Ready counters; its WAL fsyncs and the time spent in them come from its Prometheus metrics. */
+  async counters(i: number): Promise<LoopCounters> {
+    const reply = await request(new http.Agent({ keepAlive: false }), this.clientPorts[i] ?? 0, 'GET', '/metrics', undefined, 2_000);
+    const text = reply.body.toString('utf8');
+    const metric = (name: string): number => Number(new RegExp(`^${name} ([0-9.e+-]+)$`, 'm').exec(text)?.[1] ?? '0');
+    return {
+      readies: 0,
+      fsyncs: metric('etcd_disk_wal_fsync_duration_seconds_count'),
+      fsyncMicros: metric('etcd_disk_wal_fsync_duration_seconds_sum') * 1e6,
+      peerRequests: 0,
+      proposals: 0,
+      readIndexes: 0,
+    };
   }
 
   private async call(agent: http.Agent, i: number, urlPath: string, body: object, timeoutMs: number): Promise<unknown> {
