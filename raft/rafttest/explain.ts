@@ -382,7 +382,8 @@ function explainMessage(m: Message, n: SimNode, before: NodeBrief, after: NodeBr
       if (adopted || (after.role === StateType.StateFollower && before.role !== StateType.StateFollower)) {
         return sayStep(adopted ? 'A2' : 'C2', `${id} loses the ${pv ? 'pre-' : ''}election and becomes follower${termNote}`);
       }
-      if (before.role !== StateType.StateCandidate && before.role !== StateType.StatePreCandidate) {
+      const campaigning = pv ? StateType.StatePreCandidate : StateType.StateCandidate;
+      if (before.role !== campaigning) {
         return sayStep('C2', `${id} is not campaigning any more: the answer from ${m.from} no longer counts`);
       }
       return sayStep(pv ? 'PV' : 'C2', `${id} counts a ${m.reject ? 'refusal' : 'vote'} from ${m.from}`);
@@ -458,8 +459,10 @@ function explainTick(id: NodeId, n: SimNode, before: NodeBrief, after: NodeBrief
   if (!after.up) {
     return null;
   }
-  if (after.role === StateType.StatePreCandidate && before.role !== StateType.StatePreCandidate) {
-    return say('PV', `${id}'s election timer runs out: it asks whether it could win term ${after.term + 1} before raising its term`);
+  const asked = answers(n, before).some((m) => m.type === MessageType.MsgPreVote);
+  if (after.role === StateType.StatePreCandidate && asked) {
+    const again = before.role === StateType.StatePreCandidate ? ' again' : '';
+    return say('PV', `${id}'s election timer runs out${again}: it asks whether it could win term ${after.term + 1} before raising its term`);
   }
   if (after.role === StateType.StateCandidate && after.term > before.term) {
     const rule: RuleId = before.role === StateType.StateCandidate ? 'C4' : 'F2';
