@@ -92,8 +92,11 @@ test('the partitioned old leader steps down on rejoining and its uncommitted ent
 });
 
 test('with PreVote the rejoining follower does not disturb the leader; without it, it does', () => {
-  const quiet = run('prevote', 1500).state();
+  const prevote = run('prevote', 1500);
+  const quiet = prevote.state();
   expect(quiet.members.map((m) => m.term)).toEqual([2, 2, 2]);
+  // Cut off, member 3 asks again at every timeout, and never raises its term.
+  expect(prevote.events.filter((e) => e.rule === 'PV' && /^3's election timer runs out again/.test(e.text)).length).toBeGreaterThanOrEqual(3);
   const noisy = run('disruptive-rejoin', 1500);
   expect(noisy.state().members.every((m) => m.term > 7)).toBe(true);
   expect(noisy.events.some((e) => e.rule === 'A2' || /stops leading/.test(e.text))).toBe(true);
