@@ -15,7 +15,7 @@ import { encodeSnapshotData } from '../../kvstore/snapshot';
 import { SeededRand } from '../../raft/rand';
 import { ConfChangeType, MessageType, newMessage } from '../../raft/types';
 import { FaultFs } from '../../wal/faultfs';
-import { installDurableFs } from '../../wal/fileutil';
+import { errorMessage, installDurableFs } from '../../wal/fileutil';
 import { scratchDir } from '../wal/helpers';
 import { InProcessMember, SELF, leads, startMember, until } from './member';
 import { SweepCounts, refusalNamesFile, reportSweep } from './sweep_report';
@@ -118,7 +118,7 @@ async function check(dataDir: string, acked: Acked, failures: string[], label: s
   try {
     m = startMember(dataDir, OPTIONS);
   } catch (err) {
-    const message = err instanceof Error ? err.message : String(err);
+    const message = errorMessage(err);
     failures.push(`${label}: refused: ${message}${refusalNamesFile(message, dataDir) ? '' : ' (names no file)'}`);
     return 'refused-unwarranted';
   }

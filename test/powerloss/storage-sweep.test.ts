@@ -12,7 +12,8 @@ import { createDisk, diskExists, openDisk } from '../../kvstore/disk';
 import { Persistence } from '../../kvstore/node';
 import { SeededRand } from '../../raft/rand';
 import { FaultFs, FaultFsCrashed } from '../../wal/faultfs';
-import { installDurableFs } from '../../wal/fileutil';
+import { errorMessage, installDurableFs } from '../../wal/fileutil';
+import { dataEnd } from '../../wal/record';
 import { RecordingLogger } from '../support/recording_logger';
 import { entryData, scratchDir } from '../wal/helpers';
 import { SweepCounts, refusalNamesFile, reportSweep } from './sweep_report';
@@ -172,8 +173,11 @@ async function live(dataDir: string, lifeSeed: number, exp: Expectation): Promis
 
 type Outcome = 'recovered' | 'refused' | 'refused-unwarranted' | 'lost';
 
-/** Opens the directory as a restart does and compares it with what was acknowledged. */
-function check(dataDir: string, exp: Expectation, failures: string[], label: string): Outcome {
+/**
+ * Opens the directory as a restart does and compares it with what was acknowledged. A refusal is warranted only when
+ * the test `damaged` synced data, and must name a file either way.
+ */
+function check(dataDir: string, exp: Expectation, failures: string[], label: string, damaged = false): Outcome {
   let opened: ReturnType<typeof openDisk>;
   if (!diskExists(dataDir)) {
     // The crash came before the member's WAL was whole: a restart creates it again, which must work, and nothing
@@ -188,9 +192,11 @@ function check(dataDir: string, exp: Expectation, failures: string[], label: str
   try {
     opened = openDisk(dataDir, new RecordingLogger(), { segmentSize: SEGMENT_BYTES });
   } catch (err) {
-    const message = err instanceof Error ? err.message : String(err);
-    failures.push(`${label}: refused: ${message}${refusalNamesFile(message, dataDir) ? '' : ' (names no file)'}`);
-    return 'refused-unwarranted';
+    const message = errorMessage(err);
+    const named = refusalNamesFile(message, dataDir);
+    if (damaged && named) return 'refused';
+    failures.push(`${label}: refused: ${message}${named ? '' : ' (names no file)'}`);
+    return damaged ? 'refused' : 'refused-unwarranted';
   }
   const { storage, persistence } = opened.start;
   persistence.close();
@@ -278,4 +284,48 @@ test(`storage life of ${STEPS} steps survives a power loss at every file operati
   expect(failures).toEqual([]);
   expect(counts.silentLosses).toBe(0);
   expect(counts.unwarrantedRefusals).toBe(0);
+}, LONG ? 40 * 60_000 : 120_000);
+
+// Every file but the lock, anywhere under `dir`.
+function filesUnder(dir: string): string[] {
+  const out: string[] = [];
+  for (const ent of fs.readdirSync(dir, { withFileTypes: true })) {
+    const p = path.join(dir, ent.name);
+    if (ent.isDirectory()) out.push(...filesUnder(p));
+    else if (ent.name !== 'LOCK') out.push(p);
+  }
+  return out;
+}
+
+test(`damage to synced data after a power loss is refused naming a file, or recovered; never a silent loss`, async () => {
+  const lifeSeed = 7;
+  const dry = await trial(lifeSeed, 0, 1, 'all');
+  fs.rmSync(dry.dataDir, { recursive: true, force: true });
+  const counts: SweepCounts = { points: 0, recoveries: 0, refusals: 0, unwarrantedRefusals: 0, silentLosses: 0 };
+  const failures: string[] = [];
+  const rand = new SeededRand(31);
+  for (let i = 0; i < (LONG ? 600 : 60); i++) {
+    const at = 1 + rand.intn(dry.ops);
+    const t = await trial(lifeSeed, at, 7000 + i, 'seeded');
+    // A media fault on top of the power loss: one bit flipped somewhere in what a file holds.
+    const files = filesUnder(t.dataDir);
+    const file = files[rand.intn(files.length)];
+    const bytes = fs.readFileSync(file);
+    const written = dataEnd(bytes);
+    if (written > 0) {
+      const at2 = rand.intn(written);
+      bytes[at2] ^= 1 << rand.intn(8);
+      fs.writeFileSync(file, bytes);
+    }
+    counts.points++;
+    const label = `crash before operation ${at} (seed ${7000 + i}), bit flipped in ${path.relative(t.dataDir, file)}`;
+    const outcome = check(t.dataDir, t.exp, failures, label, true);
+    if (outcome === 'recovered') counts.recoveries++;
+    else if (outcome === 'lost') counts.silentLosses++;
+    else counts.refusals++;
+    fs.rmSync(t.dataDir, { recursive: true, force: true });
+  }
+  reportSweep('storage sweep with media faults', counts, failures);
+  expect(failures).toEqual([]);
+  expect(counts.refusals).toBeGreaterThan(0);
 }, LONG ? 40 * 60_000 : 120_000);
