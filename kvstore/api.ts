@@ -125,7 +125,7 @@ export function clientApp(node: RaftNode, opts: ApiOptions): express.Express {
     res.json({ removed: member.id, members: node.members.list() });
   });
 
-  app.post('/leader/transfer', json, async (req, res) => {
+  app.post('/leader/transfer', readableFromAnyOrigin, json, async (req, res) => {
     const toValue: unknown = Reflect.get(objectBody(req), 'to');
     const to = toValue === undefined ? pickTransferee(node) : checkId(toValue);
     const target = node.members.get(to);

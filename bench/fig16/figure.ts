@@ -154,7 +154,7 @@ export function comparisonTable(result: FigureResult): string {
       const s = result.summaries.find((x) => x.range === p.range && x.variant === v.name);
       const ours = s === undefined ? NaN : statistic(s, p.statistic);
       cells.push(s === undefined ? '-' : ms(ours, cap));
-      if (p.atLeast) cells.push(ours >= p.ms ? 'also more' : 'less');
+      if (p.atLeast) cells.push(Number.isFinite(ours) ? (ours >= p.ms ? 'also more' : 'less') : cap >= p.ms ? 'also more' : 'stopped sooner');
       else cells.push(Number.isFinite(ours) ? (ours / p.ms).toFixed(2) : '-');
     }
     return cells;

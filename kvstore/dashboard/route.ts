@@ -3,9 +3,11 @@
 // Every member serves the same static page at `/dashboard`. The page does the rest in the browser: it reads
 // `GET /status` of every member it knows of (the member list in each status names their client URLs) and draws
 // what it hears, so it keeps working when the member that served it goes down. That needs one thing from the
-// server: `GET /status` may be read from a page of another member's origin. Only that read-only route allows it;
-// writes from the page go to the member that served it, same-origin, so no other web page can make a browser write
-// to the cluster.
+// server: `GET /status` may be read from a page of another member's origin. Writes from the page go to the member
+// that served it, same-origin, except a leadership transfer, which goes to the leader: a follower hands the core's
+// transfer request on to the leader in a message the peer transport does not accept, so only the leader can start
+// one. That route's answer may therefore be read from another origin too (the request itself is a plain-text POST,
+// which any page could already send; reading the new leader's ID adds nothing).
 //
 // `GET /status` also carries what the page shows that the rest of the API does not: the tail of the log.
 

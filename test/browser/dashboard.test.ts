@@ -23,6 +23,12 @@ async function shownLeader(page: Page): Promise<number> {
   return Number(await page.getAttribute('#leader', 'data-leader'));
 }
 
+// The page's answer to the last action, once it has one (it shows "…" while waiting).
+async function actionOutcome(page: Page): Promise<string> {
+  await page.waitForFunction("!document.getElementById('action-result').textContent.endsWith('…')", undefined, { timeout: 10_000 });
+  return (await page.textContent('#action-result')) ?? '';
+}
+
 describe('the cluster dashboard', () => {
   let browser: Browser | null = null;
   let cluster: TestCluster;
@@ -63,7 +69,7 @@ describe('the cluster dashboard', () => {
     await page.fill('#put-key', 'greeting');
     await page.fill('#put-value', 'hello from the dashboard');
     await page.click('#put-form button[type=submit]');
-    await page.waitForSelector('#action-result:has-text("Put greeting: done")', { timeout: 10_000 });
+    expect(await actionOutcome(page)).toBe('Put greeting: done');
     const endpoints = cluster.running().map((id) => cluster.url(id)).join(',');
     expect(await cliGet(endpoints, 'greeting')).toEqual({ code: 0, stdout: 'hello from the dashboard' });
     // The entry shows in the log tails once the members have it, and the rates have two readings to go on.
@@ -72,6 +78,35 @@ describe('the cluster dashboard', () => {
     fs.mkdirSync(path.dirname(screenshotPath), { recursive: true });
     await page.screenshot({ path: screenshotPath, fullPage: true });
     expect(fs.statSync(screenshotPath).size).toBeLessThan(400 * 1024);
+  });
+
+  test('transfers leadership from the page', async () => {
+    if (browser === null) return;
+    const old = await cluster.leader();
+    await page.waitForSelector(`#leader[data-leader="${old}"]`, { timeout: 5000 });
+    const target = [1, 2, 3].find((id) => id !== old && id !== viewer) ?? viewer;
+    await page.selectOption('#transfer-to', String(target));
+    await page.click('#transfer-form button[type=submit]');
+    expect(await actionOutcome(page)).toBe(`Transfer leadership to member ${target}: done`);
+    await page.waitForSelector(`#leader[data-leader="${target}"]`, { timeout: 5000 });
+    expect(await cluster.leader()).toBe(target);
+  });
+
+  test('adds a learner that never starts, shows it as down, and removes it', async () => {
+    if (browser === null) return;
+    page.once('dialog', (dialog) => void dialog.accept());
+    await page.fill('#add-peer', 'http://127.0.0.1:9');
+    await page.check('#add-learner');
+    await page.click('#add-form button[type=submit]');
+    expect(await actionOutcome(page)).toBe('Add http://127.0.0.1:9: done');
+    const card = await page.waitForSelector('.member[data-state=down]', { timeout: 5000 });
+    const id = Number(await card.getAttribute('data-id'));
+    expect(await card.textContent()).toMatch(/learner/);
+    expect(await card.textContent()).toMatch(/Down: its client URL is not known yet/);
+    await page.click(`.member[data-id="${id}"] button[data-action=remove]`);
+    expect(await actionOutcome(page)).toBe(`Remove member ${id}: done`);
+    await page.waitForSelector(`.member[data-id="${id}"]`, { state: 'detached', timeout: 5000 });
+    expect(await page.$$eval('.member', (cards) => cards.length)).toBe(3);
   });
 
   test('shows the new leader within 3 s of kill -9 of the old one, and the old one as down', async () => {

@@ -38,7 +38,7 @@ test('the figure program writes both halves as SVG and PNG, and the table beside
   const out = fs.mkdtempSync(path.join(os.tmpdir(), 'tsraft-fig16-'));
   try {
     const stdout = await new Promise<string>((resolve, reject) => {
-      execFile(process.execPath, [path.join(repoRoot, 'dist', 'bench', 'fig16', 'main.js'), '--trials', '3', '--out', out], (err, so, se) => {
+      execFile(process.execPath, [path.join(repoRoot, 'dist', 'bench', 'fig16', 'main.js'), '--trials', '3', '--cap-ms', '2000', '--out', out], (err, so, se) => {
         if (err !== null) reject(new Error(`${err.message}\n${se}`));
         else resolve(so);
       });

@@ -172,12 +172,14 @@ function report(text, failed) {
   out.classList.toggle('error', failed);
 }
 
-async function act(description, method, path, body) {
+// `base` is the member to ask: the one that served the page unless said otherwise. JSON goes as text/plain, which
+// the API parses all the same and a browser sends to another member without a preflight request.
+async function act(description, method, path, body, base = '') {
   report(`${description}…`, false);
   try {
-    const res = await fetch(path, {
+    const res = await fetch(`${base}${path}`, {
       method,
-      headers: typeof body === 'string' ? { 'content-type': 'application/octet-stream' } : { 'content-type': 'application/json' },
+      headers: typeof body === 'string' ? { 'content-type': 'application/octet-stream' } : { 'content-type': 'text/plain' },
       body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
     });
     const text = await res.text();
@@ -195,7 +197,7 @@ async function act(description, method, path, body) {
     report(`${description}: done`, false);
   } catch (err) {
     // The request may or may not have reached the member: say so, rather than that nothing happened.
-    report(`${description}: no answer from ${location.origin} (${err instanceof Error ? err.message : err}); the outcome is unknown`, true);
+    report(`${description}: no answer from ${base || location.origin} (${err instanceof Error ? err.message : err}); the outcome is unknown`, true);
   }
 }
 
@@ -209,7 +211,9 @@ el('transfer-form').addEventListener('submit', (ev) => {
   ev.preventDefault();
   const to = Number(el('transfer-to').value);
   if (!to) return report('No other voter to transfer leadership to', true);
-  void act(`Transfer leadership to member ${to}`, 'POST', '/leader/transfer', { to });
+  // Only the leader can start a transfer (see kvstore/dashboard/route.ts), so ask it directly when it is known.
+  const leader = currentLeader();
+  void act(`Transfer leadership to member ${to}`, 'POST', '/leader/transfer', { to }, leader !== null && leader.url ? leader.url : '');
 });
 
 el('add-form').addEventListener('submit', (ev) => {
