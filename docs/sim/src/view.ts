@@ -144,7 +144,8 @@ export function logsHtml(state: SimState): string {
     const cells: string[] = [];
     if (m.snapshotIndex >= first) {
       const w = (m.snapshotIndex - first + 1) * width - 2;
-      cells.push(`<span class="snap" style="left:0;width:${w}px" title="snapshot up to ${m.snapshotIndex}">snap</span>`);
+      const label = w > 40 ? 'snap' : '';
+      cells.push(`<span class="snap" style="left:0;width:${w}px" title="snapshot up to ${m.snapshotIndex}">${label}</span>`);
     }
     for (const e of m.log) {
       if (e.index < first) {
