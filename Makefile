@@ -169,8 +169,11 @@ chaos: build
 # source. Static files that also work from the file system: open $(SIM_DIR)/index.html.
 .PHONY: docs
 SIM_DIR ?= dist/sim
-docs: build annotated
-	node dist/docs/sim/build.js $(SIM_DIR)
+# The build script itself is bundled by esbuild too, so no full compile is needed first.
+docs: install annotated
+	$(NODE_BIN)/esbuild docs/sim/build.ts --bundle --platform=node --external:esbuild --external:docco \
+		--log-level=warning --outfile=dist/docs/sim-build.js
+	node dist/docs/sim-build.js $(SIM_DIR)
 
 # Figure 16 of the Raft paper on the simulator: the time from a leader's crash to a new leader, 1,000 trials per
 # election-timeout range, as charts (SVG, PNG) and tables in docs/fig16/. A few minutes; FIG16_ARGS="--trials 100".
