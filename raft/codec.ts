@@ -553,36 +553,39 @@ class Reader {
   }
 }
 
-function readEntry(r: Reader, e: Entry): void {
+function readEntry(r: Reader): Entry {
+  let type: EntryType = EntryType.EntryNormal;
   let typeSeen = false;
+  let term = 0;
+  let index = 0;
+  let data: Uint8Array = EMPTY;
   while (r.more()) {
     const [field, wt] = r.tag('Entry');
     switch (field) {
       case 1:
         r.expect(wt, VARINT, 'Entry.type');
-        e.type = r.enumValue(EntryType, 'Entry.type');
+        type = r.enumValue(EntryType, 'Entry.type');
         typeSeen = true;
         break;
       case 2:
         r.expect(wt, VARINT, 'Entry.term');
-        e.term = r.uint('Entry.term');
+        term = r.uint('Entry.term');
         break;
       case 3:
         r.expect(wt, VARINT, 'Entry.index');
-        e.index = r.uint('Entry.index');
+        index = r.uint('Entry.index');
         break;
       case 4:
         r.expect(wt, BYTES, 'Entry.data');
-        e.data = r.bytes('Entry.data');
+        data = r.bytes('Entry.data');
         break;
       default:
         r.skip(field, wt, 'Entry');
     }
   }
   // Absent is not the same as EntryNormal written out: keep the difference, so the entry's size is unchanged.
-  if (!typeSeen) {
-    e.typeUnset = true;
-  }
+  // Performance: each shape is built whole; adding `typeUnset` afterwards would move it out of the object.
+  return typeSeen ? { term, index, type, data } : { term, index, type, data, typeUnset: true };
 }
 
 function readHardState(r: Reader, hs: HardState): void {
@@ -685,10 +688,6 @@ function readSnapshot(r: Reader, s: Snapshot): void {
   }
 }
 
-function blankEntry(): Entry {
-  return { term: 0, index: 0, type: EntryType.EntryNormal, data: EMPTY };
-}
-
 function readMessage(r: Reader, m: Message): void {
   while (r.more()) {
     const [field, wt] = r.tag('Message');
@@ -719,9 +718,7 @@ function readMessage(r: Reader, m: Message): void {
         break;
       case 7: {
         r.expect(wt, BYTES, 'Message.entries');
-        const e = blankEntry();
-        readEntry(r.nested('Message.entries'), e);
-        m.entries.push(e);
+        m.entries.push(readEntry(r.nested('Message.entries')));
         break;
       }
       case 8:
@@ -838,7 +835,7 @@ function decodeWith<T>(buf: Uint8Array, blank: T, read: (r: Reader, v: T) => voi
 
 /** Decodes a raftpb.Entry. Throws CodecError. */
 export function decodeEntry(buf: Uint8Array): Entry {
-  return decodeWith(buf, blankEntry(), readEntry);
+  return readEntry(new Reader(buf, 0, buf.length, 0));
 }
 
 /** Decodes a raftpb.HardState. Throws CodecError. */

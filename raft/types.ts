@@ -222,16 +222,11 @@ export function newMessage(fields: Partial<Message> & Pick<Message, 'type'>): Me
 
 /** An entry whose type is EntryNormal unless given; it counts as set (and is encoded) unless `typeUnset` says not. */
 export function newEntry(fields: Partial<Entry> & Pick<Entry, 'term' | 'index'>): Entry {
-  const e: Entry = {
-    term: fields.term,
-    index: fields.index,
-    type: fields.type ?? EntryType.EntryNormal,
-    data: fields.data ?? EMPTY_BYTES,
-  };
-  if (fields.typeUnset === true) {
-    e.typeUnset = true;
-  }
-  return e;
+  const term = fields.term;
+  const index = fields.index;
+  const type = fields.type ?? EntryType.EntryNormal;
+  const data = fields.data ?? EMPTY_BYTES;
+  return fields.typeUnset === true ? { term, index, type, data, typeUnset: true } : { term, index, type, data };
 }
 
 export function isEmptyHardState(hs: HardState): boolean {
