@@ -95,6 +95,8 @@ interface FileNode {
   kind: 'file';
   /** Changes since the last fsync, oldest first. */
   pending: FileChange[];
+  /** Changes ever made; the pending ones are the last `pending.length` of them. */
+  made: number;
   /** A read descriptor kept open once the file left the live tree: a crash may bring it back. */
   grave: number | null;
 }
@@ -198,7 +200,7 @@ export class FaultFs implements DurableFs {
       if (!create) return nodeFs.openSync(file, flags, mode); // ENOENT, as the disk says
       this.before('create', file);
       const fd = nodeFs.openSync(file, flags, mode);
-      const node: FileNode = { kind: 'file', pending: [], grave: null };
+      const node: FileNode = { kind: 'file', pending: [], made: 0, grave: null };
       where.parent.live.set(where.name, node);
       where.parent.pending.push({ t: 'link', name: where.name, node });
       return this.remember(fd, node, file);
@@ -208,7 +210,7 @@ export class FaultFs implements DurableFs {
       const oldSize = sizeOfPath(file);
       const before = readAt(file, 0, oldSize);
       const fd = nodeFs.openSync(file, flags, mode);
-      existing.pending.push({ t: 'truncate', len: 0, oldSize, before });
+      record(existing, { t: 'truncate', len: 0, oldSize, before });
       return this.remember(fd, existing, file);
     }
     return this.remember(nodeFs.openSync(file, flags, mode), existing, file);
@@ -222,7 +224,7 @@ export class FaultFs implements DurableFs {
     const before = readFd(fd, position, Math.max(0, Math.min(length, oldSize - position)));
     const n = nodeFs.writeSync(fd, buf, offset, length, position);
     const data = Buffer.from(buf.subarray(offset, offset + n));
-    node.pending.push({ t: 'write', pos: position, data, oldSize, before: before.subarray(0, Math.min(n, before.length)) });
+    record(node, { t: 'write', pos: position, data, oldSize, before: before.subarray(0, Math.min(n, before.length)) });
     return n;
   }
 
@@ -233,7 +235,7 @@ export class FaultFs implements DurableFs {
     const oldSize = nodeFs.fileSize(fd);
     const before = length < oldSize ? readFd(fd, length, oldSize - length) : Buffer.alloc(0);
     nodeFs.ftruncateSync(fd, length);
-    node.pending.push({ t: 'truncate', len: length, oldSize, before });
+    record(node, { t: 'truncate', len: length, oldSize, before });
   }
 
   allocateSync(fd: number, length: number): void {
@@ -243,7 +245,7 @@ export class FaultFs implements DurableFs {
     const oldSize = nodeFs.fileSize(fd);
     if (length <= oldSize) return;
     nodeFs.allocateSync(fd, length);
-    node.pending.push({ t: 'extend', len: length, oldSize });
+    record(node, { t: 'extend', len: length, oldSize });
   }
 
   fsyncSync(fd: number): void {
@@ -259,7 +261,7 @@ export class FaultFs implements DurableFs {
     const node = this.descriptors.get(fd);
     try {
       this.before('fdatasync', this.nameOf(fd));
-      covered = node !== undefined && node !== null && node.kind === 'file' ? node.pending.length : 0;
+      covered = node !== undefined && node !== null && node.kind === 'file' ? node.made : 0;
     } catch (err) {
       setImmediate(() => callback(err as NodeJS.ErrnoException));
       return;
@@ -267,7 +269,10 @@ export class FaultFs implements DurableFs {
     // Durable is what was written before the call; whatever is written while it runs is not covered.
     setImmediate(() => {
       if (this.crashed !== null) return callback(new FaultFsCrashed('The machine lost power during an fdatasync'));
-      if (node !== undefined && node !== null && node.kind === 'file') node.pending.splice(0, covered);
+      // A blocking sync meanwhile may have covered some or all of them already.
+      if (node !== undefined && node !== null && node.kind === 'file') {
+        node.pending.splice(0, Math.max(0, covered - (node.made - node.pending.length)));
+      }
       callback(null);
     });
   }
@@ -535,7 +540,7 @@ function openEffects(flags: OpenFlags): { create: boolean; truncate: boolean } {
 function adopt(dir: string): DirNode {
   const node: DirNode = { kind: 'dir', durable: new Map(), live: new Map(), pending: [] };
   for (const ent of fs.readdirSync(dir, { withFileTypes: true })) {
-    const child: Node = ent.isDirectory() ? adopt(path.join(dir, ent.name)) : { kind: 'file', pending: [], grave: null };
+    const child: Node = ent.isDirectory() ? adopt(path.join(dir, ent.name)) : { kind: 'file', pending: [], made: 0, grave: null };
     node.durable.set(ent.name, child);
     node.live.set(ent.name, child);
   }
@@ -661,4 +666,9 @@ function closeQuietly(fd: number): void {
   } catch {
     // Already closed by its owner.
   }
+}
+
+function record(node: FileNode, change: FileChange): void {
+  node.pending.push(change);
+  node.made++;
 }

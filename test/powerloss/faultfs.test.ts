@@ -146,3 +146,18 @@ test('an injected error is thrown instead of the operation, which does not happe
   f.closeSync(fd);
   expect(read('a')).toBe('');
 });
+
+test('an fdatasync in the thread pool covers the writes made before it, not those made while it runs', async () => {
+  const f = faults();
+  writeFile(f, 'a', 'synced', true);
+  fsyncDir(f, root);
+  const fd = f.openSync(path.join(root, 'a'), 'r+');
+  writeAll(f, fd, Buffer.from('SYNCED'), 0);
+  const done = new Promise<void>((resolve, reject) => f.fdatasync(fd, (err) => (err === null ? resolve() : reject(err))));
+  writeAll(f, fd, Buffer.from('-and-later'), 6);
+  f.fdatasyncSync(fd); // covers both; the pool's sync then settles with nothing left to cover
+  writeAll(f, fd, Buffer.from('!'), 16);
+  await done;
+  f.crash();
+  expect(read('a')).toBe('SYNCED-and-later');
+});
