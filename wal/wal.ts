@@ -468,8 +468,16 @@ export class Wal {
   }
 
   private append(records: readonly (RecordInput | EntryRecordInput)[]): void {
-    const tail = this.writable();
-    const { bytes, crc } = encodeFrames(records, this.crc);
+    let tail = this.writable();
+    let { bytes, crc } = encodeFrames(records, this.crc);
+    // A batch that does not fit in the rest of the tail starts a new segment first, so that an append only writes
+    // into blocks allocated for it and a full disk fails the cut instead. A batch larger than half a segment is
+    // written where it is and overflows (the segment is then at least half full; the cut after it follows).
+    if (this.offset + bytes.length > this.segmentSize && bytes.length <= this.segmentSize / 2) {
+      this.cut();
+      tail = this.writable();
+      ({ bytes, crc } = encodeFrames(records, this.crc));
+    }
     try {
       writeAll(this.fs, tail.fd, bytes, this.offset);
     } catch (err) {

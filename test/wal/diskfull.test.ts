@@ -92,6 +92,10 @@ describe('on a small tmpfs', () => {
     expect(() => w.sync()).toThrow(err);
     w.close();
     expect(fs.readdirSync(dir).filter((f) => f.endsWith('.tmp'))).toEqual([]);
+    // No append ever wrote past the blocks allocated for its segment.
+    for (const f of fs.readdirSync(dir).filter((n) => n.endsWith('.wal'))) {
+      expect(fs.statSync(path.join(dir, f)).size).toBeLessThanOrEqual(segmentSize);
+    }
     // Every synced entry is there at the next start, still on the full disk.
     const again = Wal.open(dir, emptyWalSnapshot(), { segmentSize, logger: new RecordingLogger() });
     const r = again.readAll();
