@@ -174,6 +174,17 @@ export class PeerSender {
     );
   }
 
+  /**
+   * Dials at once if the stream is waiting out a backoff: the peer just opened a stream to this member, so it is up
+   * again (a restarted member dials everyone as it starts), and waiting would only delay its first heartbeat.
+   */
+  peerIsUp(): void {
+    if (this.state !== 'waiting' || this.retryTimer === null) return;
+    clearTimeout(this.retryTimer);
+    this.backoffMs = this.opts.timing.minBackoffMs;
+    this.dial();
+  }
+
   /** Called every `keepaliveMs` by the transport: closes a silent stream, keeps a quiet one visibly alive. */
   checkLiveness(now: number): void {
     if (this.socket === null) return;

@@ -39,6 +39,8 @@ export interface PeerServerOptions {
   deliver(msgs: Message[]): void;
   /** What `GET /health` reports beside the member's identity. */
   health(): unknown;
+  /** A stream from `from` was accepted: that peer is up. */
+  onAccepted(from: NodeId): void;
 }
 
 /** One accepted stream from a peer. */
@@ -88,6 +90,7 @@ export class StreamAcceptor {
       if (this.streams.get(from) === stream) this.streams.delete(from);
     });
     if (head.length > 0) this.receive(stream, head);
+    this.opts.onAccepted(from);
   }
 
   /** Closes streams nothing arrived on for too long (the sender keeps them busy with keepalives); answers keepalives. */

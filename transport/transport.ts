@@ -7,7 +7,8 @@
 // write, and nothing waits for an answer.
 //
 // Peers come and go as configuration changes are applied; a restarted peer is dialled again with backoff until it
-// answers. One timer, every `keepaliveMs`, keeps all the streams honest in both directions.
+// answers, or at once when its own stream to this member arrives (it dials everyone as it starts). One timer, every
+// `keepaliveMs`, keeps all the streams honest in both directions.
 
 import http from 'node:http';
 import { AddressInfo } from 'node:net';
@@ -199,6 +200,7 @@ export class Transport {
       memberStatus: this.opts.memberStatus,
       deliver: this.opts.deliver,
       health: () => ({ streams: this.streams() }),
+      onAccepted: (from) => this.peers.get(from)?.peerIsUp(),
     };
   }
 }

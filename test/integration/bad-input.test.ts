@@ -15,6 +15,8 @@ function openStream(port: number, headers: Record<string, string>, frames: Buffe
     req.on('upgrade', (res, socket) => {
       socket.on('error', () => undefined);
       socket.on('close', () => resolve(res.statusCode ?? 0));
+      // Read (and discard) the keepalives, or the end of the stream would wait behind them unseen.
+      socket.resume();
       socket.write(frames);
     });
     req.on('response', (res) => {

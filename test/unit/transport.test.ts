@@ -73,7 +73,7 @@ describe('Transport', () => {
     }
   });
 
-  function make(id: NodeId, members: NodeId[], options: { maxQueued?: number; removed?: NodeId[] } = {}): Member {
+  function make(id: NodeId, members: NodeId[], options: { maxQueued?: number; removed?: NodeId[]; timing?: Partial<StreamTiming> } = {}): Member {
     const m: Member = { transport: null as unknown as Transport, delivered: [], unreachable: [], removed: 0 };
     m.transport = new Transport({
       localId: id,
@@ -85,7 +85,7 @@ describe('Transport', () => {
       reportSnapshot: () => undefined,
       onRemoved: () => m.removed++,
       maxQueued: options.maxQueued ?? 4096,
-      timing: fast,
+      timing: options.timing ?? fast,
     });
     transports.push(m.transport);
     return m;
@@ -145,6 +145,27 @@ describe('Transport', () => {
     expect(again.delivered[0]?.term).toBe(3);
   });
 
+  test('a peer that comes back is dialled as soon as its own stream arrives, without waiting out the backoff', async () => {
+    const slow = { ...fast, minBackoffMs: 30_000, maxBackoffMs: 30_000 };
+    const one = make(1, [2], { timing: slow });
+    const onePort = await one.transport.listen('127.0.0.1', 0);
+    const two = make(2, [1]);
+    const twoPort = await two.transport.listen('127.0.0.1', 0);
+    one.transport.syncPeers([{ id: 2, peerURL: `http://127.0.0.1:${twoPort}` }]);
+    await until(() => one.transport.streams().outgoing['2'] === 'open');
+    await two.transport.stop();
+    await until(() => one.transport.streams().outgoing['2'] === 'waiting');
+
+    // Member 2 restarts on its port and, as every member does when it starts, opens its stream to member 1.
+    const again = make(2, [1]);
+    await again.transport.listen('127.0.0.1', twoPort);
+    again.transport.syncPeers([{ id: 1, peerURL: `http://127.0.0.1:${onePort}` }]);
+    await until(() => one.transport.streams().outgoing['2'] === 'open', 5000);
+    one.transport.send([heartbeat(1, 2, 7)]);
+    await until(() => again.delivered.length === 1);
+    expect(again.delivered[0]?.term).toBe(7);
+  });
+
   test('a stream for another cluster, from a stranger or removed member, or for another member is refused with its status', async () => {
     const five = make(5, [1], { removed: [7] });
     const port = await five.transport.listen('127.0.0.1', 0);
@@ -180,6 +201,8 @@ describe('Transport', () => {
       sockets.push(socket);
       const closed = new Promise((resolve) => socket.on('close', resolve));
       socket.on('error', () => undefined);
+      // Read (and discard) the keepalives, or the end of the stream would wait behind them unseen.
+      socket.resume();
       socket.write(bytes);
       await closed;
     }
