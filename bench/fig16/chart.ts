@@ -34,7 +34,7 @@ export async function renderChart(spec: ChartSpec): Promise<{ svg: string; png: 
     data: { values: spec.points.filter((p) => p.ms >= spec.xDomain[0] && p.ms <= spec.xDomain[1]) },
     facet: { column: { field: 'variant', type: 'nominal', sort: spec.variants, title: null, header: { labelFont: font, labelFontSize: 12 } } },
     spec: {
-      width: 330,
+      width: 300,
       height: 220,
       mark: { type: 'line', interpolate: 'step-after', strokeWidth: 1.5, clip: true },
       encoding: {

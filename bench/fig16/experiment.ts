@@ -39,6 +39,8 @@ export interface Conditions {
   capMs: number;
   /** Run the core with PreVote (thesis §9.6); the paper's Raft has none. */
   preVote: boolean;
+  /** Leave the logs unequal, as the paper does; false gives every member the whole log (a control). */
+  unequalLogs: boolean;
 }
 
 /**
@@ -46,7 +48,7 @@ export interface Conditions {
  * delays uniform in [7, 8] ms: round trips of 14 to 16 ms. The paper gives no spread; docs/figure-16.md shows what a
  * wider one changes.
  */
-export const paperConditions: Conditions = { servers: 5, minDelayMs: 7, maxDelayMs: 8, tickMs: 1, capMs: 10_000, preVote: false };
+export const paperConditions: Conditions = { servers: 5, minDelayMs: 7, maxDelayMs: 8, tickMs: 1, capMs: 10_000, preVote: false, unequalLogs: true };
 
 /** What one trial measured. */
 export interface TrialResult {
@@ -100,7 +102,7 @@ export function runTrial(range: TimeoutRange, seed: number, conditions: Conditio
   const base = cluster.node(first).storage.lastIndex();
   const newEntries = 3;
   const longestIndex = new Map<NodeId, number>();
-  followers.forEach((id, k) => longestIndex.set(id, base + newEntries - Math.min(k, newEntries)));
+  followers.forEach((id, k) => longestIndex.set(id, base + newEntries - (conditions.unequalLogs ? Math.min(k, newEntries) : 0)));
   const longest = base + newEntries;
   let measuring = false;
   let heartbeatFrom: NodeId = None;

@@ -23,15 +23,17 @@ export const bottomRanges: TimeoutRange[] = [
   { lo: 150, hi: 300 },
 ];
 
-/** A variant of the core the experiment runs. */
+/** A variant of the experiment: the core with or without PreVote, and (as a control) logs left equal. */
 export interface Variant {
   name: string;
   preVote: boolean;
+  unequalLogs: boolean;
 }
 
 export const variants: Variant[] = [
-  { name: "without PreVote (the paper's Raft)", preVote: false },
-  { name: 'with PreVote (thesis §9.6)', preVote: true },
+  { name: "without PreVote (the paper's Raft)", preVote: false, unequalLogs: true },
+  { name: 'with PreVote (thesis §9.6)', preVote: true, unequalLogs: true },
+  { name: 'without PreVote, equal logs (control)', preVote: false, unequalLogs: false },
 ];
 
 /** The statistics of one line. */
@@ -96,7 +98,7 @@ export function runFigure(opts: FigureOptions): FigureResult {
     for (const variant of variants) {
       const results: TrialResult[] = [];
       for (let t = 0; t < trials; t++) {
-        results.push(runTrial(range, 1_000_003 * (lineNo + 1) + t, { ...conditions, preVote: variant.preVote }));
+        results.push(runTrial(range, 1_000_003 * (lineNo + 1) + t, { ...conditions, preVote: variant.preVote, unequalLogs: variant.unequalLogs }));
       }
       const summary = summarize(rangeName(range), variant.name, results);
       summaries.push(summary);
