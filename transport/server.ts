@@ -10,7 +10,7 @@
 // current member; otherwise it is refused with a 4xx answer and no frame of it is read. A message from another
 // cluster (a member pointed at the wrong address) or from a removed member (whose stale term must not disrupt the
 // cluster) is thereby never stepped. Once accepted (101), every message must still say it is from the sender the
-// headers named and to this member, or the stream is closed.
+// headers named (a forwarded leadership transfer may name another member) and to this member, or the stream is closed.
 //
 // One accepted stream per sender: a new stream from a peer replaces the old one, whose remaining bytes are never
 // delivered. The sender opens a new stream only after giving up on the old one, so this is what keeps the messages
@@ -19,7 +19,7 @@
 import http from 'node:http';
 import { Duplex } from 'node:stream';
 import { Logger } from '../raft/logger';
-import { Message, NodeId } from '../raft/types';
+import { Message, MessageType, NodeId } from '../raft/types';
 import { STREAM_PATH, STREAM_PROTOCOL, TransportError, headers } from './errors';
 import { FrameDecoder, KEEPALIVE } from './framing';
 
@@ -125,6 +125,15 @@ export class StreamAcceptor {
     stream.socket.destroy();
   }
 
+  // Whether `m` may arrive on the stream from `sender`: addressed to this member, and from the sender itself. One
+  // exception: a follower forwards a leadership transfer as it was asked for, from the member that is to lead
+  // (thesis §3.10; etcd's convention), so a MsgTransferLeader may name any current member as its sender.
+  private sentBy(m: Message, sender: NodeId): boolean {
+    if (m.to !== this.opts.localId) return false;
+    if (m.from === sender) return true;
+    return m.type === MessageType.MsgTransferLeader && this.opts.memberStatus(m.from) === 'member';
+  }
+
   private receive(stream: InboundStream, piece: Buffer): void {
     if (this.streams.get(stream.from) !== stream) return;
     stream.lastReadAt = Date.now();
@@ -138,7 +147,7 @@ export class StreamAcceptor {
     }
     if (msgs.length === 0) return;
     for (const m of msgs) {
-      if (m.from !== stream.from || m.to !== this.opts.localId) {
+      if (!this.sentBy(m, stream.from)) {
         this.opts.logger.warning(`closing the stream from peer ${stream.from}: it carried a message from ${m.from} to ${m.to}`);
         this.close(stream);
         return;

@@ -69,4 +69,13 @@ describe('three-member cluster', () => {
     expect(reply.leader).toBe(target);
     expect((await c.status(target)).role).toBe('leader');
   });
+
+  test('leadership moves on a request sent to a follower', async () => {
+    const leader = await c.leader();
+    const [follower, target] = [1, 2, 3].filter((id) => id !== leader);
+    // The follower forwards the request to the leader, worded as from the member that is to lead.
+    const reply = await c.client([follower ?? 0]).transferLeader(target ?? 0);
+    expect(reply.leader).toBe(target);
+    expect((await c.status(target ?? 0)).role).toBe('leader');
+  });
 });

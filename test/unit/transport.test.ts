@@ -209,6 +209,25 @@ describe('Transport', () => {
     expect(five.delivered).toEqual([]);
   });
 
+  test('a leadership transfer forwarded by a follower may name another member as its sender, but not a stranger', async () => {
+    const five = make(5, [1, 2]);
+    const port = await five.transport.listen('127.0.0.1', 0);
+    const good = { [headers.clusterId]: clusterId, [headers.from]: '1', [headers.to]: '5' };
+    const { socket } = await dialStream(port, good);
+    if (socket === null) throw new Error('stream refused');
+    sockets.push(socket);
+    socket.on('error', () => undefined);
+    socket.resume();
+    // Member 1 forwards member 2's request to lead, as the core words it: from the transferee.
+    socket.write(encodeFrames([newMessage({ type: MessageType.MsgTransferLeader, from: 2, to: 5, term: 3 })]));
+    await until(() => five.delivered.length === 1);
+    expect(five.delivered[0]).toMatchObject({ type: MessageType.MsgTransferLeader, from: 2 });
+    const closed = new Promise((resolve) => socket.on('close', resolve));
+    socket.write(encodeFrames([newMessage({ type: MessageType.MsgTransferLeader, from: 9, to: 5, term: 3 })]));
+    await closed;
+    expect(five.delivered).toHaveLength(1);
+  });
+
   test('a stream refused as removed tells the sender it was removed', async () => {
     const one = make(1, [], { removed: [] });
     const eight = make(8, [], { removed: [1] });
