@@ -14,6 +14,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import express, { Request, Response, NextFunction } from 'express';
+import { confChangeAsV2, decodeConfChange, decodeConfChangeV2 } from '../../raft/index';
+import { describeConfChanges } from '../../raft/describe';
 import { Entry, EntryType } from '../../raft/types';
 import { CommandOp, decodeCommand } from '../command';
 
@@ -21,7 +23,10 @@ import { CommandOp, decodeCommand } from '../command';
 export interface LogTailEntry {
   index: number;
   term: number;
-  /** `put k`, `delete k`, `publish 2`, `conf change`, or `empty` (a new leader's first entry, §8). */
+  /**
+   * `put k`, `delete k`, `publish 2` (member 2's client URL), `conf change v4` (etcd's compact form: v voter, l learner,
+   * r remove), `leave joint`, or `empty` (a new leader's first entry, §8).
+   */
   summary: string;
 }
 
@@ -56,9 +61,12 @@ export function describeEntry(e: Entry): LogTailEntry {
 }
 
 function summarize(e: Entry): string {
-  if (e.type !== EntryType.EntryNormal) return 'conf change';
-  if (e.data.length === 0) return 'empty';
   try {
+    if (e.type !== EntryType.EntryNormal) {
+      const cc = confChangeAsV2(e.type === EntryType.EntryConfChange ? decodeConfChange(e.data) : decodeConfChangeV2(e.data));
+      return cc.changes.length === 0 ? 'leave joint' : `conf change ${describeConfChanges(cc.changes)}`;
+    }
+    if (e.data.length === 0) return 'empty';
     const cmd = decodeCommand(e.data);
     switch (cmd.op) {
       case CommandOp.Put:

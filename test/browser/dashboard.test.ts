@@ -103,9 +103,12 @@ describe('the cluster dashboard', () => {
     const id = Number(await card.getAttribute('data-id'));
     expect(await card.textContent()).toMatch(/learner/);
     expect(await card.textContent()).toMatch(/Down: its client URL is not known yet/);
+    // The members' log tails show the change as etcd writes it compactly: l<id> adds a learner.
+    await page.waitForFunction(`document.querySelector('.member[data-role=leader] ol.log').textContent.includes('conf change l${id}')`, undefined, { timeout: 5000 });
     await page.click(`.member[data-id="${id}"] button[data-action=remove]`);
     expect(await actionOutcome(page)).toBe(`Remove member ${id}: done`);
     await page.waitForSelector(`.member[data-id="${id}"]`, { state: 'detached', timeout: 5000 });
+    await page.waitForFunction(`document.querySelector('.member[data-role=leader] ol.log').textContent.includes('conf change r${id}')`, undefined, { timeout: 5000 });
     expect(await page.$$eval('.member', (cards) => cards.length)).toBe(3);
   });
 
