@@ -119,6 +119,12 @@ export function clientApp(node: RaftNode, opts: ApiOptions): express.Express {
 
   app.delete('/members/:id', async (req, res) => {
     const member = existingMember(node, req);
+    // A cluster without a voter can never form a quorum again. Refused here before anything is proposed; a race of
+    // two removals is caught where the change is applied (kvstore/apply.ts).
+    const voters = node.members.list().filter((m) => !m.learner);
+    if (!member.learner && voters.length === 1) {
+      throw new KvError('BadRequest', `Member ${member.id} is the only voter; add another voter before removing it`);
+    }
     const request = node.nextRequestTag();
     const context = encodeMemberContext({ peerURL: '', clientURL: '', request });
     await node.proposeConfChange({ type: ConfChangeType.ConfChangeRemoveNode, nodeId: member.id, context, id: 0 }, request);

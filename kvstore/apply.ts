@@ -9,7 +9,7 @@
 
 import { decodeConfChange, decodeConfChangeV2 } from '../raft/codec';
 import { confChangeAsV2 } from '../raft/confchange/convert';
-import { ConfChange, ConfChangeV2, ConfState, Entry, EntryType, NodeId, Snapshot, isEmptySnapshot } from '../raft/types';
+import { ConfChange, ConfChangeType, ConfChangeV2, ConfState, Entry, EntryType, NodeId, None, Snapshot, isEmptySnapshot } from '../raft/types';
 import { Command, CommandOp, decodeCommand } from './command';
 import { ApplyResult, KvStore } from './kv';
 import { Membership, decodeMemberContext } from './members';
@@ -24,8 +24,11 @@ export interface ConfChangeCore {
 export interface ApplyListener {
   /** A command was applied, with its result. */
   commandApplied(cmd: Command, result: ApplyResult): void;
-  /** A configuration change whose context names request `tag` was applied. */
-  confChangeApplied(tag: string): void;
+  /**
+   * A configuration change whose context names request `tag` was applied, or, when `refusal` is given, was committed
+   * but refused (it would have left the cluster without a voter) and applied as a change that changes nothing.
+   */
+  confChangeApplied(tag: string, refusal?: string): void;
   /** The membership registry changed (a configuration change or a snapshot). */
   membersChanged(members: Membership): void;
 }
@@ -116,18 +119,39 @@ export class KvApplier {
 
   // Thesis §4.1: the core takes the new configuration now, as it is applied; the registry follows the ConfState
   // the core returns, which is the authority on who votes.
-  private applyConfChange(cc: ConfChangeV2): void {
+  private applyConfChange(proposed: ConfChangeV2): void {
+    const refusal = this.refusalOf(proposed);
+    // A refused change must still reach the core, which counts it as applied; with its node IDs cleared to None the
+    // core skips every step of it (etcd's server refuses invalid membership changes the same way).
+    const cc = refusal === undefined ? proposed : { ...proposed, changes: proposed.changes.map((c) => ({ ...c, nodeId: None })) };
     this.confState = this.core.applyConfChange(cc);
     this.confChangedSinceSnapshot = true;
     // The context describes one member (its URLs), so it goes with a single change. tsraft proposes nothing else;
     // the members of a several-change entry from elsewhere join without URLs, and leaving a joint configuration
     // (no changes) only updates who is a learner.
     const context = cc.changes.length === 1 ? cc.context : new Uint8Array(0);
-    for (const c of cc.changes) this.members.applyConfChange({ type: c.type, nodeId: c.nodeId, context, id: 0 }, this.confState);
+    if (refusal === undefined) {
+      for (const c of cc.changes) this.members.applyConfChange({ type: c.type, nodeId: c.nodeId, context, id: 0 }, this.confState);
+    }
     this.members.syncRoles(this.confState);
     this.listener.membersChanged(this.members);
     if (this.members.isRemoved(this.selfId)) this.removed = true;
     const tag = decodeMemberContext(cc.context).request;
-    if (tag !== undefined) this.listener.confChangeApplied(tag);
+    if (tag !== undefined) this.listener.confChangeApplied(tag, refusal);
+  }
+
+  // A change that leaves no voter would stop the cluster for good: no quorum could ever form again, and the core
+  // refuses to apply it. The API checks before proposing, but two removals proposed at once in a two-voter cluster
+  // both pass that check; this decision, made on the committed entry with the configuration every member has at
+  // that index, is the same on every member.
+  private refusalOf(cc: ConfChangeV2): string | undefined {
+    if (this.confState.votersOutgoing.length > 0) return undefined;
+    const voters = new Set(this.confState.voters);
+    for (const c of cc.changes) {
+      if (c.type === ConfChangeType.ConfChangeAddNode) voters.add(c.nodeId);
+      else if (c.type === ConfChangeType.ConfChangeRemoveNode || c.type === ConfChangeType.ConfChangeAddLearnerNode) voters.delete(c.nodeId);
+    }
+    if (voters.size > 0 || this.confState.voters.length === 0) return undefined;
+    return `Removing member ${this.confState.voters.join(', ')} would leave the cluster without a voter; the change was refused`;
   }
 }

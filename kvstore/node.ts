@@ -157,7 +157,7 @@ export class RaftNode {
     this.requests = new Requests(opts.id, opts.requestTimeoutMs);
     this.applier = new KvApplier(opts.id, start.members, start.snapshot, this.raw, {
       commandApplied: (cmd, result) => this.requests.commandApplied(cmd, result),
-      confChangeApplied: (tag) => this.requests.confChangeApplied(tag),
+      confChangeApplied: (tag, refusal) => this.requests.confChangeApplied(tag, refusal),
       membersChanged: (members) => hooks.onPeersChanged(members),
     });
     this.loop = new ReadyLoop(opts, {

@@ -238,12 +238,12 @@ export class Requests {
     settle(waiter, () => waiter.resolve(result));
   }
 
-  /** A configuration change carrying `tag` was applied. */
-  confChangeApplied(tag: string): void {
+  /** A configuration change carrying `tag` was applied, or committed and refused (`refusal` says why). */
+  confChangeApplied(tag: string, refusal?: string): void {
     const waiter = this.confChanges.get(tag);
     if (waiter === undefined) return;
     this.confChanges.delete(tag);
-    settle(waiter, () => waiter.resolve());
+    settle(waiter, () => (refusal === undefined ? waiter.resolve() : waiter.reject(new KvError('BadRequest', refusal))));
   }
 
   /** The leader is now `lead`: transfers to it are done. */

@@ -38,7 +38,7 @@ function applierOfMemberOne(): { applier: KvApplier; told: string[]; members: Me
   const told: string[] = [];
   const listener: ApplyListener = {
     commandApplied: (cmd, result) => told.push(`command ${cmd.key} existed=${String(result.existed)}`),
-    confChangeApplied: (tag) => told.push(`confChange ${tag}`),
+    confChangeApplied: (tag, refusal) => told.push(refusal === undefined ? `confChange ${tag}` : `refused ${tag}: ${refusal}`),
     membersChanged: (m) => told.push(`members ${m.list().map((x) => `${x.id}${x.learner ? 'L' : ''}`).join(',')}`),
   };
   return { applier: new KvApplier(1, members, start, raw, listener), told, members };
@@ -89,6 +89,21 @@ describe.each<Encoding>(['ConfChange', 'ConfChangeV2'])('a %s entry', (encoding)
     applier.applyEntry(change(encoding, 1, ConfChangeType.ConfChangeRemoveNode, 2, new Uint8Array(0)));
     expect(members.has(2)).toBe(true);
     expect(told).toEqual([]);
+  });
+
+  // Two removals proposed at once in a two-voter cluster both pass the API's check; the second to commit would
+  // leave no voter. Every member refuses it the same way, at the same index, and the core stays whole.
+  test('that would leave no voter is refused, changes nothing, and fails the request that proposed it', () => {
+    const { applier, told, members } = applierOfMemberOne();
+    applier.applyEntry(change(encoding, 2, ConfChangeType.ConfChangeRemoveNode, 2, encodeMemberContext({ peerURL: '', clientURL: '', request: 'a' })));
+    expect(applier.currentConfState.voters).toEqual([1]);
+    told.length = 0;
+    applier.applyEntry(change(encoding, 3, ConfChangeType.ConfChangeRemoveNode, 1, encodeMemberContext({ peerURL: '', clientURL: '', request: 'b' })));
+    expect(applier.currentConfState.voters).toEqual([1]);
+    expect(members.get(1)?.learner).toBe(false);
+    expect(applier.isRemoved).toBe(false);
+    expect(applier.applied).toBe(3);
+    expect(told).toEqual(['members 1', 'refused b: Removing member 1 would leave the cluster without a voter; the change was refused']);
   });
 });
 
