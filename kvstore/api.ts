@@ -7,8 +7,13 @@
 
 import express, { NextFunction, Request, Response } from 'express';
 import { ConfChangeType, NodeId, None, StateType } from '../raft/types';
-import { CommandOp } from './command';
+import { isUtf8 } from 'node:buffer';
+import { CommandOp, SessionId, encodeCompactValue, encodeTxnValue, parseSession } from './command';
 import { KvError } from './errors';
+import { ApplyResult, keyValueJSON } from './kv';
+import { revisionHeaders } from './hotpath';
+import { Txn, parseTxn } from './txn';
+import { checkWatchStart, streamWatch, watchStart } from './watch';
 import { errorStatusAndBody } from './errorbody';
 import { dashboardRouter, describeEntry, logTailLength, readableFromAnyOrigin } from './dashboard/route';
 import { Member, encodeMemberContext } from './members';
@@ -47,9 +52,10 @@ export function clientApp(node: RaftNode, opts: ApiOptions): express.Express {
       }
     }
     checkKeySize(prefix, opts.maxKeyBytes, 'Prefix');
+    const revision = revisionQuery(req);
     await readBarrier(node, req);
-    const kvs = node.kv.list(prefix, limit).map((kv) => ({ key: kv.key, value: kv.value.toString('utf8') }));
-    res.json({ kvs, count: kvs.length });
+    const kvs = node.kv.list(prefix, limit, revision).map((kv) => keyValueJSON(kv.key, kv));
+    res.json({ kvs, count: kvs.length, revision: node.kv.revision });
   });
 
   // Routing is not strict, so this also matches /kv; only a trailing slash means an empty key.
@@ -60,25 +66,85 @@ export function clientApp(node: RaftNode, opts: ApiOptions): express.Express {
 
   app.get('/kv/:key', async (req, res) => {
     const key = checkKey(req, opts.maxKeyBytes);
+    const revision = revisionQuery(req);
     await readBarrier(node, req);
-    const value = node.kv.get(key);
-    if (value === undefined) throw new KvError('KeyNotFound', `Key "${key}" not found`);
-    res.type('application/octet-stream').send(value);
+    const kv = node.kv.read(key, revision);
+    if (kv === undefined) throw new KvError('KeyNotFound', `Key "${key}" not found${revision === 0 ? '' : ` at revision ${revision}`}`);
+    res.set(revisionHeaders(node.kv.revision, kv));
+    res.type('application/octet-stream').send(kv.value);
   });
 
   app.put('/kv/:key', raw, async (req, res) => {
     const key = checkKey(req, opts.maxKeyBytes);
     const body: unknown = req.body;
     const value = Buffer.isBuffer(body) ? body : Buffer.alloc(0);
-    const result = await node.propose(CommandOp.Put, key, value);
-    res.status(result.existed ? 200 : 201).json({ key, created: !result.existed });
+    const session = sessionQuery(req);
+    const ifAbsent = flagQuery(req, 'ifAbsent');
+    if (session === undefined && !ifAbsent) {
+      const result = await node.propose(CommandOp.Put, key, value);
+      res.status(result.existed ? 200 : 201).json({ key, created: !result.existed, revision: result.revision });
+      return;
+    }
+    // A session write or a create-if-absent is a one-operation transaction (values in transactions are text).
+    if (!isUtf8(value)) throw new KvError('BadRequest', 'The value of a session write or a create-if-absent must be UTF-8 text');
+    const compares: Txn['compares'] = ifAbsent ? [{ key, target: 'createRevision', op: '=', value: 0 }] : [];
+    const result = await proposeTxn(node, { compares, success: [{ op: 'put', key, value: value.toString('utf8') }], failure: [] }, session);
+    if (result.txn?.succeeded === false) throw new KvError('KeyExists', `Key "${key}" already exists`);
+    res.status(result.existed ? 200 : 201).json({ key, created: !result.existed, revision: result.revision, ...duplicateField(result) });
   });
 
   app.delete('/kv/:key', async (req, res) => {
     const key = checkKey(req, opts.maxKeyBytes);
-    const result = await node.propose(CommandOp.Delete, key, new Uint8Array(0));
+    const session = sessionQuery(req);
+    const result =
+      session === undefined
+        ? await node.propose(CommandOp.Delete, key, new Uint8Array(0))
+        : await proposeTxn(node, { compares: [], success: [{ op: 'delete', key }], failure: [] }, session);
     if (!result.existed) throw new KvError('KeyNotFound', `Key "${key}" not found`);
-    res.json({ key, deleted: true });
+    res.json({ key, deleted: true, revision: result.revision, ...duplicateField(result) });
+  });
+
+  app.post('/txn', json, async (req, res) => {
+    const body = objectBody(req);
+    const txn = parseTxn(body, opts.maxKeyBytes);
+    for (const o of [...txn.success, ...txn.failure]) {
+      if (o.op === 'put' && Buffer.byteLength(o.value, 'utf8') > opts.maxValueBytes) {
+        throw new KvError('ValueTooLarge', `The value for "${o.key}" exceeds the limit of ${opts.maxValueBytes} bytes`);
+      }
+    }
+    const result = await proposeTxn(node, txn, parseSession(Reflect.get(body, 'session')));
+    res.json({ ...result.txn, ...duplicateField(result) });
+  });
+
+  app.post('/compact', json, async (req, res) => {
+    const value: unknown = Reflect.get(objectBody(req), 'revision');
+    if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1) throw new KvError('BadRequest', 'Field revision must be a positive integer');
+    // Refused here when it certainly would be, so bad input never reaches the log; the state machine checks again.
+    if (value > node.kv.revision) throw new KvError('FutureRevision', `Cannot compact to revision ${value}: the store is at revision ${node.kv.revision}`);
+    const result = await node.propose(CommandOp.Compact, '', encodeCompactValue(value));
+    if (result.error !== undefined) throw new KvError(result.error.code, result.error.message);
+    res.json({ compactRevision: node.kv.compactRevision, revision: result.revision });
+  });
+
+  app.get(['/watch', '/watch/:key'], (req, res) => {
+    const keyParam: unknown = req.params.key;
+    const key = typeof keyParam === 'string' ? keyParam : undefined;
+    const prefix = stringQuery(req, 'prefix');
+    if (key !== undefined && prefix !== undefined) throw new KvError('BadRequest', 'Watch a key or a prefix, not both');
+    if (key !== undefined) checkKeySize(key, opts.maxKeyBytes, 'Key');
+    if (prefix !== undefined) checkKeySize(prefix, opts.maxKeyBytes, 'Prefix');
+    if (key === undefined && prefix === undefined) throw new KvError('BadRequest', 'Watch needs a key (/watch/:key) or a prefix (/watch?prefix=)');
+    const startRevision = watchStart(stringQuery(req, 'startRevision'), req.get('last-event-id'));
+    try {
+      checkWatchStart(node.kv, startRevision);
+    } catch (err) {
+      if (err instanceof KvError && err.code === 'Compacted') {
+        res.status(410).json({ error: { code: err.code, message: err.message, compactRevision: node.kv.compactRevision } });
+        return;
+      }
+      throw err;
+    }
+    streamWatch(node.kv, key !== undefined ? { key, startRevision } : { prefix, startRevision }, req, res);
   });
 
   app.get('/members', (_req, res) => {
@@ -147,6 +213,8 @@ export function clientApp(node: RaftNode, opts: ApiOptions): express.Express {
 
   app.use('/dashboard', dashboardRouter());
 
+  app.all('/txn', methodNotAllowed('POST'));
+  app.all('/compact', methodNotAllowed('POST'));
   app.all('/kv', methodNotAllowed('GET'));
   app.all('/kv/:key', methodNotAllowed('GET, PUT, DELETE'));
   app.use((req: Request) => {
@@ -154,6 +222,41 @@ export function clientApp(node: RaftNode, opts: ApiOptions): express.Express {
   });
   app.use(errorHandler);
   return app;
+}
+
+async function proposeTxn(node: RaftNode, txn: Txn, session: SessionId | undefined): Promise<ApplyResult> {
+  const result = await node.propose(CommandOp.Txn, '', encodeTxnValue(txn, session));
+  if (result.error !== undefined) throw new KvError(result.error.code, result.error.message);
+  return result;
+}
+
+function duplicateField(result: ApplyResult): { duplicate?: true } {
+  return result.duplicate === true ? { duplicate: true } : {};
+}
+
+function revisionQuery(req: Request): number {
+  const text = stringQuery(req, 'revision');
+  if (text === undefined) return 0;
+  const n = Number(text);
+  if (!/^[0-9]+$/.test(text) || !Number.isSafeInteger(n) || n < 1) throw new KvError('BadRequest', `Query parameter revision must be a positive integer, not "${text}"`);
+  return n;
+}
+
+function flagQuery(req: Request, name: string): boolean {
+  const text = stringQuery(req, name);
+  if (text === undefined || text === 'false') return false;
+  if (text === 'true' || text === '') return true;
+  throw new KvError('BadRequest', `Query parameter ${name} must be true or false, not "${text}"`);
+}
+
+// A session write names its client and sequence number: `?client=<id>&seq=<n>`.
+function sessionQuery(req: Request): SessionId | undefined {
+  const client = stringQuery(req, 'client');
+  const seq = stringQuery(req, 'seq');
+  if (client === undefined && seq === undefined) return undefined;
+  if (client === undefined || seq === undefined) throw new KvError('BadRequest', 'A session write needs both client and seq');
+  if (!/^[0-9]+$/.test(seq)) throw new KvError('BadRequest', `Query parameter seq must be a positive integer, not "${seq}"`);
+  return parseSession({ client, seq: Number(seq) });
 }
 
 function methodNotAllowed(allow: string) {
@@ -256,6 +359,8 @@ export function statusJSON(node: RaftNode, clusterId: string): Record<string, un
     snapshotIndex: node.lastSnapshotIndex,
     logTail: node.logTail(logTailLength).map(describeEntry),
     keys: node.kv.size,
+    revision: node.kv.revision,
+    compactRevision: node.kv.compactRevision,
     members: node.members.list(),
     progress,
     counters: node.counters(),

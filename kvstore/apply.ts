@@ -112,7 +112,7 @@ export class KvApplier {
   private applyCommand(cmd: Command): void {
     const result =
       cmd.op === CommandOp.PublishClientURL
-        ? { existed: this.members.setClientURL(Number(cmd.key), Buffer.from(cmd.value).toString('utf8')) }
+        ? { existed: this.members.setClientURL(Number(cmd.key), Buffer.from(cmd.value).toString('utf8')), revision: this.kv.revision }
         : this.kv.apply(cmd);
     this.listener.commandApplied(cmd, result);
   }

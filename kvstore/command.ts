@@ -9,8 +9,12 @@
 // `epoch` and `seq` name the request. The proposing node waits for the entry that carries its own name; the epoch
 // is drawn at random when the process starts, so an entry proposed before a restart never completes a request
 // made after it.
+//
+// A transaction and a compaction carry JSON in the value (their key is empty): `{ "txn": {...}, "session":
+// { "client", "seq" } }` (kvstore/txn.ts; the session is optional) and `{ "revision": n }`.
 
 import { KvError } from './errors';
+import { Txn, parseTxn } from './txn';
 
 /** What a command does. */
 export enum CommandOp {
@@ -18,6 +22,63 @@ export enum CommandOp {
   Delete = 2,
   /** A member announces its client URL: key = the member ID in decimal, value = the URL. */
   PublishClientURL = 3,
+  /** A transaction (kvstore/txn.ts), optionally within a client session. */
+  Txn = 4,
+  /** Forget the history below a revision. */
+  Compact = 5,
+}
+
+/** A client's name for one of its writes: the state machine applies each (client, seq) once. */
+export interface SessionId {
+  client: string;
+  seq: number;
+}
+
+/** The value of a Txn command. */
+export function encodeTxnValue(txn: Txn, session?: SessionId): Buffer {
+  return Buffer.from(JSON.stringify(session === undefined ? { txn } : { txn, session }), 'utf8');
+}
+
+/** The transaction in a Txn command's value, or the error that refuses it (deterministically, on every member). */
+export function decodeTxnValue(value: Uint8Array): { txn: Txn; session?: SessionId } | KvError {
+  try {
+    const body: unknown = JSON.parse(Buffer.from(value).toString('utf8'));
+    if (typeof body !== 'object' || body === null) return new KvError('BadRequest', 'Transaction command is not a JSON object');
+    const txn = parseTxn(Reflect.get(body, 'txn'));
+    const session = parseSession(Reflect.get(body, 'session'));
+    return session === undefined ? { txn } : { txn, session };
+  } catch (err) {
+    if (err instanceof KvError) return err;
+    return new KvError('BadRequest', 'Transaction command is not JSON');
+  }
+}
+
+/** Checks a session id from a request or a command; undefined when absent. */
+export function parseSession(value: unknown): SessionId | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'object' || value === null) throw new KvError('BadRequest', 'Field session must be an object { client, seq }');
+  const client: unknown = Reflect.get(value, 'client');
+  const seq: unknown = Reflect.get(value, 'seq');
+  if (typeof client !== 'string' || client === '' || client.length > 128) throw new KvError('BadRequest', 'Field session.client must be a string of 1 to 128 characters');
+  if (typeof seq !== 'number' || !Number.isSafeInteger(seq) || seq < 1) throw new KvError('BadRequest', 'Field session.seq must be a positive integer');
+  return { client, seq };
+}
+
+/** The value of a Compact command. */
+export function encodeCompactValue(revision: number): Buffer {
+  return Buffer.from(JSON.stringify({ revision }), 'utf8');
+}
+
+/** The revision in a Compact command's value, or the error that refuses it. */
+export function decodeCompactValue(value: Uint8Array): number | KvError {
+  try {
+    const body: unknown = JSON.parse(Buffer.from(value).toString('utf8'));
+    const revision: unknown = typeof body === 'object' && body !== null ? Reflect.get(body, 'revision') : undefined;
+    if (typeof revision === 'number' && Number.isSafeInteger(revision) && revision >= 1) return revision;
+  } catch {
+    // Falls through to the refusal below.
+  }
+  return new KvError('BadRequest', 'Compact command has no revision');
 }
 
 /** A write to apply to the key-value map. */
@@ -54,7 +115,7 @@ export function decodeCommand(data: Uint8Array): Command {
     throw new KvError('Corrupt', `Command of ${buf.length} bytes is shorter than its ${headerSize}-byte header`);
   }
   const op = buf.readUInt8(0);
-  if (op !== CommandOp.Put && op !== CommandOp.Delete && op !== CommandOp.PublishClientURL) {
+  if (op < CommandOp.Put || op > CommandOp.Compact) {
     throw new KvError('Corrupt', `Command has unknown operation ${op}`);
   }
   const keyLength = buf.readUInt32BE(11);

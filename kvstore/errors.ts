@@ -19,7 +19,11 @@ export type KvErrorCode =
   | 'OutcomeUnknown'
   | 'Stopped'
   | 'Corrupt'
-  | 'Internal';
+  | 'Internal'
+  | 'Compacted'
+  | 'FutureRevision'
+  | 'SessionStale'
+  | 'KeyExists';
 
 const statusOf: Record<KvErrorCode, number> = {
   KeyEmpty: 400,
@@ -36,6 +40,10 @@ const statusOf: Record<KvErrorCode, number> = {
   Stopped: 503,
   Corrupt: 500,
   Internal: 500,
+  Compacted: 410,
+  FutureRevision: 400,
+  SessionStale: 409,
+  KeyExists: 409,
 };
 
 /** A failure of the key-value service, carrying the HTTP status the API answers with. */

@@ -14,6 +14,7 @@ import http from 'node:http';
 import { CommandOp } from './command';
 import { errorStatusAndBody } from './errorbody';
 import { KvError } from './errors';
+import { KeyMeta } from './kv';
 import { RaftNode } from './node';
 
 /** Limits the hot path must enforce exactly as the full API does. */
@@ -81,16 +82,30 @@ function plainKeyRoute(req: http.IncomingMessage, opts: HotPathOptions): KeyRout
 
 async function get(node: RaftNode, key: string, serializable: boolean, res: http.ServerResponse): Promise<void> {
   if (!serializable) await node.readBarrier();
-  const value = node.kv.get(key);
-  if (value === undefined) throw new KvError('KeyNotFound', `Key "${key}" not found`);
-  res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': value.length });
-  res.end(value);
+  const kv = node.kv.read(key);
+  if (kv === undefined) throw new KvError('KeyNotFound', `Key "${key}" not found`);
+  res.writeHead(200, {
+    ...revisionHeaders(node.kv.revision, kv),
+    'content-type': 'application/octet-stream',
+    'content-length': kv.value.length,
+  });
+  res.end(kv.value);
+}
+
+/** The headers a key read carries: the store's revision and the key's own revisions. */
+export function revisionHeaders(storeRevision: number, kv: KeyMeta): Record<string, string> {
+  return {
+    'x-tsraft-revision': String(storeRevision),
+    'x-tsraft-create-revision': String(kv.createRevision),
+    'x-tsraft-mod-revision': String(kv.modRevision),
+    'x-tsraft-version': String(kv.version),
+  };
 }
 
 async function put(node: RaftNode, key: string, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
   const value = await readBody(req);
   const result = await node.propose(CommandOp.Put, key, value);
-  const text = JSON.stringify({ key, created: !result.existed });
+  const text = JSON.stringify({ key, created: !result.existed, revision: result.revision });
   res.writeHead(result.existed ? 200 : 201, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text) });
   res.end(text);
 }

@@ -3,80 +3,437 @@
 // The replicated state machine of §2: a map from keys to values that changes only by applying committed commands
 // in log order. It knows nothing of Raft; the Ready loop feeds it committed entries and asks it for its bytes when
 // the log is compacted into a snapshot (§7).
+//
+// ## Revisions
+//
+// As in etcd, the store has one revision, a counter that every change of the map moves on by one: a put, a delete
+// of a key that exists, or a transaction that wrote anything (however many keys it wrote). A fresh store is at
+// revision 1. Each key carries
+// - `createRevision`: the revision that created it (since it last did not exist),
+// - `modRevision`: the revision of its last change,
+// - `version`: how many times it was written since it was created (1 after the put that creates it);
+// and a delete forgets all three, so a key put again starts over.
+//
+// Every change is also an event in a history, so a read can ask for the map as it was at a past revision and a
+// watcher can replay what happened since a revision it saw. An event keeps the key's state before it (`prev`):
+// undoing the events after revision R, newest first, turns the current map into the map at R. Compaction to C
+// forgets the events below C: reads at C and later still work, earlier ones answer `Compacted`. The store compacts
+// itself once the history holds twice `historyRetention` revisions, down to the last `historyRetention`: a rule of
+// the applied log alone, so every member forgets the same history at the same point.
+//
+// ## Sessions
+//
+// A client that names itself (client id, sequence number) gets each write applied once however often it retries
+// (thesis §6.3): the store remembers, per client, the last sequence number it applied and the answer it gave, and
+// answers a repeat with that answer instead of applying it again. A session expires when `sessionExpiryRevisions`
+// revisions pass without it being used, or when it is the least recently used of more than `maxSessions`: again
+// rules of the log, never of a clock.
 
-import { Command, CommandOp } from './command';
-import { KvError } from './errors';
+import { Command, CommandOp, SessionId, decodeCompactValue, decodeTxnValue } from './command';
+import { ByteReader, ByteWriter } from './bytes';
+import { KvError, KvErrorCode } from './errors';
+import { KeyValueJSON, Txn, TxnOpResult, TxnResult, compareHolds } from './txn';
 
-/** The outcome of applying one command. */
-export interface ApplyResult {
-  /** Whether the key existed before the command. */
-  existed: boolean;
+/** A key's value and its revisions. Stored objects are never changed in place: a write makes a new one. */
+export interface KeyMeta {
+  value: Buffer;
+  createRevision: number;
+  modRevision: number;
+  version: number;
 }
 
 /** One key and its value, as listings return them. */
-export interface KeyValue {
+export interface KeyValue extends KeyMeta {
   key: string;
-  value: Buffer;
 }
+
+/** One change of one key, at one revision (a transaction's changes share its revision). */
+export interface KvEvent {
+  type: 'put' | 'delete';
+  revision: number;
+  key: string;
+  /** The key's state after a put; undefined after a delete. */
+  kv: KeyMeta | undefined;
+  /** The key's state before the change; undefined if it did not exist. */
+  prev: KeyMeta | undefined;
+}
+
+/** The outcome of applying one command. */
+export interface ApplyResult {
+  /** Whether the key existed before the command (put, delete). */
+  existed: boolean;
+  /** The store's revision once the command was applied. */
+  revision: number;
+  /** A transaction's outcome. */
+  txn?: TxnResult;
+  /** The command was refused by the state machine; it changed nothing. */
+  error?: { code: KvErrorCode; message: string };
+  /** A session's repeat: this is the answer its first application gave, and nothing was applied now. */
+  duplicate?: boolean;
+}
+
+/** Rules of the state machine that every member must share (they decide what the applied log means). */
+export interface KvStoreOptions {
+  historyRetention?: number;
+  sessionExpiryRevisions?: number;
+  maxSessions?: number;
+}
+
+interface SessionRecord {
+  seq: number;
+  /** The revision when the session was last used. */
+  usedAt: number;
+  result: ApplyResult;
+}
+
+/** The snapshot layout of the state: see `serialize`. */
+const stateFormat = 2;
 
 /** The map every node holds an identical copy of, once it has applied the same prefix of the log. */
 export class KvStore {
-  private readonly data = new Map<string, Buffer>();
+  private data = new Map<string, KeyMeta>();
+  // Invariant: events are in revision order, every one has revision >= compactRevision, and undoing (newest first)
+  // those above R turns `data` into the map at revision R, for every R from compactRevision to `revision`.
+  private events: KvEvent[] = [];
+  private eventsStart = 0;
+  private rev = 1;
+  private compactRev = 0;
+  // In least-recently-used order (a use moves a session to the end).
+  private sessions = new Map<string, SessionRecord>();
+  private readonly listeners = new Set<() => void>();
+  readonly historyRetention: number;
+  readonly sessionExpiryRevisions: number;
+  readonly maxSessions: number;
 
-  /** Applies one committed command. Deterministic: the result depends only on the map and the command. */
-  apply(cmd: Command): ApplyResult {
-    const existed = this.data.has(cmd.key);
-    if (cmd.op === CommandOp.Put) {
-      this.data.set(cmd.key, Buffer.from(cmd.value));
-    } else if (cmd.op === CommandOp.Delete) {
-      this.data.delete(cmd.key);
-    } else {
-      throw new KvError('Corrupt', `Command ${CommandOp[cmd.op]} does not change the key-value map`);
-    }
-    return { existed };
+  constructor(opts: KvStoreOptions = {}) {
+    this.historyRetention = opts.historyRetention ?? 10_000;
+    this.sessionExpiryRevisions = opts.sessionExpiryRevisions ?? 100_000;
+    this.maxSessions = opts.maxSessions ?? 10_000;
   }
 
-  get(key: string): Buffer | undefined {
-    return this.data.get(key);
+  /** The revision of the last change. */
+  get revision(): number {
+    return this.rev;
   }
 
-  /** Keys starting with `prefix`, in byte order of their UTF-8 encoding, at most `limit` of them. */
-  list(prefix: string, limit: number): KeyValue[] {
-    const keys: string[] = [];
-    for (const key of this.data.keys()) {
-      if (key.startsWith(prefix)) keys.push(key);
-    }
-    keys.sort((a, b) => Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8')));
-    const out: KeyValue[] = [];
-    for (const key of keys.slice(0, limit)) {
-      const value = this.data.get(key);
-      if (value !== undefined) out.push({ key, value });
-    }
-    return out;
+  /** The oldest revision reads and watches can still ask for. */
+  get compactRevision(): number {
+    return this.compactRev;
   }
 
   get size(): number {
     return this.data.size;
   }
 
-  /** The whole map as bytes: repeated `keyLength u32 | key | valueLength u32 | value`. */
-  serialize(): Buffer {
-    const parts: Buffer[] = [];
-    for (const [key, value] of this.data) {
-      const k = Buffer.from(key, 'utf8');
-      const head = Buffer.allocUnsafe(4);
-      head.writeUInt32BE(k.length, 0);
-      const mid = Buffer.allocUnsafe(4);
-      mid.writeUInt32BE(value.length, 0);
-      parts.push(head, k, mid, value);
-    }
-    return Buffer.concat(parts);
+  /** Calls `fn` after every change of the revision (and after a restore); returns the unsubscribe function. */
+  onChange(fn: () => void): () => void {
+    this.listeners.add(fn);
+    return () => this.listeners.delete(fn);
   }
 
-  /** Replaces the whole map with one produced by `serialize`. */
+  // ## Applying commands
+
+  /** Applies one committed command. Deterministic: the result depends only on the store and the command. */
+  apply(cmd: Command): ApplyResult {
+    const before = this.rev;
+    const result = this.applyOne(cmd);
+    if (this.rev !== before) {
+      this.maybeAutoCompact();
+      for (const fn of this.listeners) fn();
+    }
+    return result;
+  }
+
+  private applyOne(cmd: Command): ApplyResult {
+    switch (cmd.op) {
+      case CommandOp.Put: {
+        const existed = this.data.has(cmd.key);
+        this.rev++;
+        this.put(cmd.key, Buffer.from(cmd.value));
+        return { existed, revision: this.rev };
+      }
+      case CommandOp.Delete: {
+        const existed = this.data.has(cmd.key);
+        if (existed) {
+          this.rev++;
+          this.del(cmd.key);
+        }
+        return { existed, revision: this.rev };
+      }
+      case CommandOp.Txn: {
+        const decoded = decodeTxnValue(cmd.value);
+        if (decoded instanceof KvError) return this.refuse(decoded);
+        return decoded.session === undefined ? this.txn(decoded.txn) : this.inSession(decoded.session, () => this.txn(decoded.txn));
+      }
+      case CommandOp.Compact: {
+        const revision = decodeCompactValue(cmd.value);
+        if (revision instanceof KvError) return this.refuse(revision);
+        try {
+          this.compact(revision);
+        } catch (err) {
+          if (err instanceof KvError) return this.refuse(err);
+          throw err;
+        }
+        return { existed: false, revision: this.rev };
+      }
+      default:
+        throw new KvError('Corrupt', `Command ${CommandOp[cmd.op]} does not change the key-value map`);
+    }
+  }
+
+  private refuse(err: KvError): ApplyResult {
+    return { existed: false, revision: this.rev, error: { code: err.code, message: err.message } };
+  }
+
+  // Writes at the current revision (the caller moved it on).
+  private put(key: string, value: Buffer): void {
+    const prev = this.data.get(key);
+    const kv: KeyMeta = {
+      value,
+      createRevision: prev === undefined ? this.rev : prev.createRevision,
+      modRevision: this.rev,
+      version: prev === undefined ? 1 : prev.version + 1,
+    };
+    this.data.set(key, kv);
+    this.events.push({ type: 'put', revision: this.rev, key, kv, prev });
+  }
+
+  private del(key: string): void {
+    const prev = this.data.get(key);
+    if (prev === undefined) return;
+    this.data.delete(key);
+    this.events.push({ type: 'delete', revision: this.rev, key, kv: undefined, prev });
+  }
+
+  private txn(t: Txn): ApplyResult {
+    const succeeded = t.compares.every((c) => compareHolds(c, this.data.get(c.key)));
+    const ops = succeeded ? t.success : t.failure;
+    // One revision for the whole transaction, taken only if it changes something.
+    const writes = ops.some((o) => o.op === 'put' || (o.op === 'delete' && this.data.has(o.key)));
+    if (writes) this.rev++;
+    const results: TxnOpResult[] = ops.map((o) => {
+      switch (o.op) {
+        case 'put': {
+          const created = !this.data.has(o.key);
+          this.put(o.key, Buffer.from(o.value, 'utf8'));
+          return { op: 'put', key: o.key, created };
+        }
+        case 'delete': {
+          const deleted = this.data.has(o.key);
+          this.del(o.key);
+          return { op: 'delete', key: o.key, deleted };
+        }
+        case 'get': {
+          const kv = this.data.get(o.key);
+          return { op: 'get', key: o.key, kv: kv === undefined ? null : keyValueJSON(o.key, kv) };
+        }
+      }
+    });
+    const first = results[0];
+    const existed = first !== undefined && first.op !== 'get' && (first.op === 'put' ? !first.created : first.deleted);
+    return { existed, revision: this.rev, txn: { succeeded, revision: this.rev, results } };
+  }
+
+  // Thesis §6.3: a repeat of the last request of a session gets the first answer; an older one cannot be answered
+  // (the answer is gone) and is refused, changing nothing.
+  private inSession(id: SessionId, run: () => ApplyResult): ApplyResult {
+    const s = this.sessions.get(id.client);
+    if (s !== undefined && id.seq === s.seq) return { ...s.result, duplicate: true };
+    if (s !== undefined && id.seq < s.seq) {
+      return this.refuse(new KvError('SessionStale', `Request ${id.seq} of client "${id.client}" is older than its last applied request ${s.seq}; it was answered already`));
+    }
+    const result = run();
+    this.sessions.delete(id.client);
+    this.sessions.set(id.client, { seq: id.seq, usedAt: this.rev, result });
+    this.expireSessions();
+    return result;
+  }
+
+  private expireSessions(): void {
+    for (const [client, s] of this.sessions) {
+      if (this.sessions.size <= this.maxSessions && this.rev - s.usedAt <= this.sessionExpiryRevisions) break;
+      this.sessions.delete(client);
+    }
+  }
+
+  /** How many client sessions the store remembers. */
+  get sessionCount(): number {
+    return this.sessions.size;
+  }
+
+  // ## Reading
+
+  /** The current value of a key. */
+  get(key: string): Buffer | undefined {
+    return this.data.get(key)?.value;
+  }
+
+  /** A key's value and revisions at `revision` (0 or absent: now). */
+  read(key: string, revision = 0): KeyMeta | undefined {
+    this.checkReadable(revision);
+    let kv = this.data.get(key);
+    if (revision === 0) return kv;
+    for (let i = this.events.length - 1; i >= this.eventsStart; i--) {
+      const e = this.events[i];
+      if (e === undefined || e.revision <= revision) break;
+      if (e.key === key) kv = e.prev;
+    }
+    return kv;
+  }
+
+  /** Keys starting with `prefix` at `revision` (0: now), in byte order of their UTF-8 encoding, at most `limit`. */
+  list(prefix: string, limit: number, revision = 0): KeyValue[] {
+    this.checkReadable(revision);
+    const view = new Map<string, KeyMeta>();
+    for (const [key, kv] of this.data) if (key.startsWith(prefix)) view.set(key, kv);
+    if (revision !== 0) {
+      for (let i = this.events.length - 1; i >= this.eventsStart; i--) {
+        const e = this.events[i];
+        if (e === undefined || e.revision <= revision) break;
+        if (!e.key.startsWith(prefix)) continue;
+        if (e.prev === undefined) view.delete(e.key);
+        else view.set(e.key, e.prev);
+      }
+    }
+    const keys = [...view.keys()].sort((a, b) => Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8')));
+    const out: KeyValue[] = [];
+    for (const key of keys.slice(0, limit)) {
+      const kv = view.get(key);
+      if (kv !== undefined) out.push({ key, ...kv });
+    }
+    return out;
+  }
+
+  /** Throws unless `revision` (0: now) is one the history still reaches. */
+  checkReadable(revision: number): void {
+    if (revision > this.rev) throw new KvError('FutureRevision', `Revision ${revision} is ahead of the store's revision ${this.rev}`);
+    if (revision !== 0 && revision < this.compactRev) {
+      throw new KvError('Compacted', `Revision ${revision} was compacted; the oldest revision available is ${this.compactRev}`);
+    }
+  }
+
+  /**
+   * The events from revision `from` on, whole revisions only, stopping after `max` events or more (a transaction's
+   * events are never split). Throws Compacted when `from` is below the compaction revision.
+   */
+  eventsFrom(from: number, max: number): KvEvent[] {
+    if (from < this.compactRev) {
+      throw new KvError('Compacted', `Revision ${from} was compacted; the oldest revision available is ${this.compactRev}`);
+    }
+    let lo = this.eventsStart;
+    let hi = this.events.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if ((this.events[mid]?.revision ?? Infinity) < from) lo = mid + 1;
+      else hi = mid;
+    }
+    const out: KvEvent[] = [];
+    for (let i = lo; i < this.events.length; i++) {
+      const e = this.events[i];
+      if (e === undefined) break;
+      const last = out[out.length - 1];
+      if (out.length >= max && last !== undefined && last.revision !== e.revision) break;
+      out.push(e);
+    }
+    return out;
+  }
+
+  // ## Compaction
+
+  /** Forgets the history below `revision`; reads at `revision` and later still work. */
+  compact(revision: number): void {
+    if (revision > this.rev) throw new KvError('FutureRevision', `Cannot compact to revision ${revision}: the store is at revision ${this.rev}`);
+    if (revision <= this.compactRev) {
+      throw new KvError('Compacted', `Revision ${revision} is already compacted; the oldest revision available is ${this.compactRev}`);
+    }
+    this.compactRev = revision;
+    while (this.eventsStart < this.events.length && (this.events[this.eventsStart]?.revision ?? Infinity) < revision) this.eventsStart++;
+    if (this.eventsStart > 1024 && this.eventsStart * 2 > this.events.length) {
+      this.events = this.events.slice(this.eventsStart);
+      this.eventsStart = 0;
+    }
+  }
+
+  private maybeAutoCompact(): void {
+    if (this.rev - this.compactRev >= 2 * this.historyRetention) this.compact(this.rev - this.historyRetention);
+  }
+
+  // ## Snapshots
+
+  /**
+   * The whole state as bytes:
+   *
+   *   format u8 (2) | revision u48 | compactRevision u48
+   *   | keyCount u32 | (key | value | createRevision u48 | modRevision u48 | version u48) per key
+   *   | eventCount u32 | (type u8 | revision u48 | key | state after? | state before?) per event
+   *   | sessionCount u32 | (client | seq u48 | usedAt u48 | result JSON) per session
+   *
+   * with strings and byte strings length-prefixed (u32), and an optional state as a u8 flag and the state.
+   */
+  serialize(): Buffer {
+    const w = new ByteWriter();
+    w.u8(stateFormat);
+    w.u48(this.rev);
+    w.u48(this.compactRev);
+    w.u32(this.data.size);
+    for (const [key, kv] of this.data) {
+      w.string(key);
+      writeMeta(w, kv);
+    }
+    w.u32(this.events.length - this.eventsStart);
+    for (let i = this.eventsStart; i < this.events.length; i++) {
+      const e = this.events[i];
+      if (e === undefined) continue;
+      w.u8(e.type === 'put' ? 1 : 2);
+      w.u48(e.revision);
+      w.string(e.key);
+      writeOptionalMeta(w, e.kv);
+      writeOptionalMeta(w, e.prev);
+    }
+    w.u32(this.sessions.size);
+    for (const [client, s] of this.sessions) {
+      w.string(client);
+      w.u48(s.seq);
+      w.u48(s.usedAt);
+      w.string(JSON.stringify(s.result));
+    }
+    return w.finish();
+  }
+
+  /** Replaces the whole state with one produced by `serialize`. */
   restore(bytes: Uint8Array): void {
+    const r = new ByteReader(bytes);
+    const format = r.u8('state format');
+    if (format !== stateFormat) throw new KvError('Corrupt', `Snapshot state has unknown format ${format}`);
+    const rev = r.u48('revision');
+    const compactRev = r.u48('compaction revision');
+    const data = new Map<string, KeyMeta>();
+    for (let n = r.u32('key count'); n > 0; n--) data.set(r.string('key'), readMeta(r));
+    const events: KvEvent[] = [];
+    for (let n = r.u32('event count'); n > 0; n--) {
+      const type = r.u8('event type');
+      if (type !== 1 && type !== 2) throw new KvError('Corrupt', `Snapshot event has unknown type ${type}`);
+      events.push({ type: type === 1 ? 'put' : 'delete', revision: r.u48('event revision'), key: r.string('event key'), kv: readOptionalMeta(r), prev: readOptionalMeta(r) });
+    }
+    const sessions = new Map<string, SessionRecord>();
+    for (let n = r.u32('session count'); n > 0; n--) {
+      const client = r.string('session client');
+      const seq = r.u48('session sequence number');
+      const usedAt = r.u48('session revision');
+      sessions.set(client, { seq, usedAt, result: parseResult(r.string('session result')) });
+    }
+    if (!r.done) throw new KvError('Corrupt', 'Snapshot state has bytes after its sessions');
+    this.install(data, events, rev, compactRev, sessions);
+  }
+
+  /**
+   * Replaces the whole state with a map in the layout before revisions existed (repeated `keyLength u32 | key |
+   * valueLength u32 | value`). That layout has no history: every key starts at revision 1, version 1, and the
+   * history begins at revision 1.
+   */
+  restoreUnversioned(bytes: Uint8Array): void {
     const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    const next = new Map<string, Buffer>();
+    const data = new Map<string, KeyMeta>();
     let at = 0;
     const take = (what: string): Buffer => {
       if (at + 4 > buf.length) throw new KvError('Corrupt', `Snapshot ends inside the length of a ${what}`);
@@ -89,9 +446,56 @@ export class KvStore {
     };
     while (at < buf.length) {
       const key = take('key').toString('utf8');
-      next.set(key, take('value'));
+      data.set(key, { value: take('value'), createRevision: 1, modRevision: 1, version: 1 });
     }
-    this.data.clear();
-    for (const [key, value] of next) this.data.set(key, value);
+    this.install(data, [], 1, 1, new Map());
   }
+
+  private install(data: Map<string, KeyMeta>, events: KvEvent[], rev: number, compactRev: number, sessions: Map<string, SessionRecord>): void {
+    this.data = data;
+    this.events = events;
+    this.eventsStart = 0;
+    this.rev = rev;
+    this.compactRev = compactRev;
+    this.sessions = sessions;
+    for (const fn of this.listeners) fn();
+  }
+}
+
+/** A key as the JSON API reports it (the value as UTF-8 text). */
+export function keyValueJSON(key: string, kv: KeyMeta): KeyValueJSON {
+  return { key, value: kv.value.toString('utf8'), createRevision: kv.createRevision, modRevision: kv.modRevision, version: kv.version };
+}
+
+function writeMeta(w: ByteWriter, kv: KeyMeta): void {
+  w.bytes(kv.value);
+  w.u48(kv.createRevision);
+  w.u48(kv.modRevision);
+  w.u48(kv.version);
+}
+
+function readMeta(r: ByteReader): KeyMeta {
+  return { value: r.bytes('value'), createRevision: r.u48('create revision'), modRevision: r.u48('mod revision'), version: r.u48('version') };
+}
+
+function writeOptionalMeta(w: ByteWriter, kv: KeyMeta | undefined): void {
+  w.u8(kv === undefined ? 0 : 1);
+  if (kv !== undefined) writeMeta(w, kv);
+}
+
+function readOptionalMeta(r: ByteReader): KeyMeta | undefined {
+  return r.u8('state flag') === 0 ? undefined : readMeta(r);
+}
+
+function parseResult(text: string): ApplyResult {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    throw new KvError('Corrupt', 'Snapshot session result is not JSON');
+  }
+  if (typeof parsed !== 'object' || parsed === null || typeof Reflect.get(parsed, 'revision') !== 'number') {
+    throw new KvError('Corrupt', 'Snapshot session result has no revision');
+  }
+  return parsed as ApplyResult;
 }

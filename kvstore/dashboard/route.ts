@@ -75,6 +75,10 @@ function summarize(e: Entry): string {
         return `delete ${cmd.key}`;
       case CommandOp.PublishClientURL:
         return `publish ${cmd.key}`;
+      case CommandOp.Txn:
+        return 'transaction';
+      case CommandOp.Compact:
+        return 'compact';
     }
   } catch {
     return 'undecodable';
