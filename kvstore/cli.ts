@@ -8,6 +8,7 @@
 import { Command, Option } from 'commander';
 import { KvClient } from './client';
 import { KvError } from './errors';
+import { parseTxn } from './txn';
 import { LogLevel, configureColour, nodeLogger } from './logger';
 import { serve } from './serve';
 
@@ -74,10 +75,11 @@ program
 
 program
   .command('put <key> <value>')
-  .description('store a value (use - to read it from standard input)')
-  .action(async (key: string, value: string) => {
+  .description('store a value (use - to read it from standard input); retried safely in a session')
+  .option('--if-absent', 'create the key only if it does not exist (fails with KeyExists otherwise)')
+  .action(async (key: string, value: string, o: { ifAbsent?: boolean }) => {
     const bytes = value === '-' ? await readStdin() : Buffer.from(value, 'utf8');
-    const { created } = await client().put(key, bytes);
+    const { created } = await client().put(key, bytes, { ifAbsent: o.ifAbsent === true });
     console.log(created ? 'OK (created)' : 'OK');
   });
 
@@ -85,11 +87,72 @@ program
   .command('get <key>')
   .description('print a value')
   .option('--serializable', 'read the local copy without confirming leadership (may be stale)')
-  .action(async (key: string, o: { serializable?: boolean }) => {
+  .option('--revision <n>', 'read the value as it was at this revision', integer)
+  .option('--show-revisions', 'print createRevision, modRevision and version on standard error')
+  .action(async (key: string, o: { serializable?: boolean; revision?: number; showRevisions?: boolean }) => {
+    if (o.revision !== undefined || o.showRevisions === true) {
+      const kv = await client().getWithRevisions(key, { revision: o.revision, serializable: o.serializable === true });
+      if (kv === null) throw new KvError('KeyNotFound', `Key "${key}" not found${o.revision === undefined ? '' : ` at revision ${o.revision}`}`);
+      if (o.showRevisions === true) process.stderr.write(`createRevision ${kv.createRevision} modRevision ${kv.modRevision} version ${kv.version}\n`);
+      process.stdout.write(kv.value);
+      if (process.stdout.isTTY) process.stdout.write('\n');
+      return;
+    }
     const value = await client().get(key, o.serializable === true ? 'serializable' : 'linearizable');
     if (value === null) throw new KvError('KeyNotFound', `Key "${key}" not found`);
     process.stdout.write(value);
     if (process.stdout.isTTY) process.stdout.write('\n');
+  });
+
+program
+  .command('txn <json>')
+  .description('apply a transaction atomically: {"compares":[...],"success":[...],"failure":[...]} (use - for standard input); prints the JSON answer')
+  .action(async (text: string) => {
+    const source = text === '-' ? (await readStdin()).toString('utf8') : text;
+    let body: unknown;
+    try {
+      body = JSON.parse(source);
+    } catch {
+      throw new KvError('BadRequest', 'The transaction is not valid JSON');
+    }
+    const result = await client().txn(parseTxn(body));
+    console.log(JSON.stringify(result));
+    if (!result.succeeded) process.exitCode = 2;
+  });
+
+program
+  .command('cas <key> <value>')
+  .description('compare-and-swap: write only if the key is unchanged since --mod-revision (0: only if absent); exit code 2 when it was not')
+  .requiredOption('--mod-revision <n>', "the key's modRevision the write depends on", integer)
+  .action(async (key: string, value: string, o: { modRevision: number }) => {
+    const r = await client().cas(key, value, o.modRevision);
+    if (r.swapped) {
+      console.log(`OK revision ${r.revision}`);
+      return;
+    }
+    const now = r.current === null ? 'it does not exist' : `its modRevision is ${r.current.modRevision}`;
+    process.stderr.write(`Not swapped: ${now}\n`);
+    process.exitCode = 2;
+  });
+
+program
+  .command('compact <revision>')
+  .description('forget the history below a revision (reads and watches before it answer Compacted)')
+  .action(async (revision: string) => {
+    const r = await client().compact(integer(revision));
+    console.log(`compacted to revision ${r.compactRevision}`);
+  });
+
+program
+  .command('watch <key>')
+  .description('print every change of a key (or of a prefix) as one JSON line per revision, until interrupted')
+  .option('--prefix', 'watch every key starting with <key>')
+  .option('--start-revision <n>', 'start at this revision (default: the next change)', integer)
+  .action(async (key: string, o: { prefix?: boolean; startRevision?: number }) => {
+    const kv = new KvClient(program.opts<{ endpoints: string }>().endpoints.split(','));
+    for await (const batch of kv.watch(key, { prefix: o.prefix === true, startRevision: o.startRevision })) {
+      console.log(JSON.stringify(batch));
+    }
   });
 
 program
@@ -204,9 +267,10 @@ program
     console.log(`leader is now member ${leader}`);
   });
 
+// Writes go in a session of this invocation, so a write whose outcome is unknown is retried without risk.
 function client(): KvClient {
   const o = program.opts<{ endpoints: string; timeout: number }>();
-  return new KvClient(o.endpoints.split(','), { timeoutMs: o.timeout });
+  return new KvClient(o.endpoints.split(','), { timeoutMs: o.timeout, session: true });
 }
 
 function integer(text: string): number {

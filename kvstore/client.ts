@@ -5,14 +5,44 @@
 // retried only when it certainly changed nothing: the connection was refused, or the server answered 503 (no
 // leader, nothing proposed). When a write may have been applied (504, a reset connection, a timeout) the client
 // says so and stops: retrying could apply it twice.
+//
+// Unless the client has a session. With `session: true` every write carries (client id, sequence number), and the
+// state machine applies each pair once and answers repeats with the first answer (kvstore/kv.ts), so a write whose
+// outcome is unknown is simply sent again, to any member, until it is answered or the time budget runs out. Session
+// writes go one at a time: the state machine keeps only a client's last answer.
 
+import { isUtf8 } from 'node:buffer';
+import crypto from 'node:crypto';
 import { KvError, KvErrorCode } from './errors';
 import { Member } from './members';
+import { KeyValueJSON, Txn, TxnResult } from './txn';
+import { WatchEventJSON } from './watch';
 
 /** How a KvClient behaves. */
 export interface ClientOptions {
   /** Overall time budget of one call, retries included. */
   timeoutMs?: number;
+  /** Send writes in a session (retried safely after an unknown outcome); a string names the client. */
+  session?: boolean | string;
+}
+
+/** A key with its revisions, as reads with metadata return it. */
+export type KeyValueWithRevisions = KeyValueJSON;
+
+/** One revision's changes, as a watch delivers them. */
+export interface WatchBatch {
+  revision: number;
+  events: WatchEventJSON[];
+}
+
+/** Where a watch starts and what it follows. */
+export interface WatchOptions {
+  /** Follow every key starting with the given string rather than that key alone. */
+  prefix?: boolean;
+  /** The first revision to deliver (default: the next change). */
+  startRevision?: number;
+  /** Stops the watch (the iterator then ends). */
+  signal?: AbortSignal;
 }
 
 /** What `members()` returns. */
@@ -25,12 +55,14 @@ export interface MemberList {
 interface Reply {
   status: number;
   body: Buffer;
+  headers: Headers;
   json(): unknown;
 }
 
 const knownCodes: readonly KvErrorCode[] = [
   'KeyEmpty', 'KeyTooLong', 'ValueTooLarge', 'BadRequest', 'KeyNotFound', 'MemberNotFound', 'RouteNotFound',
-  'MethodNotAllowed', 'NoLeader', 'Unavailable', 'OutcomeUnknown', 'Stopped', 'Corrupt', 'Internal',
+  'MethodNotAllowed', 'NoLeader', 'Unavailable', 'OutcomeUnknown', 'Stopped', 'Corrupt', 'Internal', 'Compacted',
+  'FutureRevision', 'SessionStale', 'KeyExists',
 ];
 
 /** A client of the HTTP API over several endpoints (see the top of this file for its retry rules). */
@@ -39,18 +71,139 @@ export class KvClient {
   private preferred = 0;
   private leaderChecked = false;
   private readonly timeoutMs: number;
+  /** The session's client id, when writes go in a session. */
+  readonly sessionClient: string | undefined;
+  private sessionSeq = 0;
+  private sessionTail: Promise<unknown> = Promise.resolve();
 
   constructor(endpoints: string[], opts: ClientOptions = {}) {
     this.endpoints = endpoints.map((e) => e.replace(/\/+$/, '')).filter((e) => e !== '');
     if (this.endpoints.length === 0) throw new KvError('BadRequest', 'No endpoints given');
     this.timeoutMs = opts.timeoutMs ?? 10_000;
+    this.sessionClient = opts.session === true ? crypto.randomUUID() : opts.session === false ? undefined : opts.session;
   }
 
-  /** Stores a value; resolves with whether the key was created. */
-  async put(key: string, value: Uint8Array | string): Promise<{ created: boolean }> {
+  /** Stores a value; resolves with whether the key was created and the revision of the write. */
+  async put(key: string, value: Uint8Array | string, opts: { ifAbsent?: boolean } = {}): Promise<{ created: boolean; revision: number }> {
     await this.followLeader();
-    const reply = await this.call('PUT', kvPath(key), { body: typeof value === 'string' ? Buffer.from(value, 'utf8') : Buffer.from(value), write: true });
-    return { created: reply.status === 201 };
+    const body = typeof value === 'string' ? Buffer.from(value, 'utf8') : Buffer.from(value);
+    // Session writes are transactions, whose values are text: a binary value goes without the session.
+    const reply = await this.write(isUtf8(body), (session) => this.call('PUT', kvPath(key) + query({ ...session, ...(opts.ifAbsent === true ? { ifAbsent: 'true' } : {}) }), { body, write: true, retryUnknown: session !== undefined }));
+    return { created: reply.status === 201, revision: Number(Reflect.get(reply.json() as object, 'revision')) };
+  }
+
+  /** A key's value and revisions, now or at a past revision; null when absent. */
+  async getWithRevisions(key: string, opts: { revision?: number; serializable?: boolean } = {}): Promise<KeyValueWithRevisions | null> {
+    const q: Record<string, string> = {};
+    if (opts.revision !== undefined) q.revision = String(opts.revision);
+    if (opts.serializable === true) q.consistency = 'serializable';
+    try {
+      const reply = await this.call('GET', kvPath(key) + query(q), {});
+      const header = (name: string): number => Number(reply.headers.get(name) ?? 0);
+      return {
+        key,
+        value: reply.body.toString('utf8'),
+        createRevision: header('x-tsraft-create-revision'),
+        modRevision: header('x-tsraft-mod-revision'),
+        version: header('x-tsraft-version'),
+      };
+    } catch (err) {
+      if (err instanceof KvError && err.code === 'KeyNotFound') return null;
+      throw err;
+    }
+  }
+
+  /** Applies a transaction atomically (kvstore/txn.ts). */
+  async txn(t: Partial<Txn>): Promise<TxnResult> {
+    await this.followLeader();
+    const txn = { compares: t.compares ?? [], success: t.success ?? [], failure: t.failure ?? [] };
+    const reply = await this.write(true, (session) => this.call('POST', '/txn', { json: session === undefined ? txn : { ...txn, session: { client: session.client, seq: Number(session.seq) } }, write: true, retryUnknown: session !== undefined }));
+    return reply.json() as TxnResult;
+  }
+
+  /**
+   * Compare-and-swap: sets `key` to `value` only if its modRevision is `expectModRevision` (0: only if absent).
+   * Resolves with whether it swapped and, when it did not, the key as it is.
+   */
+  async cas(key: string, value: string, expectModRevision: number): Promise<{ swapped: boolean; revision: number; current: KeyValueJSON | null }> {
+    const r = await this.txn({
+      compares: [{ key, target: 'modRevision', op: '=', value: expectModRevision }],
+      success: [{ op: 'put', key, value }],
+      failure: [{ op: 'get', key }],
+    });
+    const got = r.results[0];
+    return { swapped: r.succeeded, revision: r.revision, current: !r.succeeded && got !== undefined && got.op === 'get' ? got.kv : null };
+  }
+
+  /** Forgets the history below `revision`. */
+  async compact(revision: number): Promise<{ compactRevision: number }> {
+    return (await this.call('POST', '/compact', { json: { revision }, write: true })).json() as { compactRevision: number };
+  }
+
+  /**
+   * Every change of `key` (or of every key under it, with `prefix`) from a start revision on, one revision at a
+   * time, in order, with no gap and no repeat: when a member's stream breaks, the watch resumes on the next
+   * endpoint from the revision after the last one delivered. Throws KvError('Compacted') when the revisions it
+   * needs are gone.
+   */
+  async *watch(key: string, opts: WatchOptions = {}): AsyncGenerator<WatchBatch> {
+    let next = opts.startRevision;
+    let failures = 0;
+    const aborted = (): boolean => opts.signal?.aborted === true;
+    for (let attempt = this.preferred; !aborted(); attempt++) {
+      const endpoint = this.endpoints[attempt % this.endpoints.length] ?? '';
+      const q: Record<string, string> = {};
+      if (next !== undefined) q.startRevision = String(next);
+      if (opts.prefix === true) q.prefix = key;
+      const path = opts.prefix === true ? `/watch${query(q)}` : `/watch/${encodeURIComponent(key)}${query(q)}`;
+      let res: Response;
+      try {
+        res = await fetch(`${endpoint}${path}`, { signal: opts.signal });
+      } catch {
+        if (aborted()) return;
+        await pause(failures++, this.endpoints.length);
+        continue;
+      }
+      if (res.status !== 200 || res.body === null) {
+        const bytes = Buffer.from(await res.arrayBuffer());
+        const error = replyError({ status: res.status, body: bytes, headers: res.headers, json: () => JSON.parse(bytes.toString('utf8')) as unknown });
+        if (res.status < 500) throw error;
+        await pause(failures++, this.endpoints.length);
+        continue;
+      }
+      try {
+        for await (const message of sseMessages(res.body)) {
+          if (message.event === 'created') {
+            // The member chose "now" for us: pin it, so a resumed stream continues rather than skipping.
+            next ??= Number(Reflect.get(JSON.parse(message.data) as object, 'startRevision'));
+            failures = 0;
+          } else if (message.event === 'change') {
+            const batch = JSON.parse(message.data) as WatchBatch;
+            next = batch.revision + 1;
+            yield batch;
+          } else if (message.event === 'cancel') {
+            const error: unknown = Reflect.get(JSON.parse(message.data) as object, 'error');
+            const code: unknown = typeof error === 'object' && error !== null ? Reflect.get(error, 'code') : undefined;
+            const text: unknown = typeof error === 'object' && error !== null ? Reflect.get(error, 'message') : undefined;
+            if (code === 'Compacted') throw new KvError('Compacted', String(text));
+            // A slow watcher is cancelled with the revision to resume from; resuming is what the loop does.
+          }
+        }
+      } catch (err) {
+        if (err instanceof KvError) throw err;
+        if (aborted()) return;
+      }
+      await pause(failures++, this.endpoints.length);
+    }
+  }
+
+  // Session writes go one at a time, each with the next sequence number; without a session, `fn` runs at once.
+  private write<T>(inSession: boolean, fn: (session: { client: string; seq: string } | undefined) => Promise<T>): Promise<T> {
+    const client = this.sessionClient;
+    if (client === undefined || !inSession) return fn(undefined);
+    const run = this.sessionTail.then(() => fn({ client, seq: String(++this.sessionSeq) }));
+    this.sessionTail = run.catch(() => undefined);
+    return run;
   }
 
   /** The value of a key, or null when it is absent. */
@@ -68,7 +221,7 @@ export class KvClient {
   async del(key: string): Promise<boolean> {
     await this.followLeader();
     try {
-      await this.call('DELETE', kvPath(key), { write: true });
+      await this.write(true, (session) => this.call('DELETE', kvPath(key) + query(session ?? {}), { write: true, retryUnknown: session !== undefined }));
       return true;
     } catch (err) {
       if (err instanceof KvError && err.code === 'KeyNotFound') return false;
@@ -147,7 +300,8 @@ export class KvClient {
     }
   }
 
-  private async call(method: string, path: string, req: { body?: Buffer; json?: unknown; write?: boolean }): Promise<Reply> {
+  // `retryUnknown`: the write is in a session, so an unknown outcome is retried rather than reported.
+  private async call(method: string, path: string, req: { body?: Buffer; json?: unknown; write?: boolean; retryUnknown?: boolean }): Promise<Reply> {
     const deadline = Date.now() + this.timeoutMs;
     let lastError: KvError = new KvError('Unavailable', 'No endpoint answered');
     for (let attempt = 0; Date.now() < deadline; attempt++) {
@@ -158,7 +312,7 @@ export class KvClient {
         reply = await once(endpoint, method, path, req, Math.max(1, deadline - Date.now()));
       } catch (err) {
         const refused = connectionRefused(err);
-        if (req.write === true && !refused) {
+        if (req.write === true && !refused && req.retryUnknown !== true) {
           throw new KvError('OutcomeUnknown', `Lost the connection to ${endpoint} after sending the write (${describe(err)}); it may or may not have been applied`);
         }
         lastError = new KvError('Unavailable', `${endpoint}: ${describe(err)}`);
@@ -170,8 +324,9 @@ export class KvClient {
         return reply;
       }
       const error = replyError(reply);
-      // 503: nothing was proposed (no leader, node stopping); safe to try again elsewhere.
-      if (reply.status === 503) {
+      // 503: nothing was proposed (no leader, node stopping); safe to try again elsewhere. 504 in a session: the
+      // state machine will apply the write at most once whoever receives the retry.
+      if (reply.status === 503 || (reply.status === 504 && req.retryUnknown === true)) {
         lastError = error;
         await pause(attempt, this.endpoints.length);
         continue;
@@ -179,6 +334,32 @@ export class KvClient {
       throw error;
     }
     throw lastError;
+  }
+}
+
+function query(params: Record<string, string>): string {
+  const q = new URLSearchParams(params).toString();
+  return q === '' ? '' : `?${q}`;
+}
+
+/** The messages of a server-sent event stream. */
+async function* sseMessages(body: ReadableStream<Uint8Array>): AsyncGenerator<{ event: string; data: string }> {
+  const decoder = new TextDecoder();
+  let buffered = '';
+  for await (const chunk of body) {
+    buffered += decoder.decode(chunk, { stream: true });
+    let end: number;
+    while ((end = buffered.indexOf('\n\n')) >= 0) {
+      const block = buffered.slice(0, end);
+      buffered = buffered.slice(end + 2);
+      let event = 'message';
+      const data: string[] = [];
+      for (const line of block.split('\n')) {
+        if (line.startsWith('event: ')) event = line.slice(7);
+        else if (line.startsWith('data: ')) data.push(line.slice(6));
+      }
+      if (data.length > 0) yield { event, data: data.join('\n') };
+    }
   }
 }
 
@@ -200,6 +381,7 @@ async function once(endpoint: string, method: string, path: string, req: { body?
   return {
     status: res.status,
     body: bytes,
+    headers: res.headers,
     json: () => JSON.parse(bytes.toString('utf8')) as unknown,
   };
 }

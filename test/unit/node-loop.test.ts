@@ -89,7 +89,7 @@ describe('persist before send', () => {
     expect(synced).toBeGreaterThan(write);
     expect(indexOf(after, /^send MsgAppResp->2$/, write)).toBeGreaterThan(synced);
     await waitFor(() => put.settled, 'the write is applied');
-    expect(put.value).toEqual({ existed: false });
+    expect(put.value).toMatchObject({ existed: false });
     c.stopAll();
   });
 
@@ -113,7 +113,7 @@ describe('persist before send', () => {
 
     disk.finishSyncs();
     await waitFor(() => put.settled, 'the write is applied');
-    expect(put.value).toEqual({ existed: false });
+    expect(put.value).toMatchObject({ existed: false });
     c.stopAll();
   });
   test('a follower forwards a write and a read at once, without waiting for the sync of entries in the same Ready', async () => {
@@ -147,7 +147,7 @@ describe('persist before send', () => {
     disk.holdSyncs = false;
     disk.finishSyncs();
     await waitFor(() => first.settled && second.settled && atFollower.settled && read.settled, 'the writes are applied and the read answered');
-    expect([first.value, second.value, atFollower.value, read.error]).toEqual([{ existed: false }, { existed: false }, { existed: false }, undefined]);
+    expect([first.value, second.value, atFollower.value, read.error]).toMatchObject([{ existed: false }, { existed: false }, { existed: false }, undefined]);
     c.stopAll();
   });
 });
