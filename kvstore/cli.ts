@@ -20,6 +20,7 @@ program
   .description("A replicated key-value store on etcd's Raft design")
   .option('--endpoints <urls>', 'client URLs of members, comma separated', defaultEndpoints)
   .option('--timeout <ms>', 'give up on a command after this long', integer, 10_000)
+  .option('--no-session', 'send writes without a session: a write whose outcome is unknown is then reported, not retried')
   .showHelpAfterError();
 
 program
@@ -269,8 +270,8 @@ program
 
 // Writes go in a session of this invocation, so a write whose outcome is unknown is retried without risk.
 function client(): KvClient {
-  const o = program.opts<{ endpoints: string; timeout: number }>();
-  return new KvClient(o.endpoints.split(','), { timeoutMs: o.timeout, session: true });
+  const o = program.opts<{ endpoints: string; timeout: number; session: boolean }>();
+  return new KvClient(o.endpoints.split(','), { timeoutMs: o.timeout, session: o.session });
 }
 
 function integer(text: string): number {

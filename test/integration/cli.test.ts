@@ -69,6 +69,7 @@ describe('tsraft write retries', () => {
   let url = '';
   let answers: number[] = [];
   let puts = 0;
+  let putURLs: string[] = [];
 
   beforeAll(async () => {
     server = http.createServer((req, res) => {
@@ -78,6 +79,7 @@ describe('tsraft write retries', () => {
         return;
       }
       puts++;
+      putURLs.push(req.url ?? '');
       const status = answers.shift() ?? 201;
       if (status === 0) {
         req.socket.destroy();
@@ -96,6 +98,7 @@ describe('tsraft write retries', () => {
   });
   beforeEach(() => {
     puts = 0;
+    putURLs = [];
   });
 
   test('after a 503 the write is sent again and succeeds', async () => {
@@ -104,17 +107,25 @@ describe('tsraft write retries', () => {
     expect(puts).toBe(2);
   });
 
-  test('after a 504 the write is not sent again and the command says the outcome is unknown', async () => {
+  test('in a session (the default), a write answered 504 or cut off is sent again with the same client and sequence number', async () => {
+    answers = [504, 0, 201];
+    expect(await tsraft(url, 'put', 'k', 'v')).toMatchObject({ code: 0, stdout: 'OK (created)\n' });
+    expect(puts).toBe(3);
+    expect(new Set(putURLs).size).toBe(1);
+    expect(putURLs[0]).toMatch(/^\/kv\/k\?client=[0-9a-f-]+&seq=1$/);
+  });
+
+  test('without a session, after a 504 the write is not sent again and the command says the outcome is unknown', async () => {
     answers = [504, 201];
-    const run = await tsraft(url, 'put', 'k', 'v');
+    const run = await tsraft(url, '--no-session', 'put', 'k', 'v');
     expect(run.code).toBe(1);
     expect(run.stderr).toMatch(/scripted 504 \(OutcomeUnknown\)/);
     expect(puts).toBe(1);
   });
 
-  test('after a connection lost mid-request the write is not sent again', async () => {
+  test('without a session, after a connection lost mid-request the write is not sent again', async () => {
     answers = [0, 201];
-    const run = await tsraft(url, 'put', 'k', 'v');
+    const run = await tsraft(url, '--no-session', 'put', 'k', 'v');
     expect(run.code).toBe(1);
     expect(run.stderr).toMatch(/may or may not have been applied/);
     expect(puts).toBe(1);
