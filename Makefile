@@ -181,3 +181,9 @@ docs: install annotated
 FIG16_ARGS ?=
 paper-fig16: build
 	node dist/bench/fig16/main.js $(FIG16_ARGS)
+
+# Restart with 1 M entries in the WAL or a 100 MiB snapshot, memory with 1 M keys, a member 1 M entries behind
+# (bench/scale.ts; BENCH_ARGS: --entries, --snapshot-mib, --only wal,snapshot,catchup, --serve-timeout-s, --keep).
+# Writes about 1 GiB and runs for many minutes, so it is in neither `make test` nor `make bench`.
+bench-scale: build
+	node dist/bench/scale.js $(BENCH_ARGS)
