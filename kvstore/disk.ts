@@ -70,6 +70,7 @@ export function openDisk(dataDir: string, logger: Logger, options: DiskOptions =
   const wal = Wal.open(walDir(dataDir), walSnapshotOf(snapshot), { ...options, logger });
   try {
     const { metadata, hardState, entries } = wal.readAll();
+    checkReachesCommit(dataDir, snapshot, hardState, entries);
     const storage = new MemoryStorage();
     if (!isEmptySnapshot(snapshot)) storage.applySnapshot(snapshot);
     if (!isEmptyHardState(hardState)) storage.setHardState(hardState);
@@ -83,6 +84,20 @@ export function openDisk(dataDir: string, logger: Logger, options: DiskOptions =
     wal.close();
     throw err;
   }
+}
+
+// The log a restart rebuilds must reach the commit index the WAL recorded: a hard state is written after the entries
+// (or the snapshot marker) it commits, so it never gets ahead of them on its own. It does when the newest snapshot file
+// was damaged and an older one stood in for it: the older snapshot plus the log cannot rebuild a snapshot received
+// from a leader, and starting anyway would forget what this member acknowledged. Refuse, naming the damaged files.
+function checkReachesCommit(dataDir: string, snapshot: Snapshot, hardState: HardState, entries: Entry[]): void {
+  const last = entries.length > 0 ? entries[entries.length - 1].index : snapshot.metadata.index;
+  if (hardState.commit <= last) return;
+  const dir = snapDir(dataDir);
+  const damaged = durableFs().readdirSync(dir).filter((f) => f.includes('.snap.broken')).map((f) => path.join(dir, f));
+  throw new KvError('Corrupt', `Data directory ${dataDir} cannot be recovered: its WAL commits index ${hardState.commit}, ` +
+    `but the newest usable snapshot (index ${snapshot.metadata.index}) and the log after it reach only index ${last}` +
+    (damaged.length > 0 ? `; damaged snapshot files: ${damaged.join(', ')}` : ''));
 }
 
 // The newest snapshot file the WAL has a marker for; none at all (a young member) means starting from the empty one.
