@@ -10,7 +10,7 @@ import { KvClient } from './client';
 import { KvError } from './errors';
 import { parseTxn } from './txn';
 import { LogLevel, configureColour, nodeLogger } from './logger';
-import { serve } from './serve';
+import { serve, serveDefaults } from './serve';
 
 const defaultEndpoints = 'http://127.0.0.1:2379,http://127.0.0.1:12379,http://127.0.0.1:22379';
 
@@ -35,14 +35,14 @@ program
   .option('--initial-cluster <list>', 'start a new cluster: 1=http://127.0.0.1:2380,2=...')
   .option('--join <url>', 'client URL(s) of a running member: ask to be added, then start')
   .option('--cluster-id <hex>', 'cluster ID (default: a hash of the initial cluster)')
-  .option('--tick-ms <n>', 'milliseconds per Raft tick', integer, 100)
-  .option('--election-ticks <n>', 'ticks without a leader before an election', integer, 10)
-  .option('--heartbeat-ticks <n>', 'ticks between leader heartbeats', integer, 1)
-  .option('--snapshot-count <n>', 'applied entries between snapshots', integer, 10_000)
-  .option('--snapshot-catchup <n>', 'entries kept behind a snapshot for slow followers', integer, 5_000)
-  .option('--max-key-bytes <n>', 'longest key', integer, 4096)
-  .option('--max-value-bytes <n>', 'largest value', integer, 1024 * 1024)
-  .option('--request-timeout-ms <n>', 'how long a write or read may wait', integer, 5_000)
+  .option('--tick-ms <n>', 'milliseconds per Raft tick', integer, serveDefaults.tickMs)
+  .option('--election-ticks <n>', 'ticks without a leader before an election', integer, serveDefaults.electionTicks)
+  .option('--heartbeat-ticks <n>', 'ticks between leader heartbeats', integer, serveDefaults.heartbeatTicks)
+  .option('--snapshot-count <n>', 'applied entries between snapshots', integer, serveDefaults.snapshotCount)
+  .option('--snapshot-catchup <n>', 'entries kept behind a snapshot for slow followers', integer, serveDefaults.snapshotCatchup)
+  .option('--max-key-bytes <n>', 'longest key', integer, serveDefaults.maxKeyBytes)
+  .option('--max-value-bytes <n>', 'largest value', integer, serveDefaults.maxValueBytes)
+  .option('--request-timeout-ms <n>', 'how long a write or read may wait', integer, serveDefaults.requestTimeoutMs)
   .addOption(new Option('--log-level <level>', 'least severe level printed').choices(['debug', 'info', 'warning', 'error']).default('info'))
   .action(async (o: Record<string, unknown>) => {
     configureColour();
