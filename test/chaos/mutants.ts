@@ -29,10 +29,10 @@ export const mutations: Record<string, Mutation> = {
     families: ['partition-leader', 'partition-minority', 'kill-leader'],
   },
   'ack-before-fsync': {
-    description: 'the Ready loop skips its fsyncs: answers and acknowledgements leave while the data is only in the page cache',
+    description: 'the Ready loop defers its fsyncs by a second: answers and acknowledgements leave while the data is only in the page cache',
     file: 'kvstore/loop.js',
     find: 'await this.parts.persistence.sync();',
-    replace: 'await Promise.resolve();',
+    replace: 'setTimeout(() => void this.parts.persistence.sync().catch(() => undefined), 1000);',
     families: ['power-loss'],
   },
   'leader-ignores-higher-term': {
