@@ -145,6 +145,10 @@ export class RaftNode {
       applied: start.snapshot.metadata.index,
       maxSizePerMsg: 1024 * 1024,
       maxInflightMsgs: 256,
+      // A follower far behind would otherwise be sent 256 appends of 1 MiB in one Ready: encoding and writing them
+      // holds the leader's only thread for seconds, long enough for every peer stream to miss its keepalives. Bytes
+      // in flight are capped instead; small entries never reach the cap, so the write path is unchanged.
+      maxInflightBytes: 8 * 1024 * 1024,
       maxUncommittedEntriesSize: 1 << 30,
       checkQuorum: true,
       preVote: true,
