@@ -383,17 +383,18 @@ export class FaultFs implements DurableFs {
 
   private fileImage(node: FileNode, report: CrashReport, live: Map<Node, string>): Buffer {
     const where = live.get(node);
-    let content: Buffer;
-    if (where !== undefined) content = fs.readFileSync(where);
-    else if (node.grave !== null) content = readWhole(node.grave);
-    else content = Buffer.alloc(0);
-    for (let i = node.pending.length - 1; i >= 0; i--) content = undo(content, node.pending[i]);
+    let initial: Buffer;
+    if (where !== undefined) initial = fs.readFileSync(where);
+    else if (node.grave !== null) initial = readWhole(node.grave);
+    else initial = Buffer.alloc(0);
+    const content = new Content(initial);
+    for (let i = node.pending.length - 1; i >= 0; i--) undo(content, node.pending[i]);
     report.unsyncedFileChanges += node.pending.length;
     for (const [change, torn] of this.chooseFileChanges(node.pending)) {
-      content = redo(content, change, torn);
+      redo(content, change, torn);
       report.keptFileChanges++;
     }
-    return content;
+    return content.bytes();
   }
 
   // None, all, or a random prefix of a directory's changes: metadata reaches a journal in order.
@@ -597,38 +598,57 @@ function writeImage(dir: string, image: Image): void {
   }
 }
 
-function resized(content: Buffer, len: number): Buffer {
-  if (len === content.length) return content;
-  if (len < content.length) return content.subarray(0, len);
-  const out = Buffer.alloc(len);
-  content.copy(out);
-  return out;
+/**
+ * A file's bytes while a crash rolls them back and forward: one buffer changed in place (grown by doubling) and a
+ * length, so thousands of unsynced writes to a large segment cost their own bytes, not a copy of the file each.
+ */
+class Content {
+  private buf: Buffer;
+  private len: number;
+
+  constructor(initial: Buffer) {
+    this.buf = initial;
+    this.len = initial.length;
+  }
+
+  /** Sets the length; bytes that come into the file by growing it read as zeros. */
+  resize(len: number): void {
+    if (len > this.buf.length) {
+      const next = Buffer.alloc(Math.max(len, this.buf.length * 2));
+      this.buf.copy(next, 0, 0, this.len);
+      this.buf = next;
+    } else if (len > this.len) {
+      this.buf.fill(0, this.len, len);
+    }
+    this.len = len;
+  }
+
+  put(data: Buffer, at: number): void {
+    if (at + data.length > this.len) this.resize(at + data.length);
+    data.copy(this.buf, at);
+  }
+
+  bytes(): Buffer {
+    return this.buf.subarray(0, this.len);
+  }
 }
 
-function undo(content: Buffer, c: FileChange): Buffer {
+function undo(content: Content, c: FileChange): void {
   if (c.t === 'write') {
-    const out = Buffer.from(content);
-    c.before.copy(out, c.pos);
-    return resized(out, c.oldSize);
+    content.put(c.before, c.pos);
+    content.resize(c.oldSize);
+  } else if (c.t === 'truncate' && c.len < c.oldSize) {
+    content.resize(c.oldSize);
+    content.put(c.before, c.len);
+  } else {
+    content.resize(c.oldSize);
   }
-  if (c.t === 'truncate' && c.len < c.oldSize) {
-    const out = resized(content, c.oldSize);
-    const copy = Buffer.from(out);
-    c.before.copy(copy, c.len);
-    return copy;
-  }
-  return resized(content, c.oldSize);
 }
 
-function redo(content: Buffer, c: FileChange, torn: number | null): Buffer {
-  if (c.t === 'write') {
-    const data = torn === null ? c.data : c.data.subarray(0, torn);
-    const out = Buffer.from(resized(content, Math.max(content.length, c.pos + data.length)));
-    data.copy(out, c.pos);
-    return out;
-  }
-  if (c.t === 'truncate') return resized(content, c.len);
-  return resized(content, Math.max(content.length, c.len));
+function redo(content: Content, c: FileChange, torn: number | null): void {
+  if (c.t === 'write') content.put(torn === null ? c.data : c.data.subarray(0, torn), c.pos);
+  else if (c.t === 'truncate') content.resize(c.len);
+  else content.resize(Math.max(content.bytes().length, c.len));
 }
 
 function readAt(file: string, pos: number, len: number): Buffer {
