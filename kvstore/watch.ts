@@ -66,6 +66,7 @@ export function streamWatch(kv: KvStore, spec: WatchSpec, req: http.IncomingMess
     done = true;
     unsubscribe();
     clearInterval(keepalive);
+    clearInterval(drainCheck);
   };
   const cancel = (code: string, message: string, extra: Record<string, number> = {}): void => {
     if (done) return;
@@ -77,7 +78,9 @@ export function streamWatch(kv: KvStore, spec: WatchSpec, req: http.IncomingMess
     while (!done && next <= kv.revision) {
       if (waitingForDrain || res.writableLength > limits.maxBufferedBytes) {
         waitingForDrain = true;
-        if (kv.revision - next >= limits.maxLagRevisions) {
+        if (next < kv.compactRevision) {
+          cancel('Compacted', `Revision ${next} was compacted while the watcher was behind; the oldest revision available is ${kv.compactRevision}`, { compactRevision: kv.compactRevision });
+        } else if (kv.revision - next >= limits.maxLagRevisions) {
           cancel('SlowWatcher', `The watcher fell ${kv.revision - next} revisions behind with a full buffer; resume from revision ${next}`, { resumeRevision: next });
         }
         return;
@@ -128,10 +131,14 @@ export function streamWatch(kv: KvStore, spec: WatchSpec, req: http.IncomingMess
     });
   });
   const keepalive = setInterval(() => res.write(': keepalive\n\n'), limits.keepaliveMs);
-  res.on('drain', () => {
+  const resumeIfDrained = (): void => {
+    if (!waitingForDrain || done || res.writableLength > 0) return;
     waitingForDrain = false;
     pump();
-  });
+  };
+  res.on('drain', resumeIfDrained);
+  // 'drain' follows only a write that returned false; a buffer found full by its length is checked again here.
+  const drainCheck = setInterval(resumeIfDrained, 100);
   req.on('close', finish);
   res.on('close', finish);
   pump();
