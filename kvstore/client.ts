@@ -239,6 +239,17 @@ export class KvClient {
     return kvs.map((kv: unknown) => ({ key: String(Reflect.get(kv as object, 'key')), value: String(Reflect.get(kv as object, 'value')) }));
   }
 
+  /**
+   * The keys under a prefix with their revisions, in key order, and the store's revision they were read at: a
+   * watch from `revision + 1` continues exactly where this read leaves off.
+   */
+  async listWithRevisions(prefix: string, opts: { limit?: number; serializable?: boolean } = {}): Promise<{ kvs: KeyValueJSON[]; revision: number }> {
+    const q = new URLSearchParams({ prefix });
+    if (opts.limit !== undefined) q.set('limit', String(opts.limit));
+    if (opts.serializable === true) q.set('consistency', 'serializable');
+    return (await this.call('GET', `/kv?${q.toString()}`, {})).json() as { kvs: KeyValueJSON[]; revision: number };
+  }
+
   async members(): Promise<MemberList> {
     return (await this.call('GET', '/members', {})).json() as MemberList;
   }

@@ -76,7 +76,7 @@ describe('the packed package', () => {
     const [info] = JSON.parse(packed.stdout) as { filename: string; files: { path: string }[] }[];
     if (info === undefined) throw new Error(`npm pack printed no package: ${packed.stdout}`);
     const files = info.files.map((f) => f.path);
-    expect(files).toEqual(expect.arrayContaining(['package.json', 'dist/raft/index.d.ts', 'dist/kvstore/cli.js', 'kvstore/dashboard/static/index.html']));
+    expect(files).toEqual(expect.arrayContaining(['package.json', 'dist/raft/index.d.ts', 'dist/kvstore/cli.js', 'dist/kvstore/recipes/index.d.ts', 'kvstore/dashboard/static/index.html']));
     expect(files.filter((f) => /(^|\/)test\/|\.test\.|^docs\/|^bench\/|\.png$|\.ts$(?<!\.d\.ts)/.test(f))).toEqual([]);
 
     const app = path.join(work, 'app');
