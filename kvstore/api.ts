@@ -11,6 +11,9 @@ import { isUtf8 } from 'node:buffer';
 import { CommandOp, SessionId, encodeCompactValue, encodeTxnValue, parseSession } from './command';
 import { KvError } from './errors';
 import { ApplyResult, keyValueJSON } from './kv';
+import { LeaseApi } from './lease-api';
+import { Lessor } from './lessor';
+import { parseLeaseId } from './lease';
 import { revisionHeaders } from './hotpath';
 import { Txn, parseTxn } from './txn';
 import { checkWatchStart, streamWatch, watchStart } from './watch';
@@ -25,6 +28,10 @@ export interface ApiOptions {
   maxKeyBytes: number;
   maxValueBytes: number;
   maxListLimit: number;
+  /** The member's lease clock (kvstore/lessor.ts). */
+  lessor: Lessor;
+  /** How long a lease request forwarded to the leader may take. */
+  forwardTimeoutMs: number;
 }
 
 /** The express app of the client port, serving `node`. */
@@ -80,15 +87,19 @@ export function clientApp(node: RaftNode, opts: ApiOptions): express.Express {
     const value = Buffer.isBuffer(body) ? body : Buffer.alloc(0);
     const session = sessionQuery(req);
     const ifAbsent = flagQuery(req, 'ifAbsent');
-    if (session === undefined && !ifAbsent) {
+    const leaseText = stringQuery(req, 'lease');
+    const lease = leaseText === undefined ? 0 : parseLeaseId(leaseText, 'Query parameter lease', true);
+    if (session === undefined && !ifAbsent && lease === 0) {
       const result = await node.propose(CommandOp.Put, key, value);
       res.status(result.existed ? 200 : 201).json({ key, created: !result.existed, revision: result.revision });
       return;
     }
-    // A session write or a create-if-absent is a one-operation transaction (values in transactions are text).
-    if (!isUtf8(value)) throw new KvError('BadRequest', 'The value of a session write or a create-if-absent must be UTF-8 text');
+    // A session write, a create-if-absent or a put with a lease is a one-operation transaction (values in
+    // transactions are text).
+    if (!isUtf8(value)) throw new KvError('BadRequest', 'The value of a session write, a create-if-absent or a put with a lease must be UTF-8 text');
     const compares: Txn['compares'] = ifAbsent ? [{ key, target: 'createRevision', op: '=', value: 0 }] : [];
-    const result = await proposeTxn(node, { compares, success: [{ op: 'put', key, value: value.toString('utf8') }], failure: [] }, session);
+    const put = { op: 'put' as const, key, value: value.toString('utf8'), ...(lease === 0 ? {} : { lease }) };
+    const result = await proposeTxn(node, { compares, success: [put], failure: [] }, session);
     if (result.txn?.succeeded === false) throw new KvError('KeyExists', `Key "${key}" already exists`);
     res.status(result.existed ? 200 : 201).json({ key, created: !result.existed, revision: result.revision, ...duplicateField(result) });
   });
@@ -146,6 +157,19 @@ export function clientApp(node: RaftNode, opts: ApiOptions): express.Express {
     }
     streamWatch(node.kv, key !== undefined ? { key, startRevision } : { prefix, startRevision }, req, res);
   });
+
+  // Leases: kvstore/lease-api.ts.
+  const leases = new LeaseApi(node, opts.lessor, opts.forwardTimeoutMs);
+  app.post('/lease/grant', json, async (req, res) => {
+    const body = objectBody(req);
+    res.json(await leases.grant(body, parseSession(Reflect.get(body, 'session'))));
+  });
+  app.post('/lease/:id/keepalive', (req, res) => leases.keepAlive(req, res));
+  app.get('/lease/:id', (req, res) => leases.timeToLive(req, res));
+  app.delete('/lease/:id', async (req, res) => {
+    res.json(await leases.revoke(req.params.id, sessionQuery(req)));
+  });
+  app.get('/leases', (req, res) => leases.list(req, res));
 
   app.get('/members', (_req, res) => {
     res.json({ clusterId: opts.clusterId, leader: node.leaderId, members: node.members.list() });
@@ -215,6 +239,10 @@ export function clientApp(node: RaftNode, opts: ApiOptions): express.Express {
 
   app.all('/txn', methodNotAllowed('POST'));
   app.all('/compact', methodNotAllowed('POST'));
+  app.all('/lease/grant', methodNotAllowed('POST'));
+  app.all('/lease/:id/keepalive', methodNotAllowed('POST'));
+  app.all('/lease/:id', methodNotAllowed('GET, DELETE'));
+  app.all('/leases', methodNotAllowed('GET'));
   app.all('/kv', methodNotAllowed('GET'));
   app.all('/kv/:key', methodNotAllowed('GET, PUT, DELETE'));
   app.use((req: Request) => {

@@ -90,7 +90,7 @@ export class KvApplier {
     if (e.index <= this.appliedIndex) return;
     switch (e.type) {
       case EntryType.EntryNormal:
-        if (e.data.length > 0) this.applyCommand(decodeCommand(e.data));
+        if (e.data.length > 0) this.applyCommand(decodeCommand(e.data), e.term);
         break;
       // Both encodings take one path: a ConfChange is a single-step ConfChangeV2 (raft/confchange/convert.ts).
       case EntryType.EntryConfChange:
@@ -109,11 +109,13 @@ export class KvApplier {
     return encodeSnapshotData(this.kv, this.members);
   }
 
-  private applyCommand(cmd: Command): void {
+  // The entry's term goes with the command: a lease revoke decided by a leader counts only from that leader's own
+  // entries (kvstore/kv.ts).
+  private applyCommand(cmd: Command, term: number): void {
     const result =
       cmd.op === CommandOp.PublishClientURL
         ? { existed: this.members.setClientURL(Number(cmd.key), Buffer.from(cmd.value).toString('utf8')), revision: this.kv.revision }
-        : this.kv.apply(cmd);
+        : this.kv.apply(cmd, term);
     this.listener.commandApplied(cmd, result);
   }
 

@@ -78,9 +78,10 @@ program
   .command('put <key> <value>')
   .description('store a value (use - to read it from standard input); retried safely in a session')
   .option('--if-absent', 'create the key only if it does not exist (fails with KeyExists otherwise)')
-  .action(async (key: string, value: string, o: { ifAbsent?: boolean }) => {
+  .option('--lease <id>', 'attach the key to this lease (it is deleted when the lease expires or is revoked)', integer)
+  .action(async (key: string, value: string, o: { ifAbsent?: boolean; lease?: number }) => {
     const bytes = value === '-' ? await readStdin() : Buffer.from(value, 'utf8');
-    const { created } = await client().put(key, bytes, { ifAbsent: o.ifAbsent === true });
+    const { created } = await client().put(key, bytes, { ifAbsent: o.ifAbsent === true, ...(o.lease === undefined ? {} : { lease: o.lease }) });
     console.log(created ? 'OK (created)' : 'OK');
   });
 
@@ -209,6 +210,55 @@ member
   .action(async (id: string) => {
     await client().promoteMember(integer(id));
     console.log(`promoted member ${id}`);
+  });
+
+const lease = program.command('lease').description('leases: keys that go away when their holder stops renewing (docs/leases.md)');
+lease
+  .command('grant <ttl>')
+  .description('grant a lease of <ttl> seconds (raised to the cluster minimum); prints its ID and TTL')
+  .option('--id <n>', 'the lease ID to use (default: chosen by the cluster)', integer)
+  .action(async (ttl: string, o: { id?: number }) => {
+    const granted = await client().grantLease(integer(ttl), o.id === undefined ? {} : { id: o.id });
+    console.log(`lease ${granted.id} granted with TTL ${granted.ttl}s`);
+  });
+lease
+  .command('keepalive <id>')
+  .description('keep a lease alive, printing each renewal, until interrupted (Ctrl-C) or the lease is lost')
+  .action(async (id: string) => {
+    const kv = client();
+    const leaseId = integer(id);
+    for (;;) {
+      const sentAt = performance.now();
+      const { ttl } = await kv.keepAliveOnce(leaseId);
+      console.log(`lease ${leaseId} keepalive: TTL ${ttl}s`);
+      await new Promise((resolve) => setTimeout(resolve, Math.max(0, (ttl * 1000) / 3 - (performance.now() - sentAt))));
+    }
+  });
+lease
+  .command('revoke <id>')
+  .description('revoke a lease: its keys are deleted in one revision')
+  .action(async (id: string) => {
+    const { revision } = await client().revokeLease(integer(id));
+    console.log(`lease ${id} revoked at revision ${revision}`);
+  });
+lease
+  .command('ttl <id>')
+  .description("show a lease's granted TTL, seconds left (the leader's view) and attached keys")
+  .option('--json', 'print the raw JSON')
+  .action(async (id: string, o: { json?: boolean }) => {
+    const t = await client().leaseTimeToLive(integer(id));
+    if (o.json === true) {
+      console.log(JSON.stringify(t));
+      return;
+    }
+    console.log(`lease ${t.id} granted TTL ${t.grantedTtl}s, remaining ${t.ttl}s, ${t.keys.length} key${t.keys.length === 1 ? '' : 's'}`);
+    for (const key of t.keys) console.log(`  ${key}`);
+  });
+lease
+  .command('list')
+  .description('list every lease with its seconds left')
+  .action(async () => {
+    for (const l of await client().leases()) console.log(`${l.id}	remaining ${l.ttl}s	granted ${l.grantedTtl}s`);
   });
 
 program

@@ -45,6 +45,26 @@ export interface WatchOptions {
   signal?: AbortSignal;
 }
 
+/** A lease kept alive in the background by `keepAlive`. */
+export interface LeaseKeepAlive {
+  /** Stops sending keepalives (the lease is not revoked: it expires after its TTL unless revoked). */
+  stop(): void;
+  /**
+   * Resolves once the lease is lost: with code LeaseNotFound when the cluster answered that it is gone (revoked,
+   * or expired on the leader), or with the last failure's code when no keepalive succeeded before the lease's time
+   * ran out as counted from the sending of the last successful one. Never resolves after `stop()`.
+   */
+  readonly lost: Promise<KvError>;
+}
+
+/** What `leaseTimeToLive` returns: the TTL granted, the seconds left as the leader sees them, the attached keys. */
+export interface LeaseTimeToLive {
+  id: number;
+  grantedTtl: number;
+  ttl: number;
+  keys: string[];
+}
+
 /** What `members()` returns. */
 export interface MemberList {
   clusterId: string;
@@ -62,7 +82,7 @@ interface Reply {
 const knownCodes: readonly KvErrorCode[] = [
   'KeyEmpty', 'KeyTooLong', 'ValueTooLarge', 'BadRequest', 'KeyNotFound', 'MemberNotFound', 'RouteNotFound',
   'MethodNotAllowed', 'NoLeader', 'Unavailable', 'OutcomeUnknown', 'Stopped', 'Corrupt', 'Internal', 'Compacted',
-  'FutureRevision', 'SessionStale', 'KeyExists',
+  'FutureRevision', 'SessionStale', 'KeyExists', 'LeaseNotFound', 'LeaseExists',
 ];
 
 /** A client of the HTTP API over several endpoints (see the top of this file for its retry rules). */
@@ -83,12 +103,18 @@ export class KvClient {
     this.sessionClient = opts.session === true ? crypto.randomUUID() : opts.session === false ? undefined : opts.session;
   }
 
-  /** Stores a value; resolves with whether the key was created and the revision of the write. */
-  async put(key: string, value: Uint8Array | string, opts: { ifAbsent?: boolean } = {}): Promise<{ created: boolean; revision: number }> {
+  /**
+   * Stores a value; resolves with whether the key was created and the revision of the write. With `lease` the key
+   * is attached to that lease (its value must then be UTF-8 text); without, a key attached to one is detached.
+   */
+  async put(key: string, value: Uint8Array | string, opts: { ifAbsent?: boolean; lease?: number } = {}): Promise<{ created: boolean; revision: number }> {
     await this.followLeader();
     const body = typeof value === 'string' ? Buffer.from(value, 'utf8') : Buffer.from(value);
+    const q: Record<string, string> = {};
+    if (opts.ifAbsent === true) q.ifAbsent = 'true';
+    if (opts.lease !== undefined && opts.lease !== 0) q.lease = String(opts.lease);
     // Session writes are transactions, whose values are text: a binary value goes without the session.
-    const reply = await this.write(isUtf8(body), (session) => this.call('PUT', kvPath(key) + query({ ...session, ...(opts.ifAbsent === true ? { ifAbsent: 'true' } : {}) }), { body, write: true, retryUnknown: session !== undefined }));
+    const reply = await this.write(isUtf8(body), (session) => this.call('PUT', kvPath(key) + query({ ...session, ...q }), { body, write: true, retryUnknown: session !== undefined }));
     return { created: reply.status === 201, revision: Number(Reflect.get(reply.json() as object, 'revision')) };
   }
 
@@ -106,6 +132,7 @@ export class KvClient {
         createRevision: header('x-tsraft-create-revision'),
         modRevision: header('x-tsraft-mod-revision'),
         version: header('x-tsraft-version'),
+        lease: header('x-tsraft-lease'),
       };
     } catch (err) {
       if (err instanceof KvError && err.code === 'KeyNotFound') return null;
@@ -133,6 +160,95 @@ export class KvClient {
     });
     const got = r.results[0];
     return { swapped: r.succeeded, revision: r.revision, current: !r.succeeded && got !== undefined && got.op === 'get' ? got.kv : null };
+  }
+
+  // ## Leases (docs/leases.md)
+
+  /** Grants a lease of at least `ttlSeconds` (the cluster may raise it to its minimum); resolves with its ID and TTL. */
+  async grantLease(ttlSeconds: number, opts: { id?: number } = {}): Promise<{ id: number; ttl: number }> {
+    await this.followLeader();
+    const grant = { ttl: ttlSeconds, ...(opts.id === undefined ? {} : { id: opts.id }) };
+    const reply = await this.write(true, (session) =>
+      this.call('POST', '/lease/grant', { json: session === undefined ? grant : { ...grant, session: { client: session.client, seq: Number(session.seq) } }, write: true, retryUnknown: session !== undefined }),
+    );
+    const body = reply.json() as { id: number; ttl: number };
+    return { id: body.id, ttl: body.ttl };
+  }
+
+  /** Renews a lease once, through whichever member answers; rejects with KvError('LeaseNotFound') when it is gone. */
+  async keepAliveOnce(id: number): Promise<{ id: number; ttl: number }> {
+    return this.renewLease(id, this.timeoutMs);
+  }
+
+  /**
+   * Keeps a lease alive until stopped (or `signal` aborts): a keepalive every third of its TTL, retried on failure
+   * until the lease's time runs out. `lost` says when it is gone (see LeaseKeepAlive).
+   */
+  keepAlive(id: number, opts: { signal?: AbortSignal } = {}): LeaseKeepAlive {
+    let stopped = false;
+    let timer: NodeJS.Timeout | undefined;
+    let reportLost: (err: KvError) => void = () => undefined;
+    const lost = new Promise<KvError>((resolve) => {
+      reportLost = resolve;
+    });
+    // Counted from the sending of the last keepalive that succeeded, so the client's view of the lease never
+    // outlasts the leader's. Before the first answer nothing is known; the first keepalive gets the call budget.
+    let validUntil = performance.now() + this.timeoutMs;
+    const stop = (): void => {
+      stopped = true;
+      if (timer !== undefined) clearTimeout(timer);
+      opts.signal?.removeEventListener('abort', stop);
+    };
+    const beat = async (): Promise<void> => {
+      if (stopped) return;
+      const sentAt = performance.now();
+      try {
+        const { ttl } = await this.renewLease(id, Math.max(1, Math.min(this.timeoutMs, validUntil - sentAt)));
+        if (stopped) return;
+        validUntil = sentAt + ttl * 1000;
+        timer = setTimeout(() => void beat(), (ttl * 1000) / 3);
+      } catch (err) {
+        if (stopped) return;
+        const error = err instanceof KvError ? err : new KvError('Unavailable', describe(err));
+        const left = validUntil - performance.now();
+        if (error.code === 'LeaseNotFound' || left <= 0) {
+          stop();
+          reportLost(error.code === 'LeaseNotFound' ? error : new KvError(error.code, `Lease ${id} could not be renewed before it expired: ${error.message}`));
+          return;
+        }
+        timer = setTimeout(() => void beat(), Math.min(500, left / 4));
+      }
+    };
+    if (opts.signal?.aborted === true) stopped = true;
+    else {
+      opts.signal?.addEventListener('abort', stop);
+      void beat();
+    }
+    return { stop, lost };
+  }
+
+  /** Revokes a lease: its keys are deleted in one revision. Rejects with KvError('LeaseNotFound') when it is gone. */
+  async revokeLease(id: number): Promise<{ revision: number }> {
+    await this.followLeader();
+    const reply = await this.write(true, (session) => this.call('DELETE', `/lease/${leaseIdText(id)}${query(session ?? {})}`, { write: true, retryUnknown: session !== undefined }));
+    return { revision: Number(Reflect.get(reply.json() as object, 'revision')) };
+  }
+
+  /** A lease's granted TTL, seconds left (as the leader sees them) and attached keys. */
+  async leaseTimeToLive(id: number): Promise<LeaseTimeToLive> {
+    return (await this.call('GET', `/lease/${leaseIdText(id)}`, {})).json() as LeaseTimeToLive;
+  }
+
+  /** Every lease, with its seconds left and granted TTL. */
+  async leases(): Promise<{ id: number; ttl: number; grantedTtl: number }[]> {
+    const body = (await this.call('GET', '/leases', {})).json() as { leases: { id: number; ttl: number; grantedTtl: number }[] };
+    return body.leases;
+  }
+
+  // A keepalive is no log entry: resending it is harmless, so every failure is retried within `timeoutMs`.
+  private async renewLease(id: number, timeoutMs: number): Promise<{ id: number; ttl: number }> {
+    const body = (await this.call('POST', `/lease/${leaseIdText(id)}/keepalive`, { timeoutMs })).json() as { id: number; ttl: number };
+    return { id: body.id, ttl: body.ttl };
   }
 
   /** Forgets the history below `revision`. */
@@ -312,8 +428,8 @@ export class KvClient {
   }
 
   // `retryUnknown`: the write is in a session, so an unknown outcome is retried rather than reported.
-  private async call(method: string, path: string, req: { body?: Buffer; json?: unknown; write?: boolean; retryUnknown?: boolean }): Promise<Reply> {
-    const deadline = Date.now() + this.timeoutMs;
+  private async call(method: string, path: string, req: { body?: Buffer; json?: unknown; write?: boolean; retryUnknown?: boolean; timeoutMs?: number }): Promise<Reply> {
+    const deadline = Date.now() + (req.timeoutMs ?? this.timeoutMs);
     let lastError: KvError = new KvError('Unavailable', 'No endpoint answered');
     for (let attempt = 0; Date.now() < deadline; attempt++) {
       const index = (this.preferred + attempt) % this.endpoints.length;
@@ -372,6 +488,12 @@ async function* sseMessages(body: ReadableStream<Uint8Array>): AsyncGenerator<{ 
       if (data.length > 0) yield { event, data: data.join('\n') };
     }
   }
+}
+
+// An ID that is not a whole number would reach the server as a path it refuses anyway; refused here, it never leaves.
+function leaseIdText(id: number): string {
+  if (!Number.isSafeInteger(id) || id < 1) throw new KvError('BadRequest', `Lease ID must be a positive integer, not ${String(id)}`);
+  return String(id);
 }
 
 function kvPath(key: string): string {

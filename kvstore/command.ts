@@ -11,9 +11,13 @@
 // made after it.
 //
 // A transaction and a compaction carry JSON in the value (their key is empty): `{ "txn": {...}, "session":
-// { "client", "seq" } }` (kvstore/txn.ts; the session is optional) and `{ "revision": n }`.
+// { "client", "seq" } }` (kvstore/txn.ts; the session is optional) and `{ "revision": n }`. So do the lease
+// commands: `{ "id", "ttl", "session"? }` grants (id 0: the state machine chooses) and `{ "id", "expiredInTerm"?,
+// "session"? }` revokes, where `expiredInTerm` marks a revoke the leader of that term proposed because the lease
+// expired (kvstore/lessor.ts).
 
 import { KvError } from './errors';
+import { parseLeaseId, parseLeaseTtl } from './lease';
 import { Txn, parseTxn } from './txn';
 
 /** What a command does. */
@@ -26,6 +30,10 @@ export enum CommandOp {
   Txn = 4,
   /** Forget the history below a revision. */
   Compact = 5,
+  /** Grant a lease (kvstore/lease.ts). */
+  LeaseGrant = 6,
+  /** Revoke a lease: delete its keys in one revision, then forget it. */
+  LeaseRevoke = 7,
 }
 
 /** A client's name for one of its writes: the state machine applies each (client, seq) once. */
@@ -81,6 +89,58 @@ export function decodeCompactValue(value: Uint8Array): number | KvError {
   return new KvError('BadRequest', 'Compact command has no revision');
 }
 
+/** The value of a LeaseGrant command: `id` 0 lets the state machine choose. */
+export interface LeaseGrantValue {
+  id: number;
+  ttl: number;
+  session?: SessionId;
+}
+
+/** The value of a LeaseRevoke command; `expiredInTerm` is set when the leader of that term found it expired. */
+export interface LeaseRevokeValue {
+  id: number;
+  expiredInTerm?: number;
+  session?: SessionId;
+}
+
+export function encodeLeaseValue(value: LeaseGrantValue | LeaseRevokeValue): Buffer {
+  return Buffer.from(JSON.stringify(value), 'utf8');
+}
+
+/** The grant in a LeaseGrant command's value, or the error that refuses it. */
+export function decodeLeaseGrantValue(value: Uint8Array): LeaseGrantValue | KvError {
+  return decodeJSONValue(value, 'Lease grant', (body) => {
+    const id = parseLeaseId(Reflect.get(body, 'id') ?? 0, 'Field id', true);
+    const ttl = parseLeaseTtl(Reflect.get(body, 'ttl'));
+    const session = parseSession(Reflect.get(body, 'session'));
+    return session === undefined ? { id, ttl } : { id, ttl, session };
+  });
+}
+
+/** The revoke in a LeaseRevoke command's value, or the error that refuses it. */
+export function decodeLeaseRevokeValue(value: Uint8Array): LeaseRevokeValue | KvError {
+  return decodeJSONValue(value, 'Lease revoke', (body) => {
+    const id = parseLeaseId(Reflect.get(body, 'id'), 'Field id', false);
+    const term: unknown = Reflect.get(body, 'expiredInTerm');
+    if (term !== undefined && (typeof term !== 'number' || !Number.isSafeInteger(term) || term < 1)) {
+      throw new KvError('BadRequest', 'Field expiredInTerm must be a positive integer');
+    }
+    const session = parseSession(Reflect.get(body, 'session'));
+    return { id, ...(term === undefined ? {} : { expiredInTerm: term }), ...(session === undefined ? {} : { session }) };
+  });
+}
+
+function decodeJSONValue<T>(value: Uint8Array, what: string, parse: (body: object) => T): T | KvError {
+  try {
+    const body: unknown = JSON.parse(Buffer.from(value).toString('utf8'));
+    if (typeof body !== 'object' || body === null) return new KvError('BadRequest', `${what} command is not a JSON object`);
+    return parse(body);
+  } catch (err) {
+    if (err instanceof KvError) return err;
+    return new KvError('BadRequest', `${what} command is not JSON`);
+  }
+}
+
 /** A write to apply to the key-value map. */
 export interface Command {
   op: CommandOp;
@@ -115,7 +175,7 @@ export function decodeCommand(data: Uint8Array): Command {
     throw new KvError('Corrupt', `Command of ${buf.length} bytes is shorter than its ${headerSize}-byte header`);
   }
   const op = buf.readUInt8(0);
-  if (op < CommandOp.Put || op > CommandOp.Compact) {
+  if (op < CommandOp.Put || op > CommandOp.LeaseRevoke) {
     throw new KvError('Corrupt', `Command has unknown operation ${op}`);
   }
   const keyLength = buf.readUInt32BE(11);

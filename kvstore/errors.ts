@@ -23,7 +23,9 @@ export type KvErrorCode =
   | 'Compacted'
   | 'FutureRevision'
   | 'SessionStale'
-  | 'KeyExists';
+  | 'KeyExists'
+  | 'LeaseNotFound'
+  | 'LeaseExists';
 
 const statusOf: Record<KvErrorCode, number> = {
   KeyEmpty: 400,
@@ -44,6 +46,8 @@ const statusOf: Record<KvErrorCode, number> = {
   FutureRevision: 400,
   SessionStale: 409,
   KeyExists: 409,
+  LeaseNotFound: 404,
+  LeaseExists: 409,
 };
 
 /** A failure of the key-value service, carrying the HTTP status the API answers with. */

@@ -99,6 +99,7 @@ export function revisionHeaders(storeRevision: number, kv: KeyMeta): Record<stri
     'x-tsraft-create-revision': String(kv.createRevision),
     'x-tsraft-mod-revision': String(kv.modRevision),
     'x-tsraft-version': String(kv.version),
+    'x-tsraft-lease': String(kv.lease),
   };
 }
 

@@ -28,10 +28,21 @@
 // answers a repeat with that answer instead of applying it again. A session expires when `sessionExpiryRevisions`
 // revisions pass without it being used, or when it is the least recently used of more than `maxSessions`: again
 // rules of the log, never of a clock.
+//
+// ## Leases
+//
+// A key may be attached to a lease (kvstore/lease.ts): its state names the lease (`lease`, 0 for none, as etcd's
+// KeyValue). A put naming a lease attaches the key, a put without one detaches it, a delete detaches it, and a put
+// naming a lease that does not exist is refused with LeaseNotFound and changes nothing. Revoking a lease deletes
+// all of its keys in one revision, as one transaction would, so a watcher sees them go together. Granting one
+// changes no key and takes no revision. Expiry is not the store's business: the leader's lessor
+// (kvstore/lessor.ts) proposes the revoke, and the store only checks, for such a revoke, that the entry carrying
+// it was appended in the term of the leader that decided it (see `applyLeaseRevoke`).
 
-import { Command, CommandOp, SessionId, decodeCompactValue, decodeTxnValue } from './command';
+import { Command, CommandOp, SessionId, decodeCompactValue, decodeLeaseGrantValue, decodeLeaseRevokeValue, decodeTxnValue } from './command';
 import { ByteReader, ByteWriter } from './bytes';
 import { KvError, KvErrorCode } from './errors';
+import { Lease, LeaseTable } from './lease';
 import { KeyValueJSON, Txn, TxnOpResult, TxnResult, compareHolds } from './txn';
 
 /** A key's value and its revisions. Stored objects are never changed in place: a write makes a new one. */
@@ -40,6 +51,8 @@ export interface KeyMeta {
   createRevision: number;
   modRevision: number;
   version: number;
+  /** The lease the key is attached to; 0 for none. */
+  lease: number;
 }
 
 /** One key and its value, as listings return them. */
@@ -70,6 +83,8 @@ export interface ApplyResult {
   error?: { code: KvErrorCode; message: string };
   /** A session's repeat: this is the answer its first application gave, and nothing was applied now. */
   duplicate?: boolean;
+  /** The lease a LeaseGrant granted. */
+  lease?: { id: number; ttl: number };
 }
 
 /** Rules of the state machine that every member must share (they decide what the applied log means). */
@@ -86,8 +101,9 @@ interface SessionRecord {
   result: ApplyResult;
 }
 
-/** The snapshot layout of the state: see `serialize`. */
-const stateFormat = 2;
+/** The snapshot layout of the state: see `serialize`. Format 2 (before leases) is still read. */
+const stateFormat = 3;
+const stateFormatWithoutLeases = 2;
 
 /** The map every node holds an identical copy of, once it has applied the same prefix of the log. */
 export class KvStore {
@@ -100,6 +116,8 @@ export class KvStore {
   private compactRev = 0;
   // In least-recently-used order (a use moves a session to the end).
   private sessions = new Map<string, SessionRecord>();
+  // Invariant: a key's state names lease L (L != 0) exactly when L exists and its key set holds the key.
+  private leaseTable = new LeaseTable();
   private readonly listeners = new Set<() => void>();
   readonly historyRetention: number;
   readonly sessionExpiryRevisions: number;
@@ -133,10 +151,13 @@ export class KvStore {
 
   // ## Applying commands
 
-  /** Applies one committed command. Deterministic: the result depends only on the store and the command. */
-  apply(cmd: Command): ApplyResult {
+  /**
+   * Applies one committed command, carried by an entry of `term`. Deterministic: the result depends only on the
+   * store, the command and the term.
+   */
+  apply(cmd: Command, term = 0): ApplyResult {
     const before = this.rev;
-    const result = this.applyOne(cmd);
+    const result = this.applyOne(cmd, term);
     if (this.rev !== before) {
       this.maybeAutoCompact();
       for (const fn of this.listeners) fn();
@@ -144,12 +165,12 @@ export class KvStore {
     return result;
   }
 
-  private applyOne(cmd: Command): ApplyResult {
+  private applyOne(cmd: Command, term: number): ApplyResult {
     switch (cmd.op) {
       case CommandOp.Put: {
         const existed = this.data.has(cmd.key);
         this.rev++;
-        this.put(cmd.key, Buffer.from(cmd.value));
+        this.put(cmd.key, Buffer.from(cmd.value), 0);
         return { existed, revision: this.rev };
       }
       case CommandOp.Delete: {
@@ -176,6 +197,26 @@ export class KvStore {
         }
         return { existed: false, revision: this.rev };
       }
+      case CommandOp.LeaseGrant: {
+        const grant = decodeLeaseGrantValue(cmd.value);
+        if (grant instanceof KvError) return this.refuse(grant);
+        const run = (): ApplyResult => {
+          try {
+            const lease = this.leaseTable.grant(grant.ttl, grant.id);
+            return { existed: false, revision: this.rev, lease: { id: lease.id, ttl: lease.ttl } };
+          } catch (err) {
+            if (err instanceof KvError) return this.refuse(err);
+            throw err;
+          }
+        };
+        return grant.session === undefined ? run() : this.inSession(grant.session, run);
+      }
+      case CommandOp.LeaseRevoke: {
+        const revoke = decodeLeaseRevokeValue(cmd.value);
+        if (revoke instanceof KvError) return this.refuse(revoke);
+        const run = (): ApplyResult => this.applyLeaseRevoke(revoke.id, revoke.expiredInTerm, term);
+        return revoke.session === undefined ? run() : this.inSession(revoke.session, run);
+      }
       default:
         throw new KvError('Corrupt', `Command ${CommandOp[cmd.op]} does not change the key-value map`);
     }
@@ -185,15 +226,18 @@ export class KvStore {
     return { existed: false, revision: this.rev, error: { code: err.code, message: err.message } };
   }
 
-  // Writes at the current revision (the caller moved it on).
-  private put(key: string, value: Buffer): void {
+  // Writes at the current revision (the caller moved it on, and checked that `lease`, unless 0, exists).
+  private put(key: string, value: Buffer, lease: number): void {
     const prev = this.data.get(key);
     const kv: KeyMeta = {
       value,
       createRevision: prev === undefined ? this.rev : prev.createRevision,
       modRevision: this.rev,
       version: prev === undefined ? 1 : prev.version + 1,
+      lease,
     };
+    if (prev !== undefined && prev.lease !== 0) this.leaseTable.detach(key, prev.lease);
+    if (lease !== 0) this.leaseTable.attach(key, lease);
     this.data.set(key, kv);
     this.events.push({ type: 'put', revision: this.rev, key, kv, prev });
   }
@@ -201,13 +245,41 @@ export class KvStore {
   private del(key: string): void {
     const prev = this.data.get(key);
     if (prev === undefined) return;
+    if (prev.lease !== 0) this.leaseTable.detach(key, prev.lease);
     this.data.delete(key);
     this.events.push({ type: 'delete', revision: this.rev, key, kv: undefined, prev });
+  }
+
+  // A revoke deletes the lease's keys in one revision, in byte order of the keys (so every member, whatever order
+  // it attached them in, records the same events), then forgets the lease.
+  //
+  // A revoke the lessor proposed because the lease expired names the term of the leader that decided so. It takes
+  // effect only from an entry of that same term, that is, one that leader appended itself. A leader deposed after
+  // deciding (paused, or cut off) may still have its proposal forwarded to the next leader, who appends it in a
+  // later term; by then the next leader has given the lease a fresh TTL (etcd's rule), and the stale decision is
+  // refused here, deterministically, on every member.
+  private applyLeaseRevoke(id: number, expiredInTerm: number | undefined, term: number): ApplyResult {
+    const lease = this.leaseTable.get(id);
+    if (lease === undefined) return this.refuse(new KvError('LeaseNotFound', `Lease ${id} not found`));
+    if (expiredInTerm !== undefined && expiredInTerm !== term) {
+      return this.refuse(new KvError('NoLeader', `The expiry of lease ${id} was decided by the leader of term ${expiredInTerm}, but reached the log in term ${term}; a later leader decides`));
+    }
+    const keys = [...lease.keys].sort(byteOrder);
+    if (keys.length > 0) this.rev++;
+    for (const key of keys) this.del(key);
+    this.leaseTable.remove(id);
+    return { existed: true, revision: this.rev };
   }
 
   private txn(t: Txn): ApplyResult {
     const succeeded = t.compares.every((c) => compareHolds(c, this.data.get(c.key)));
     const ops = succeeded ? t.success : t.failure;
+    // As in etcd, a put naming a lease that does not exist refuses the whole transaction, which changes nothing.
+    for (const o of ops) {
+      if (o.op === 'put' && o.lease !== undefined && o.lease !== 0 && !this.leaseTable.has(o.lease)) {
+        return this.refuse(new KvError('LeaseNotFound', `Lease ${o.lease} not found (named by the put of "${o.key}")`));
+      }
+    }
     // One revision for the whole transaction, taken only if it changes something.
     const writes = ops.some((o) => o.op === 'put' || (o.op === 'delete' && this.data.has(o.key)));
     if (writes) this.rev++;
@@ -215,7 +287,7 @@ export class KvStore {
       switch (o.op) {
         case 'put': {
           const created = !this.data.has(o.key);
-          this.put(o.key, Buffer.from(o.value, 'utf8'));
+          this.put(o.key, Buffer.from(o.value, 'utf8'), o.lease ?? 0);
           return { op: 'put', key: o.key, created };
         }
         case 'delete': {
@@ -263,6 +335,16 @@ export class KvStore {
 
   // ## Reading
 
+  /** A lease, or undefined when it does not exist (never granted, revoked or expired). */
+  lease(id: number): Lease | undefined {
+    return this.leaseTable.get(id);
+  }
+
+  /** Every lease, in ID order. */
+  leases(): Lease[] {
+    return this.leaseTable.list();
+  }
+
   /** The current value of a key. */
   get(key: string): Buffer | undefined {
     return this.data.get(key)?.value;
@@ -295,7 +377,7 @@ export class KvStore {
         else view.set(e.key, e.prev);
       }
     }
-    const keys = [...view.keys()].sort((a, b) => Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8')));
+    const keys = [...view.keys()].sort(byteOrder);
     const out: KeyValue[] = [];
     for (const key of keys.slice(0, limit)) {
       const kv = view.get(key);
@@ -363,12 +445,14 @@ export class KvStore {
   /**
    * The whole state as bytes:
    *
-   *   format u8 (2) | revision u48 | compactRevision u48
-   *   | keyCount u32 | (key | value | createRevision u48 | modRevision u48 | version u48) per key
+   *   format u8 (3) | revision u48 | compactRevision u48
+   *   | keyCount u32 | (key | value | createRevision u48 | modRevision u48 | version u48 | lease u48) per key
    *   | eventCount u32 | (type u8 | revision u48 | key | state after? | state before?) per event
    *   | sessionCount u32 | (client | seq u48 | usedAt u48 | result JSON) per session
+   *   | the lease table (LeaseTable.serialize)
    *
    * with strings and byte strings length-prefixed (u32), and an optional state as a u8 flag and the state.
+   * Format 2 is the same without the leases: no lease in a key's state, no lease table.
    */
   serialize(): Buffer {
     const w = new ByteWriter();
@@ -397,6 +481,7 @@ export class KvStore {
       w.u48(s.usedAt);
       w.string(JSON.stringify(s.result));
     }
+    this.leaseTable.serialize(w);
     return w.finish();
   }
 
@@ -404,16 +489,19 @@ export class KvStore {
   restore(bytes: Uint8Array): void {
     const r = new ByteReader(bytes);
     const format = r.u8('state format');
-    if (format !== stateFormat) throw new KvError('Corrupt', `Snapshot state has unknown format ${format}`);
+    if (format !== stateFormat && format !== stateFormatWithoutLeases) throw new KvError('Corrupt', `Snapshot state has unknown format ${format}`);
+    const withLeases = format === stateFormat;
+    const readMeta = (): KeyMeta => readKeyMeta(r, withLeases);
+    const readOptionalMeta = (): KeyMeta | undefined => (r.u8('state flag') === 0 ? undefined : readMeta());
     const rev = r.u48('revision');
     const compactRev = r.u48('compaction revision');
     const data = new Map<string, KeyMeta>();
-    for (let n = r.u32('key count'); n > 0; n--) data.set(r.string('key'), readMeta(r));
+    for (let n = r.u32('key count'); n > 0; n--) data.set(r.string('key'), readMeta());
     const events: KvEvent[] = [];
     for (let n = r.u32('event count'); n > 0; n--) {
       const type = r.u8('event type');
       if (type !== 1 && type !== 2) throw new KvError('Corrupt', `Snapshot event has unknown type ${type}`);
-      events.push({ type: type === 1 ? 'put' : 'delete', revision: r.u48('event revision'), key: r.string('event key'), kv: readOptionalMeta(r), prev: readOptionalMeta(r) });
+      events.push({ type: type === 1 ? 'put' : 'delete', revision: r.u48('event revision'), key: r.string('event key'), kv: readOptionalMeta(), prev: readOptionalMeta() });
     }
     const sessions = new Map<string, SessionRecord>();
     for (let n = r.u32('session count'); n > 0; n--) {
@@ -422,8 +510,9 @@ export class KvStore {
       const usedAt = r.u48('session revision');
       sessions.set(client, { seq, usedAt, result: parseResult(r.string('session result')) });
     }
-    if (!r.done) throw new KvError('Corrupt', 'Snapshot state has bytes after its sessions');
-    this.install(data, events, rev, compactRev, sessions);
+    const leases = withLeases ? LeaseTable.restore(r) : new LeaseTable();
+    if (!r.done) throw new KvError('Corrupt', `Snapshot state has bytes after its ${withLeases ? 'leases' : 'sessions'}`);
+    this.install(data, events, rev, compactRev, sessions, leases);
   }
 
   /**
@@ -446,12 +535,15 @@ export class KvStore {
     };
     while (at < buf.length) {
       const key = take('key').toString('utf8');
-      data.set(key, { value: take('value'), createRevision: 1, modRevision: 1, version: 1 });
+      data.set(key, { value: take('value'), createRevision: 1, modRevision: 1, version: 1, lease: 0 });
     }
-    this.install(data, [], 1, 1, new Map());
+    this.install(data, [], 1, 1, new Map(), new LeaseTable());
   }
 
-  private install(data: Map<string, KeyMeta>, events: KvEvent[], rev: number, compactRev: number, sessions: Map<string, SessionRecord>): void {
+  private install(data: Map<string, KeyMeta>, events: KvEvent[], rev: number, compactRev: number, sessions: Map<string, SessionRecord>, leases: LeaseTable): void {
+    // The attachments are not in the snapshot: each key names its lease. Throws Corrupt if one names no lease.
+    for (const [key, kv] of data) if (kv.lease !== 0) leases.attach(key, kv.lease);
+    this.leaseTable = leases;
     this.data = data;
     this.events = events;
     this.eventsStart = 0;
@@ -464,7 +556,11 @@ export class KvStore {
 
 /** A key as the JSON API reports it (the value as UTF-8 text). */
 export function keyValueJSON(key: string, kv: KeyMeta): KeyValueJSON {
-  return { key, value: kv.value.toString('utf8'), createRevision: kv.createRevision, modRevision: kv.modRevision, version: kv.version };
+  return { key, value: kv.value.toString('utf8'), createRevision: kv.createRevision, modRevision: kv.modRevision, version: kv.version, lease: kv.lease };
+}
+
+function byteOrder(a: string, b: string): number {
+  return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
 }
 
 function writeMeta(w: ByteWriter, kv: KeyMeta): void {
@@ -472,19 +568,22 @@ function writeMeta(w: ByteWriter, kv: KeyMeta): void {
   w.u48(kv.createRevision);
   w.u48(kv.modRevision);
   w.u48(kv.version);
+  w.u48(kv.lease);
 }
 
-function readMeta(r: ByteReader): KeyMeta {
-  return { value: r.bytes('value'), createRevision: r.u48('create revision'), modRevision: r.u48('mod revision'), version: r.u48('version') };
+function readKeyMeta(r: ByteReader, withLease: boolean): KeyMeta {
+  return {
+    value: r.bytes('value'),
+    createRevision: r.u48('create revision'),
+    modRevision: r.u48('mod revision'),
+    version: r.u48('version'),
+    lease: withLease ? r.u48('lease') : 0,
+  };
 }
 
 function writeOptionalMeta(w: ByteWriter, kv: KeyMeta | undefined): void {
   w.u8(kv === undefined ? 0 : 1);
   if (kv !== undefined) writeMeta(w, kv);
-}
-
-function readOptionalMeta(r: ByteReader): KeyMeta | undefined {
-  return r.u8('state flag') === 0 ? undefined : readMeta(r);
 }
 
 function parseResult(text: string): ApplyResult {

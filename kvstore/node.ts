@@ -286,6 +286,12 @@ export class RaftNode {
     return this.loop.role;
   }
 
+  /** The term this member leads in, or 0 when it does not lead: the core's view now, not as of the last Ready. */
+  leaderTerm(): number {
+    const s = this.raw.basicStatus();
+    return s.raftState === StateType.StateLeader ? s.term : 0;
+  }
+
   /** Term, vote and commit index, as of the last Ready (which is durable by the time anyone can ask). */
   hardState(): HardState {
     const s = this.raw.basicStatus();

@@ -17,10 +17,11 @@ import { Logger } from '../raft/logger';
 import { NodeId, None } from '../raft/types';
 import { Transport } from '../transport/transport';
 import { clientHandler } from './hotpath';
-import { CommandOp } from './command';
+import { CommandOp, encodeLeaseValue } from './command';
 import { KvClient } from './client';
 import { createDisk, diskExists, openDisk } from './disk';
 import { KvError } from './errors';
+import { Lessor, minLeaseTtlSeconds } from './lessor';
 import { Member, Membership, encodeMemberContext } from './members';
 import { RaftNode } from './node';
 
@@ -190,6 +191,17 @@ export async function serve(opts: ServeOptions): Promise<RunningMember> {
   );
   node = raftNode;
 
+  // Only the leader expires leases, by its own clock, through the log (kvstore/lessor.ts).
+  const lessor = new Lessor(
+    {
+      leaderTerm: () => raftNode.leaderTerm(),
+      lease: (leaseId) => raftNode.kv.lease(leaseId),
+      leases: () => raftNode.kv.leases(),
+      proposeExpiry: (leaseId, term) => raftNode.propose(CommandOp.LeaseRevoke, '', encodeLeaseValue({ id: leaseId, expiredInTerm: term })),
+    },
+    { minTtlSeconds: minLeaseTtlSeconds(opts.tickMs, opts.electionTicks), checkIntervalMs: opts.tickMs, retryMs: 1000, maxRevokesPerCheck: 100 },
+  );
+
   // The express app answers everything but the plain single-key requests (kvstore/hotpath.ts). Loading express is
   // most of the CPU a member spends before it can serve, so a restarting member loads it on the first request that
   // needs it rather than before it serves its first read or write.
@@ -200,6 +212,8 @@ export async function serve(opts: ServeOptions): Promise<RunningMember> {
       maxKeyBytes: opts.maxKeyBytes,
       maxValueBytes: opts.maxValueBytes,
       maxListLimit: 10_000,
+      lessor,
+      forwardTimeoutMs: opts.requestTimeoutMs,
     });
     app(req, res);
   };
@@ -213,6 +227,7 @@ export async function serve(opts: ServeOptions): Promise<RunningMember> {
     api.listen(Number(clientAddr.port), clientAddr.hostname, () => resolve());
   });
   raftNode.start();
+  lessor.start();
   log.info(
     `serving clients on ${listenClientURL} (port ${(api.address() as AddressInfo).port}) and peers on ${listenPeerURL}` +
       (clientURL !== listenClientURL || peerURL !== listenPeerURL ? `, advertising ${clientURL} and ${peerURL}` : ''),
@@ -223,6 +238,7 @@ export async function serve(opts: ServeOptions): Promise<RunningMember> {
     if (stopping !== null) return stopping;
     stopping = (async () => {
       log.info(`stopping: ${reason}`);
+      lessor.stop();
       raftNode.stop();
       // Let the answer to the request that removed this member leave before the sockets close.
       await new Promise((resolve) => setTimeout(resolve, 100));

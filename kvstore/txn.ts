@@ -11,6 +11,7 @@
 // in one branch, so the state machine only ever sees transactions it can apply.
 
 import { KvError } from './errors';
+import { parseLeaseId } from './lease';
 
 export type CompareTarget = 'value' | 'version' | 'createRevision' | 'modRevision';
 export type CompareOp = '=' | '!=' | '<' | '>';
@@ -24,7 +25,8 @@ export interface Compare {
   value: string | number;
 }
 
-export type TxnOp = { op: 'put'; key: string; value: string } | { op: 'delete'; key: string } | { op: 'get'; key: string };
+/** A put may attach its key to a lease (`lease`, 0 or absent: none; a key put without a lease is detached). */
+export type TxnOp = { op: 'put'; key: string; value: string; lease?: number } | { op: 'delete'; key: string } | { op: 'get'; key: string };
 
 export interface Txn {
   compares: Compare[];
@@ -39,6 +41,8 @@ export interface KeyValueJSON {
   createRevision: number;
   modRevision: number;
   version: number;
+  /** The lease the key is attached to; 0 for none. */
+  lease: number;
 }
 
 export type TxnOpResult =
@@ -103,7 +107,8 @@ function parseOps(list: unknown, where: string, maxKeyBytes: number): TxnOp[] {
     if (op === 'delete') return { op, key };
     const value: unknown = Reflect.get(o, 'value');
     if (typeof value !== 'string') throw bad(`${at}.value must be a string`);
-    return { op, key, value };
+    const lease = parseLeaseId(Reflect.get(o, 'lease') ?? 0, `${at}.lease`, true);
+    return lease === 0 ? { op, key, value } : { op, key, value, lease };
   });
 }
 

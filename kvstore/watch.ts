@@ -41,6 +41,8 @@ export interface WatchEventJSON {
   createRevision: number;
   modRevision: number;
   version: number;
+  /** A put's lease (0: none); absent on a delete. */
+  lease?: number;
 }
 
 /** Checks the start revision before the stream begins, so a compacted start is an ordinary error answer. */
@@ -146,8 +148,8 @@ export function streamWatch(kv: KvStore, spec: WatchSpec, req: http.IncomingMess
 
 function eventJSON(e: KvEvent): WatchEventJSON {
   if (e.kv !== undefined) {
-    const { key, value, createRevision, modRevision, version } = keyValueJSON(e.key, e.kv);
-    return { type: 'put', key, value, createRevision, modRevision, version };
+    const { key, value, createRevision, modRevision, version, lease } = keyValueJSON(e.key, e.kv);
+    return { type: 'put', key, value, createRevision, modRevision, version, lease };
   }
   // etcd's shape for a delete: the key, the revision that deleted it, and no value.
   return { type: 'delete', key: e.key, createRevision: 0, modRevision: e.revision, version: 0 };

@@ -79,6 +79,10 @@ function summarize(e: Entry): string {
         return 'transaction';
       case CommandOp.Compact:
         return 'compact';
+      case CommandOp.LeaseGrant:
+        return 'lease grant';
+      case CommandOp.LeaseRevoke:
+        return 'lease revoke';
     }
   } catch {
     return 'undecodable';

@@ -105,7 +105,7 @@ describe('transactions', () => {
     const second = cas('bob');
     expect(first.txn?.succeeded).toBe(true);
     expect(second.txn?.succeeded).toBe(false);
-    expect(second.txn?.results).toEqual([{ op: 'get', key: 'lock', kv: { key: 'lock', value: 'alice', createRevision: 2, modRevision: 3, version: 2 } }]);
+    expect(second.txn?.results).toEqual([{ op: 'get', key: 'lock', kv: { key: 'lock', value: 'alice', createRevision: 2, modRevision: 3, version: 2, lease: 0 } }]);
     expect(kv.get('lock')?.toString()).toBe('alice');
   });
 

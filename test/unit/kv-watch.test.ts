@@ -69,8 +69,8 @@ describe('watch', () => {
     const changes = msgs.filter((m) => m.event === 'change');
     expect(changes.map((m) => m.id)).toEqual(['2', '4', '6']);
     expect(changes.map((m) => m.data.events)).toEqual([
-      [{ type: 'put', key: 'a', value: '1', createRevision: 2, modRevision: 2, version: 1 }],
-      [{ type: 'put', key: 'a', value: '2', createRevision: 2, modRevision: 4, version: 2 }],
+      [{ type: 'put', key: 'a', value: '1', createRevision: 2, modRevision: 2, version: 1, lease: 0 }],
+      [{ type: 'put', key: 'a', value: '2', createRevision: 2, modRevision: 4, version: 2, lease: 0 }],
       [{ type: 'delete', key: 'a', createRevision: 0, modRevision: 6, version: 0 }],
     ]);
   });
