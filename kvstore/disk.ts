@@ -14,7 +14,7 @@ import { MemoryStorage } from '../raft/storage';
 import { Entry, HardState, Snapshot, emptySnapshot, isEmptyHardState, isEmptySnapshot } from '../raft/types';
 import { SnapError, Snapshotter } from '../snap/snapshotter';
 import { describeDisk, durableFs, errorMessage, isDiskFull, mkdirAll, writeFileAtomic } from '../wal/fileutil';
-import { Wal, walSnapshotOf } from '../wal/wal';
+import { Wal, WalSnapshot, walSnapshotOf } from '../wal/wal';
 import { KvError } from './errors';
 import { Member, Membership, parseMembershipJSON } from './members';
 import { NodeStart, Persistence } from './node';
@@ -66,8 +66,13 @@ export function createDisk(dataDir: string, meta: MemberMeta, logger: Logger, op
 /** Opens an existing member's directory and rebuilds its storage. */
 export function openDisk(dataDir: string, logger: Logger, options: DiskOptions = {}): { meta: MemberMeta; start: NodeStart } {
   const snapshotter = new Snapshotter(snapDir(dataDir), logger);
-  const snapshot = newestSnapshot(snapshotter, dataDir);
-  const wal = Wal.open(walDir(dataDir), walSnapshotOf(snapshot), { ...options, logger });
+  // The WAL is locked before anything is read, and each segment read once: its markers pick the snapshot, and the
+  // replay from that snapshot reuses the bytes.
+  let snapshot = emptySnapshot();
+  const wal = Wal.openNewest(walDir(dataDir), (valid) => {
+    snapshot = newestSnapshot(snapshotter, valid);
+    return walSnapshotOf(snapshot);
+  }, { ...options, logger });
   try {
     const { metadata, hardState, entries } = wal.readAll();
     checkReachesCommit(dataDir, snapshot, hardState, entries);
@@ -101,9 +106,9 @@ function checkReachesCommit(dataDir: string, snapshot: Snapshot, hardState: Hard
 }
 
 // The newest snapshot file the WAL has a marker for; none at all (a young member) means starting from the empty one.
-function newestSnapshot(snapshotter: Snapshotter, dataDir: string): Snapshot {
+function newestSnapshot(snapshotter: Snapshotter, valid: WalSnapshot[]): Snapshot {
   try {
-    return snapshotter.loadNewestAvailable(Wal.validSnapshotEntries(walDir(dataDir)));
+    return snapshotter.loadNewestAvailable(valid);
   } catch (err) {
     if (err instanceof SnapError && err.code === 'NoSnapshot') return emptySnapshot();
     throw err;

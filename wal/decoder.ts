@@ -12,11 +12,14 @@ import { decodeEntry, decodeHardState } from '../raft/codec';
 import { Entry, HardState, emptyHardState } from '../raft/types';
 import { WalError } from './errors';
 import { RecordType, TornTail, scanSegment } from './record';
-import { SegmentName } from './segment';
+import { SegmentBytes, SegmentName } from './segment';
 import { WalMetadata, WalSnapshot, decodeMetadata, decodeWalSnapshot, sameMetadata } from './walpb';
 
-/** Reads a segment's bytes; called once per segment, in order, so only one segment need be in memory at a time. */
-export type SegmentReader = (segment: SegmentName) => Uint8Array;
+/**
+ * Reads a segment's bytes (with where its data ends, if the reader learnt it); called once per segment, in order, so
+ * only one segment need be in memory at a time.
+ */
+export type SegmentReader = (segment: SegmentName) => Uint8Array | SegmentBytes;
 
 /** What to do with what is read. */
 export interface DecodeOptions {
@@ -64,7 +67,10 @@ export function decodeLog(segments: readonly SegmentName[], read: SegmentReader,
 
   for (let i = 0; i < segments.length; i++) {
     const file = segments[i].name;
-    const scan = scanSegment(file, read(segments[i]), crc, i === segments.length - 1);
+    const got = read(segments[i]);
+    const scan = got instanceof Uint8Array
+      ? scanSegment(file, got, crc, i === segments.length - 1)
+      : scanSegment(file, got.bytes, crc, i === segments.length - 1, got.dataEnd);
     for (const rec of scan.records) {
       const corrupt = (what: string, err: unknown): WalError =>
         new WalError('Corrupt', `${file}: malformed ${what} record at offset ${rec.offset}: ${String(err)}`, {

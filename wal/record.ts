@@ -188,12 +188,21 @@ function isVerifiedType(t: number): t is RecordType {
  * write), unless the disk itself zeroed a synced sector, which no format without per-sync markers can tell apart;
  * etcd's WAL makes the same choice. Everything else that is wrong throws a WalError naming the file
  * and offset.
+ *
+ * `knownDataEnd`, when the reader already found it (wal/segment.ts `readSegment`), is `dataEnd(bytes)`: it spares a
+ * second pass over the zeros of a young segment.
  */
-export function scanSegment(file: string, bytes: Uint8Array, crc: number | null, isLast: boolean): SegmentScan {
+export function scanSegment(
+  file: string,
+  bytes: Uint8Array,
+  crc: number | null,
+  isLast: boolean,
+  knownDataEnd?: number,
+): SegmentScan {
   const records: ScannedRecord[] = [];
   let running = crc;
   let off = 0;
-  let written = -1;
+  let written = knownDataEnd ?? -1;
   const writtenEnd = (): number => (written >= 0 ? written : (written = dataEnd(bytes)));
   const finish = (torn: TornTail | null): SegmentScan => {
     if (running === null) throw new WalError('Corrupt', `${file}: segment has no CRC record`, { file, offset: 0 });

@@ -8,6 +8,8 @@
 //
 //     Wal.create(dir, metadata, options?): Wal         new directory, ready to append
 //     Wal.open(dir, atSnapshot, options?): Wal          locks an existing directory; call readAll() next
+//     Wal.openNewest(dir, pick, options?): Wal           the same at the snapshot `pick` chooses among the valid
+//                                                       markers, reading each segment once for both
 //     Wal.exists(dir): boolean                          true if dir holds any segment
 //     Wal.validSnapshotEntries(dir): WalSnapshot[]      markers at or below the last commit, without locking
 //     wal.readAll(): { metadata, hardState, entries }   replays the log (repairing a torn tail); then appendable
@@ -70,8 +72,16 @@ import {
   writeAll,
 } from './fileutil';
 import { DirLock } from './lock';
-import { EntryRecordInput, RecordInput, RecordType, TornTail, dataEnd, encodeFrames } from './record';
-import { SegmentName, listSegments, parseSegmentName, segmentName, selectSegments } from './segment';
+import { EntryRecordInput, RecordInput, RecordType, TornTail, encodeFrames } from './record';
+import {
+  SegmentBytes,
+  SegmentName,
+  listSegments,
+  parseSegmentName,
+  readSegment,
+  segmentName,
+  selectSegments,
+} from './segment';
 import { WalMetadata, WalSnapshot, emptyWalSnapshot, encodeMetadata, encodeWalSnapshot } from './walpb';
 
 export { WalError } from './errors';
@@ -81,6 +91,10 @@ export type { WalMetadata, WalSnapshot } from './walpb';
 
 /** Segments are cut once they reach this many bytes, as etcd's default. */
 export const DEFAULT_SEGMENT_SIZE = 64 * 1024 * 1024;
+
+// How much segment data `openNewest` keeps from its first pass for the replay (the newest segments, which are the
+// ones the replay reads); older ones are read again if the replay needs them.
+const PREREAD_BUDGET_BYTES = 128 * 1024 * 1024;
 
 /** Tuning and reporting. */
 export interface WalOptions {
@@ -151,6 +165,8 @@ export class Wal {
   private readonly logger: Logger;
   /** The snapshot `open` was given; non-null exactly until `readAll` has run. */
   private start: WalSnapshot | null = null;
+  /** Segments `openNewest` already read, by name, for `readAll`; emptied by it. */
+  private preread = new Map<string, SegmentBytes>();
   /** Segments still needed, oldest first; the last is the tail. Invariant: non-empty while open. */
   private live: SegmentName[];
   private tail: Tail | null = null;
@@ -251,14 +267,53 @@ export class Wal {
    * Throws WalError 'Locked' (naming the holder's pid), 'NotFound' or 'MissingSegment'.
    */
   static open(dir: string, atSnapshot: WalSnapshot, options: WalOptions = {}): Wal {
+    return Wal.lockAndOpen(dir, options, () => atSnapshot);
+  }
+
+  /**
+   * `validSnapshotEntries` and `open` in one pass over the files: locks `dir`, reads every segment once, opens the
+   * WAL at the marker `pick` returns (it is given the valid markers, oldest first; it may throw, and the directory is
+   * released), and keeps the newest segments' bytes for `readAll`, which comes next. A restart reads its tail segment
+   * once instead of twice.
+   */
+  static openNewest(dir: string, pick: (valid: WalSnapshot[]) => WalSnapshot, options: WalOptions = {}): Wal {
+    return Wal.lockAndOpen(dir, options, (dfs, segments, keep) => {
+      const read = (s: SegmentName): SegmentBytes => {
+        const got = readSegment(dfs, dir, s);
+        keep.set(s.name, got);
+        let held = 0;
+        for (const b of keep.values()) held += b.dataEnd;
+        // Oldest first out: Map iterates in insertion order.
+        for (const name of keep.keys()) {
+          if (held <= PREREAD_BUDGET_BYTES || name === s.name) break;
+          held -= keep.get(name)?.dataEnd ?? 0;
+          keep.delete(name);
+        }
+        return got;
+      };
+      return pick(validMarkers(decodeLog(segments, read, { start: emptyWalSnapshot(), entries: false })));
+    });
+  }
+
+  // Locks `dir`, clears interrupted segment creations, and opens at the snapshot `at` chooses (it may read the
+  // segments, leaving what `readAll` may reuse in `keep`).
+  private static lockAndOpen(
+    dir: string,
+    options: WalOptions,
+    at: (dfs: DurableFs, segments: SegmentName[], keep: Map<string, SegmentBytes>) => WalSnapshot,
+  ): Wal {
     if (!Wal.exists(dir)) throw new WalError('NotFound', `WAL directory ${dir} holds no segment`);
     const dfs = durableFs();
     const lock = DirLock.acquire(dir, dfs);
     try {
       // A segment still under its temporary name was never renamed into the log: a crash interrupted its creation.
       for (const f of dfs.readdirSync(dir)) if (f.endsWith('.wal.tmp')) dfs.unlinkSync(path.join(dir, f));
-      const wal = new Wal(dir, lock, selectSegments(dir, listSegments(dir, dfs), atSnapshot.index), options, dfs);
-      wal.start = atSnapshot;
+      const segments = listSegments(dir, dfs);
+      const keep = new Map<string, SegmentBytes>();
+      const start = at(dfs, segments, keep);
+      const wal = new Wal(dir, lock, selectSegments(dir, segments, start.index), options, dfs);
+      wal.start = start;
+      wal.preread = keep;
       return wal;
     } catch (err) {
       lock.release();
@@ -272,9 +327,8 @@ export class Wal {
    */
   static validSnapshotEntries(dir: string): WalSnapshot[] {
     const dfs = durableFs();
-    const read = (s: SegmentName): Uint8Array => dfs.readFileSync(path.join(dir, s.name));
-    const log = decodeLog(listSegments(dir, dfs), read, { start: emptyWalSnapshot(), entries: false });
-    return log.snapshots.filter((s) => s.index <= log.hardState.commit);
+    const read = (s: SegmentName): SegmentBytes => readSegment(dfs, dir, s);
+    return validMarkers(decodeLog(listSegments(dir, dfs), read, { start: emptyWalSnapshot(), entries: false }));
   }
 
   /**
@@ -290,11 +344,16 @@ export class Wal {
     }
     try {
       // Keep only the last segment's bytes: a torn tail is repaired from them.
-      let lastBytes: Uint8Array = new Uint8Array(0);
-      const read = (s: SegmentName): Uint8Array => (lastBytes = this.fs.readFileSync(path.join(this.dir, s.name)));
+      let lastRead: SegmentBytes = { bytes: new Uint8Array(0), dataEnd: 0 };
+      const read = (s: SegmentName): SegmentBytes => {
+        const got = this.preread.get(s.name) ?? readSegment(this.fs, this.dir, s);
+        this.preread.delete(s.name);
+        return (lastRead = got);
+      };
       const log = decodeLog(this.live, read, { start, entries: true });
+      this.preread.clear();
       const last = this.live[this.live.length - 1];
-      if (log.torn !== null) this.repair(last, lastBytes, log.torn);
+      if (log.torn !== null) this.repair(last, lastRead, log.torn);
       this.resumeAfter(log, last);
       this.start = null;
       return { metadata: log.metadata, hardState: log.hardState, entries: log.entries };
@@ -393,6 +452,7 @@ export class Wal {
   close(): void {
     const tail = this.tail;
     this.tail = null;
+    this.preread.clear();
     try {
       if (tail !== null && this.failure === null) this.syncTail(tail);
     } finally {
@@ -557,10 +617,9 @@ export class Wal {
    * repair needs no more space than that evidence, so it works on a nearly full disk, and when even the evidence
    * does not fit, the repair goes on without it and says so.
    */
-  private repair(segment: SegmentName, bytes: Uint8Array, torn: TornTail): void {
+  private repair(segment: SegmentName, read: SegmentBytes, torn: TornTail): void {
     const file = path.join(this.dir, segment.name);
-    const end = dataEnd(bytes);
-    const damaged = bytes.subarray(torn.offset, Math.max(end, torn.offset));
+    const damaged = read.bytes.subarray(torn.offset, Math.max(read.dataEnd, torn.offset));
     let broken = `${file}.broken`;
     for (let n = 1; this.fs.kindOf(broken) !== null; n++) broken = `${file}.broken.${n}`;
     let kept = `the ${damaged.length} damaged bytes are kept as ${path.basename(broken)}`;
@@ -610,6 +669,11 @@ export class Wal {
     this.state = log.hardState;
     this.metadata = log.metadata;
   }
+}
+
+/** The markers a log can be opened at: those at or below its last commit. */
+function validMarkers(log: DecodedLog): WalSnapshot[] {
+  return log.snapshots.filter((s) => s.index <= log.hardState.commit);
 }
 
 /** A WalError for a failed file operation, naming the file and, for a full disk, the disk. */

@@ -1,9 +1,11 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { ConfState, EntryType, emptyConfState } from '../../raft/types';
-import { listSegments } from '../../wal/segment';
+import { dataEnd } from '../../wal/record';
+import { listSegments, readSegment } from '../../wal/segment';
 import { Wal, WalError, WalSnapshot, emptyWalSnapshot } from '../../wal/wal';
 import { RecordingLogger } from '../support/recording_logger';
+import { nodeFs } from '../../wal/durablefs';
 import { makeEntries, scratchDir } from './helpers';
 
 const meta = { nodeId: 3, clusterId: 0x1234abcd };
@@ -111,6 +113,55 @@ describe('Wal round trips', () => {
     w.saveSnapshot(snap(8, 1));
     w.close();
     expect(Wal.validSnapshotEntries(dir).map((s) => s.index)).toEqual([0, 3]);
+  });
+
+  test('openNewest picks among the valid markers and replays from the one picked, in one pass', () => {
+    const w = Wal.create(dir, meta, small());
+    w.save({ term: 1, vote: 1, commit: 6 }, makeEntries(1, 10, 1), true);
+    w.saveSnapshot(snap(3, 1));
+    w.saveSnapshot(snap(6, 1));
+    w.saveSnapshot(snap(9, 1));
+    w.close();
+    let offered: number[] = [];
+    const w2 = Wal.openNewest(dir, (valid) => {
+      offered = valid.map((s) => s.index);
+      return snap(3, 1);
+    }, small());
+    // The marker at 9 is above the commit: not offered, as validSnapshotEntries.
+    expect(offered).toEqual([0, 3, 6]);
+    expect(w2.readAll().entries).toEqual(makeEntries(4, 10, 1));
+    w2.close();
+    // A pick that throws leaves the directory unlocked.
+    expect(() => Wal.openNewest(dir, () => {
+      throw new Error('no snapshot file');
+    }, small())).toThrow('no snapshot file');
+    const w3 = Wal.openNewest(dir, (valid) => valid[valid.length - 1], small());
+    expect(w3.readAll().entries).toEqual(makeEntries(7, 10, 1));
+    w3.close();
+  });
+
+  test('readSegment returns the file byte for byte and where its data ends, zeros or not', () => {
+    const file = path.join(path.dirname(dir), '0000000000000000-0000000000000000.wal');
+    const MiB = 1024 * 1024;
+    const shapes: [string, number, number[]][] = [
+      ['all zeros', 3 * MiB, []],
+      ['empty', 0, []],
+      ['data at the start', 3 * MiB + 17, [0, 1, 4095]],
+      ['data across a chunk boundary', 2 * MiB, [MiB - 1, MiB]],
+      ['a lone byte far after the data (a hole)', 3 * MiB, [5, 3 * MiB - 2]],
+      ['the last byte', 4096, [4095]],
+    ];
+    for (const [what, size, nonZero] of shapes) {
+      const bytes = Buffer.alloc(size);
+      for (const at of nonZero) bytes[at] = 0x5a;
+      fs.writeFileSync(file, bytes);
+      const got = readSegment(nodeFs, path.dirname(dir), { seq: 0, index: 0, name: path.basename(file) });
+      expect({ what, same: Buffer.from(got.bytes).equals(bytes), dataEnd: got.dataEnd }).toEqual({
+        what,
+        same: true,
+        dataEnd: dataEnd(bytes),
+      });
+    }
   });
 
   test('many segments: cut at the size limit, read back across them, resume in the tail', () => {
