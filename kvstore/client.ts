@@ -203,7 +203,7 @@ export class KvClient {
       if (stopped) return;
       const sentAt = performance.now();
       try {
-        const { ttl } = await this.renewLease(id, Math.max(1, Math.min(this.timeoutMs, validUntil - sentAt)));
+        const { ttl } = await this.renewLease(id, Math.max(1, Math.floor(Math.min(this.timeoutMs, validUntil - sentAt))));
         if (stopped) return;
         validUntil = sentAt + ttl * 1000;
         timer = setTimeout(() => void beat(), (ttl * 1000) / 3);
