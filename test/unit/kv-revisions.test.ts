@@ -2,7 +2,7 @@
 // keeps a full copy of the map at every revision (property tests), plus the cases worth naming one by one.
 
 import fc from 'fast-check';
-import { Command, CommandOp, SessionId, encodeCompactValue, encodeTxnValue } from '../../kvstore/command';
+import { Command, CommandOp, SessionId, encodeCompactValue, encodeLeaseValue, encodeTxnValue } from '../../kvstore/command';
 import { KvError } from '../../kvstore/errors';
 import { KeyMeta, KvStore } from '../../kvstore/kv';
 import { Membership } from '../../kvstore/members';
@@ -183,30 +183,36 @@ describe('snapshots', () => {
 
 // ## Property tests: the store against a model that copies the whole map at every revision.
 
-type ModelKey = { value: string; c: number; m: number; v: number };
+type ModelKey = { value: string; c: number; m: number; v: number; l: number };
 type Op =
   | { kind: 'put'; key: string; value: string }
   | { kind: 'del'; key: string }
   | { kind: 'txn'; compares: Compare[]; success: TxnOp[]; failure: TxnOp[] }
-  | { kind: 'compact'; back: number };
+  | { kind: 'compact'; back: number }
+  | { kind: 'leasePut'; key: string; value: string; lease: number }
+  | { kind: 'grant'; ttl: number }
+  | { kind: 'revoke'; lease: number };
 
 class Model {
   states: Map<string, ModelKey>[] = [new Map(), new Map()]; // index = revision
   compactRev = 0;
+  // Lease ID -> TTL; IDs are handed out 1, 2, 3, ... and never again.
+  leases = new Map<number, number>();
+  nextLease = 1;
   get rev(): number {
     return this.states.length - 1;
   }
   get now(): Map<string, ModelKey> {
     return this.states[this.rev] ?? new Map();
   }
-  write(changes: [string, string | null][]): void {
+  write(changes: [string, string | null, number?][]): void {
     if (!changes.some(([k, v]) => v !== null || this.now.has(k))) return;
     const next = new Map(this.now);
     const rev = this.rev + 1;
-    for (const [k, v] of changes) {
+    for (const [k, v, l] of changes) {
       const prev = next.get(k);
       if (v === null) next.delete(k);
-      else next.set(k, { value: v, c: prev?.c ?? rev, m: rev, v: (prev?.v ?? 0) + 1 });
+      else next.set(k, { value: v, c: prev?.c ?? rev, m: rev, v: (prev?.v ?? 0) + 1, l: l ?? 0 });
     }
     this.states.push(next);
   }
@@ -230,8 +236,10 @@ const compareArb: fc.Arbitrary<Compare> = fc.oneof(
   fc.record({ key: keyArb, target: fc.constant('value' as const), op: fc.constantFrom('=', '!=', '<', '>'), value: valueArb }),
   fc.record({ key: keyArb, target: fc.constantFrom('version', 'createRevision', 'modRevision'), op: fc.constantFrom('=', '!=', '<', '>'), value: fc.nat(12) }),
 ) as fc.Arbitrary<Compare>;
+// Lease 0 is none; the others may or may not exist when the put is applied.
+const leaseArb = fc.constantFrom(0, 0, 1, 2, 3);
 const txnOpArb: fc.Arbitrary<TxnOp> = fc.oneof(
-  fc.record({ op: fc.constant('put' as const), key: keyArb, value: valueArb }),
+  fc.record({ op: fc.constant('put' as const), key: keyArb, value: valueArb, lease: leaseArb }),
   fc.record({ op: fc.constant('delete' as const), key: keyArb }),
   fc.record({ op: fc.constant('get' as const), key: keyArb }),
 );
@@ -245,6 +253,9 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
   { weight: 2, arbitrary: fc.record({ kind: fc.constant('del' as const), key: keyArb }) },
   { weight: 3, arbitrary: fc.record({ kind: fc.constant('txn' as const), compares: fc.array(compareArb, { maxLength: 3 }), success: branchArb, failure: branchArb }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('compact' as const), back: fc.nat(6) }) },
+  { weight: 3, arbitrary: fc.record({ kind: fc.constant('leasePut' as const), key: keyArb, value: valueArb, lease: leaseArb }) },
+  { weight: 2, arbitrary: fc.record({ kind: fc.constant('grant' as const), ttl: fc.integer({ min: 1, max: 100 }) }) },
+  { weight: 2, arbitrary: fc.record({ kind: fc.constant('revoke' as const), lease: leaseArb.filter((l) => l !== 0) }) },
 );
 
 function applyBoth(kv: KvStore, model: Model, op: Op): void {
@@ -260,10 +271,16 @@ function applyBoth(kv: KvStore, model: Model, op: Op): void {
     case 'txn': {
       const succeeded = op.compares.every((c) => model.holds(c));
       const r = kv.apply(txn({ compares: op.compares, success: op.success, failure: op.failure }));
-      expect(r.txn?.succeeded).toBe(succeeded);
       const ops = succeeded ? op.success : op.failure;
+      // A put naming a lease that does not exist refuses the whole transaction.
+      if (ops.some((o) => o.op === 'put' && (o.lease ?? 0) !== 0 && !model.leases.has(o.lease ?? 0))) {
+        expect(r.error?.code).toBe('LeaseNotFound');
+        expect(r.revision).toBe(model.rev);
+        break;
+      }
+      expect(r.txn?.succeeded).toBe(succeeded);
       const gets = ops.filter((o) => o.op === 'get').map((o) => model.now.get(o.key)?.value ?? null);
-      model.write(ops.flatMap((o): [string, string | null][] => (o.op === 'put' ? [[o.key, o.value]] : o.op === 'delete' ? [[o.key, null]] : [])));
+      model.write(ops.flatMap((o): [string, string | null, number?][] => (o.op === 'put' ? [[o.key, o.value, o.lease]] : o.op === 'delete' ? [[o.key, null]] : [])));
       // A get sees the state after the writes before it; with each key written once, only a get after a write differs.
       const results = r.txn?.results ?? [];
       const getResults = results.filter((x) => x.op === 'get').map((x) => (x.op === 'get' && x.kv !== null ? x.kv.value : null));
@@ -281,6 +298,26 @@ function applyBoth(kv: KvStore, model: Model, op: Op): void {
       }
       break;
     }
+    case 'leasePut':
+      applyBoth(kv, model, { kind: 'txn', compares: [], success: [{ op: 'put', key: op.key, value: op.value, lease: op.lease }], failure: [] });
+      break;
+    case 'grant': {
+      const r = kv.apply(cmd(CommandOp.LeaseGrant, '', encodeLeaseValue({ id: 0, ttl: op.ttl })));
+      expect(r.lease).toEqual({ id: model.nextLease, ttl: op.ttl });
+      model.leases.set(model.nextLease++, op.ttl);
+      break;
+    }
+    case 'revoke': {
+      const r = kv.apply(cmd(CommandOp.LeaseRevoke, '', encodeLeaseValue({ id: op.lease })));
+      if (!model.leases.has(op.lease)) {
+        expect(r.error?.code).toBe('LeaseNotFound');
+        break;
+      }
+      model.write([...model.now].filter(([, k]) => k.l === op.lease).map(([key]): [string, null] => [key, null]));
+      model.leases.delete(op.lease);
+      expect(r).toEqual({ existed: true, revision: model.rev });
+      break;
+    }
   }
 }
 
@@ -289,9 +326,12 @@ function expectSameAsModel(kv: KvStore, model: Model): void {
   expect(kv.compactRevision).toBe(model.compactRev);
   for (let rev = Math.max(1, model.compactRev); rev <= model.rev; rev++) {
     const want = [...(model.states[rev] ?? new Map<string, ModelKey>())].sort(([a], [b]) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
-    const got = kv.list('', 100, rev).map((e) => [e.key, { value: e.value.toString(), c: e.createRevision, m: e.modRevision, v: e.version }]);
+    const got = kv.list('', 100, rev).map((e) => [e.key, { value: e.value.toString(), c: e.createRevision, m: e.modRevision, v: e.version, l: e.lease }]);
     expect(got).toEqual(want);
   }
+  const leases = kv.leases().map((l) => ({ id: l.id, ttl: l.ttl, keys: [...l.keys].sort() }));
+  const wantLeases = [...model.leases].map(([id, ttl]) => ({ id, ttl, keys: [...model.now].filter(([, k]) => k.l === id).map(([key]) => key).sort() }));
+  expect(leases).toEqual(wantLeases);
   if (model.compactRev > 1) expect(() => kv.list('', 100, model.compactRev - 1)).toThrow(/compacted/);
 }
 
@@ -321,6 +361,8 @@ describe('properties', () => {
         const model2 = new Model();
         model2.states = model.states.map((s) => new Map(s));
         model2.compactRev = model.compactRev;
+        model2.leases = new Map(model.leases);
+        model2.nextLease = model.nextLease;
         for (const op of after) {
           applyBoth(kv, model, op);
           applyBoth(copy, model2, op);
