@@ -429,14 +429,19 @@ export class KvClient {
 
   // `retryUnknown`: the write is in a session, so an unknown outcome is retried rather than reported.
   private async call(method: string, path: string, req: { body?: Buffer; json?: unknown; write?: boolean; retryUnknown?: boolean; timeoutMs?: number }): Promise<Reply> {
-    const deadline = Date.now() + (req.timeoutMs ?? this.timeoutMs);
+    const budget = req.timeoutMs ?? this.timeoutMs;
+    const deadline = Date.now() + budget;
+    // A request that changes nothing may give up on one endpoint and try the next: a member that accepts
+    // connections but does not answer (paused, overloaded) must not use up the whole budget. A write may not: the
+    // abandoned attempt could still be applied.
+    const attemptMs = req.write === true ? budget : Math.max(500, Math.floor(budget / this.endpoints.length));
     let lastError: KvError = new KvError('Unavailable', 'No endpoint answered');
     for (let attempt = 0; Date.now() < deadline; attempt++) {
       const index = (this.preferred + attempt) % this.endpoints.length;
       const endpoint = this.endpoints[index] ?? '';
       let reply: Reply;
       try {
-        reply = await once(endpoint, method, path, req, Math.max(1, deadline - Date.now()));
+        reply = await once(endpoint, method, path, req, Math.max(1, Math.min(attemptMs, deadline - Date.now())));
       } catch (err) {
         const refused = connectionRefused(err);
         if (req.write === true && !refused && req.retryUnknown !== true) {

@@ -172,6 +172,43 @@ describe('leases on a three-member cluster', () => {
     await client.revokeLease(kept.id);
   }, 90_000);
 
+  test('a leader paused past the deadlines (SIGSTOP) revokes nothing when it resumes; its successor expires only what was left alone', async () => {
+    const client = c.client();
+    const kept = await client.grantLease(ttl);
+    const left = await client.grantLease(ttl);
+    await client.put('paused/kept', 'k', { lease: kept.id });
+    await client.put('paused/left', 'l', { lease: left.id });
+    const keeper = c.client(c.running(), 2000).keepAlive(kept.id);
+    let lostError: KvError | undefined;
+    void keeper.lost.then((err) => {
+      lostError = err;
+    });
+    const paused = await c.leader();
+    const proc = c.member(paused).proc;
+    const others = c.running().filter((id) => id !== paused);
+    proc?.kill('SIGSTOP');
+    try {
+      const successor = await waitFor('a leader among the others', async () => {
+        const s = await c.status(others[0] ?? 0);
+        return typeof s.leader === 'number' && others.includes(s.leader) ? s.leader : undefined;
+      }, 20_000, 100);
+      const elected = electedAt(c, successor);
+      // The lease left alone goes under the successor, a full TTL after its election; by then every deadline the
+      // paused leader holds has passed on its clock.
+      const polls = await observe(c.client(others), 'paused/left', ttl * 1000 + slackMs + 5000);
+      expectExpiredBetween(polls, elected + ttl * 1000, elected + ttl * 1000 + slackMs);
+    } finally {
+      proc?.kill('SIGCONT');
+    }
+    // Resumed, the old leader learns it was deposed; whatever it proposes for the kept lease changes nothing.
+    const after = await observe(c.client(others), 'paused/kept', 2 * ttl * 1000);
+    expect(after.length).toBeGreaterThan(0);
+    expect(after.every((p) => p.present)).toBe(true);
+    expect(lostError).toBeUndefined();
+    keeper.stop();
+    await client.revokeLease(kept.id);
+  }, 90_000);
+
   test('after every member restarts, leases come back and expire a full TTL after the new election', async () => {
     const client = c.client();
     const { id } = await client.grantLease(ttl);
