@@ -117,12 +117,13 @@ export class Lessor {
     const now = this.now();
     const late = now - this.lastCheck - this.opts.checkIntervalMs;
     this.lastCheck = now;
-    this.followLeadership(now);
-    if (this.term === 0) return;
-    // A check a whole interval late means the process did not run: that time is nobody's fault but ours.
+    // A check a whole interval late means the process did not run: that time is nobody's fault but ours. (Should
+    // leadership have changed meanwhile, followLeadership starts every deadline afresh anyway.)
     if (late > this.opts.checkIntervalMs) {
       for (const [id, deadline] of this.deadlines) this.deadlines.set(id, deadline + late);
     }
+    this.followLeadership(now);
+    if (this.term === 0) return;
     const live = new Set<number>();
     for (const lease of this.host.leases()) {
       live.add(lease.id);
