@@ -68,7 +68,8 @@ function tsraft(endpoints: string, ...args: string[]): Promise<{ code: number; s
 describe('leases on a three-member cluster', () => {
   let c: TestCluster;
   beforeAll(async () => {
-    c = await TestCluster.start(3);
+    // Frequent snapshots, so restarts load leases from snapshot files as well as from the log.
+    c = await TestCluster.start(3, ['--snapshot-count', '16', '--snapshot-catchup', '4']);
   });
   afterAll(async () => {
     await c.destroy();
@@ -124,6 +125,9 @@ describe('leases on a three-member cluster', () => {
     expect((await client.leaseTimeToLive(id)).keys).toEqual(['group/a', 'group/b']);
     expect((await client.leases()).map((l) => l.id)).toContain(id);
     await expect(client.put('group/c', '3', { lease: 999_999 })).rejects.toMatchObject({ code: 'LeaseNotFound' });
+    await expect(client.grantLease(60, { id })).rejects.toMatchObject({ code: 'LeaseExists' });
+    expect(await client.grantLease(60, { id: 500_000 })).toEqual({ id: 500_000, ttl: 60 });
+    await client.revokeLease(500_000);
     expect(await client.get('group/c')).toBeNull();
     const { revision } = await client.revokeLease(id);
     expect(revision).toBe(r1.revision + 2);
@@ -214,6 +218,10 @@ describe('leases on a three-member cluster', () => {
     const { id } = await client.grantLease(ttl);
     await client.put('restarted', 'r', { lease: id });
     const ids = c.running();
+    await waitFor('a snapshot on every member', async () => {
+      const statuses = await Promise.all(ids.map((m) => c.status(m)));
+      return statuses.every((s) => Number(s.snapshotIndex) > 0) ? true : undefined;
+    });
     await Promise.all(ids.map((m) => c.stop(m, 'SIGKILL')));
     for (const m of ids) c.spawn(m);
     await c.waitHealthy(ids);
