@@ -54,6 +54,8 @@ export class ReadyLoop {
   private inReports: (() => void)[] = [];
 
   private scheduled = false;
+  // Invariant: true while a forward of queued client requests is due (see submit).
+  private forwardDue = false;
   // Invariant: true from the start of a turn until it ends, including while it waits for an fsync; no second turn
   // starts meanwhile (the RawNode allows one Ready at a time, and advance() must follow the write).
   private running = false;
@@ -85,8 +87,41 @@ export class ReadyLoop {
 
   deliver(msgs: Message[]): void {
     if (this.stopped) return;
-    for (const m of msgs) this.inMessages.push(m);
+    for (const m of msgs) {
+      this.inMessages.push(m);
+      // The answer to this follower's ReadIndex request: the reads it confirms are served now if this member has
+      // applied far enough, not after the fsync the loop may be waiting for. The core still steps it (it only
+      // records the same ReadState, which finds its batch already answered).
+      if (m.type === MessageType.MsgReadIndexResp && m.entries.length === 1 && m.entries[0] !== undefined) {
+        this.parts.requests.readIndexConfirmed(m.entries[0].data, m.index);
+        this.parts.requests.serveReads(this.parts.applier.applied);
+      }
+    }
     this.schedule();
+  }
+
+  /**
+   * Client requests were queued. On a follower whose turn is waiting for the disk they are forwarded to the leader
+   * at once (kvstore/requests.ts `forward`); otherwise the next turn hands them to the core.
+   */
+  submit(): void {
+    if (this.running && !this.forwardDue && this.canForward()) {
+      this.forwardDue = true;
+      setImmediate(() => {
+        this.forwardDue = false;
+        if (this.stopped || !this.canForward()) return;
+        const sent = this.parts.requests.forward(this.leader, (msgs) => this.parts.hooks.send(msgs));
+        this.counts.proposals += sent.proposals;
+        this.counts.readIndexes += sent.readIndexes;
+      });
+    }
+    this.schedule();
+  }
+
+  // A follower that knows a reachable leader. Its role and leader are the core's own while a turn waits for the
+  // disk: the core changes only when stepped, at the start of a turn, and the Ready's SoftState is noted first.
+  private canForward(): boolean {
+    return this.role_ === StateType.StateFollower && this.leader !== None && this.leader !== this.opts.id && this.parts.hooks.peerReachable(this.leader);
   }
 
   tick(): void {
@@ -183,7 +218,7 @@ export class ReadyLoop {
   }
 
   private async handleReady(rd: Ready): Promise<void> {
-    const { storage, persistence, hooks, requests, applier } = this.parts;
+    const { storage, persistence, hooks } = this.parts;
     this.counts.readies++;
     if (rd.softState !== null) this.noteSoftState(rd.softState.lead, rd.softState.raftState);
 
@@ -191,6 +226,15 @@ export class ReadyLoop {
     // any member its messages that promise nothing about its disk. Every message that promises durable state waits
     // for step (b); see sendBeforePersist.
     const afterPersist = this.sendBeforePersist(rd);
+
+    // (d, early) Entries committed are durable on a majority already (§5.4.2; the leader counts itself only after
+    // its own write, docs/ready-contract.md), whether or not this member has written them yet: applying them and
+    // answering their requests need not wait for the fsync of the new entries this Ready also carries, which under
+    // load it nearly always does. etcd's server applies in parallel with its WAL write for the same reason. A
+    // crash before the fsync loses only memory; snapshots are taken after it. A Ready with a snapshot keeps the
+    // order below: the snapshot is applied first and only once its files are written.
+    const applyEarly = isEmptySnapshot(rd.snapshot);
+    if (applyEarly) this.apply(rd);
 
     // (a) A snapshot from the leader replaces our log prefix: its file and WAL record first, so that a crash
     // right after still finds the snapshot the WAL refers to.
@@ -222,6 +266,12 @@ export class ReadyLoop {
     if (afterPersist.length > 0) hooks.send(afterPersist);
 
     // (d) Apply: first a received snapshot, then committed entries in order (rule A1 of Figure 2).
+    if (!applyEarly) this.apply(rd);
+  }
+
+  // Applies a Ready's snapshot and committed entries, in order, and answers the reads they make servable.
+  private apply(rd: Ready): void {
+    const { requests, applier } = this.parts;
     if (!isEmptySnapshot(rd.snapshot) && rd.snapshot.metadata.index > applier.applied) {
       this.opts.logger.info(`applying snapshot at index ${rd.snapshot.metadata.index} (term ${rd.snapshot.metadata.term})`);
       applier.applySnapshot(rd.snapshot);

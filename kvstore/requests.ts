@@ -16,7 +16,7 @@
 
 import crypto from 'node:crypto';
 import { RaftError } from '../raft/errors';
-import { ConfChange, EntryType, Message, MessageType, NodeId, newEntry, newMessage } from '../raft/types';
+import { ConfChange, Entry, EntryType, Message, MessageType, NodeId, newEntry, newMessage } from '../raft/types';
 import { Command, CommandOp, encodeCommand } from './command';
 import { KvError } from './errors';
 import { ApplyResult } from './kv';
@@ -190,11 +190,54 @@ export class Requests {
    * exists lets the client retry safely.
    */
   handOverWork(core: RequestSink, noLeader: string | undefined): { proposals: number; readIndexes: number } {
+    const proposal = this.takeProposals(noLeader);
     let proposals = 0;
-    let readIndexes = 0;
+    if (proposal !== undefined) {
+      try {
+        core.step(proposal.msg);
+        proposals = proposal.seqs.length;
+      } catch (err) {
+        const refusal = refusalOf(err);
+        for (const seq of proposal.seqs) this.failProposal(seq, refusal);
+      }
+    }
+    const ctx = this.takeReads(noLeader);
+    if (ctx !== undefined) core.readIndex(ctx);
+    return { proposals, readIndexes: ctx === undefined ? 0 : 1 };
+  }
+
+  /**
+   * A follower's shortcut past its core: sends the queued writes and reads to `leader` as the MsgProp and
+   * MsgReadIndex the core's follower would send (§6.4: a follower asks the leader for the read index), so they do
+   * not wait for the fsync of whatever this member is writing meanwhile. The core would only forward them: a
+   * follower's proposal and read request touch none of its state, and carry no term.
+   */
+  forward(leader: NodeId, send: (msgs: Message[]) => void): { proposals: number; readIndexes: number } {
+    const msgs: Message[] = [];
+    const proposal = this.takeProposals(undefined);
+    if (proposal !== undefined) msgs.push({ ...proposal.msg, to: leader });
+    const ctx = this.takeReads(undefined);
+    if (ctx !== undefined) {
+      const entries = [newEntry({ term: 0, index: 0, data: ctx, typeUnset: true })];
+      msgs.push(newMessage({ type: MessageType.MsgReadIndex, to: leader, from: this.memberId, entries }));
+    }
+    if (msgs.length > 0) send(msgs);
+    return { proposals: proposal?.seqs.length ?? 0, readIndexes: ctx === undefined ? 0 : 1 };
+  }
+
+  // Takes every queued write for one MsgProp and marks it handed over, or fails them all when `noLeader` says why
+  // nothing can take them.
+  //
+  // All the writes go in one message, as RawNode's propose() would send each alone: the leader appends them in one
+  // step and sends each follower one MsgApp for all of them, and a follower forwards them in one message. One at a
+  // time, a turn of N writes cost N appends and N MsgApps per follower (and, on a follower, N forwarded messages),
+  // each acknowledged and each advancing the commit index with a message of its own. The proposal is accepted or
+  // dropped as a whole.
+  private takeProposals(noLeader: string | undefined): { msg: Message; seqs: number[] } | undefined {
     const queued = this.queuedProposals;
     this.queuedProposals = [];
-    const handed: QueuedProposal[] = [];
+    const seqs: number[] = [];
+    const entries: Entry[] = [];
     for (const p of queued) {
       const waiter = this.proposals.get(p.seq);
       if (waiter === undefined) continue;
@@ -203,40 +246,34 @@ export class Requests {
         continue;
       }
       waiter.handedOver = true;
-      handed.push(p);
+      seqs.push(p.seq);
+      entries.push(newEntry({ term: 0, index: 0, type: EntryType.EntryNormal, data: p.data, typeUnset: true }));
     }
-    // Every write of the turn goes to the core in one MsgProp, as RawNode's propose() would send each alone: the
-    // leader appends them in one step and sends each follower one MsgApp for all of them, and a follower forwards
-    // them to the leader in one message. One at a time, a turn of N writes cost N appends and N MsgApps per
-    // follower (and, on a follower, N forwarded messages), each acknowledged and each advancing the commit index
-    // with a message of its own. The proposal is accepted or dropped as a whole.
-    if (handed.length > 0) {
-      const entries = handed.map((p) => newEntry({ term: 0, index: 0, type: EntryType.EntryNormal, data: p.data, typeUnset: true }));
-      try {
-        core.step(newMessage({ type: MessageType.MsgProp, from: this.memberId, entries }));
-        proposals += handed.length;
-      } catch (err) {
-        const refusal = refusalOf(err);
-        for (const p of handed) this.failProposal(p.seq, refusal);
-      }
+    if (seqs.length === 0) return undefined;
+    return { msg: newMessage({ type: MessageType.MsgProp, from: this.memberId, entries }), seqs };
+  }
+
+  // Takes every queued read into one batch and returns the context of its ReadIndex request, or fails them all when
+  // `noLeader` says why no leader can confirm them. One ReadIndex request covers every read that arrived meanwhile.
+  private takeReads(noLeader: string | undefined): Uint8Array | undefined {
+    if (this.queuedReads.length === 0) return undefined;
+    const waiters = this.queuedReads;
+    this.queuedReads = [];
+    if (noLeader !== undefined) {
+      const err = new KvError('NoLeader', `${noLeader} to confirm a linearizable read; retry shortly`);
+      for (const w of waiters) settle(w, () => w.reject(err));
+      return undefined;
     }
-    // One ReadIndex request covers every read that arrived in this turn.
-    if (this.queuedReads.length > 0) {
-      const waiters = this.queuedReads;
-      this.queuedReads = [];
-      if (noLeader !== undefined) {
-        const err = new KvError('NoLeader', `${noLeader} to confirm a linearizable read; retry shortly`);
-        for (const w of waiters) settle(w, () => w.reject(err));
-      } else {
-        const ctx = Buffer.allocUnsafe(10);
-        ctx.writeUInt32BE(this.epoch, 0);
-        ctx.writeUIntBE(++this.seq, 4, 6);
-        this.reads.set(ctx.toString('hex'), { index: 0, waiters });
-        core.readIndex(ctx);
-        readIndexes++;
-      }
-    }
-    return { proposals, readIndexes };
+    const ctx = Buffer.allocUnsafe(10);
+    ctx.writeUInt32BE(this.epoch, 0);
+    ctx.writeUIntBE(++this.seq, 4, 6);
+    this.reads.set(ctx.toString('hex'), { index: 0, waiters });
+    return ctx;
+  }
+
+  /** Whether anything waits to be handed over or forwarded. */
+  get hasQueuedWork(): boolean {
+    return this.queuedProposals.length > 0 || this.queuedReads.length > 0;
   }
 
   // ## Settling requests (the loop, as Readys come out)
