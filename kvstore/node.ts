@@ -190,6 +190,18 @@ export class RaftNode {
     this.loop.schedule();
   }
 
+  /**
+   * Moves the election clock forward by `ticks`, as if that much time had passed without a word from a leader. A
+   * starting member calls it once it can reach a quorum (kvstore/serve.ts): the first election of a new cluster,
+   * or of a cluster restarting all at once, then comes after the last couple of ticks of the randomised timeout
+   * rather than after all of it, and a leader that is alive resets the clock with its next heartbeat anyway. etcd's
+   * server does the same when it starts (its "advance ticks"). PreVote keeps a member that advanced too far from
+   * disturbing a leader it has not yet heard from: the others, hearing from that leader, refuse to vote.
+   */
+  advanceTicks(ticks: number): void {
+    for (let i = 0; i < ticks; i++) this.loop.tick();
+  }
+
   /** Stops the clock and fails every waiting request. Safe to call twice. */
   stop(): void {
     if (this.stopped) return;
@@ -227,7 +239,7 @@ export class RaftNode {
   propose(op: CommandOp, key: string, value: Uint8Array): Promise<ApplyResult> {
     this.checkServing();
     const applied = this.requests.propose(op, key, value);
-    this.loop.schedule();
+    this.loop.submit();
     return applied;
   }
 
@@ -239,7 +251,7 @@ export class RaftNode {
   readBarrier(): Promise<void> {
     this.checkServing();
     const confirmed = this.requests.readBarrier();
-    this.loop.schedule();
+    this.loop.submit();
     return confirmed;
   }
 

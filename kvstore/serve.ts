@@ -233,6 +233,7 @@ export async function serve(opts: ServeOptions): Promise<RunningMember> {
       (clientURL !== listenClientURL || peerURL !== listenPeerURL ? `, advertising ${clientURL} and ${peerURL}` : ''),
   );
   void publishClientURL(raftNode, clientURL, opts.tickMs, log);
+  void advanceElectionClock(raftNode, transport, opts.electionTicks, opts.tickMs);
 
   function stop(reason = 'stopped', failed = false): Promise<void> {
     if (stopping !== null) return stopping;
@@ -271,6 +272,31 @@ async function publishClientURL(node: RaftNode, clientURL: string, retryMs: numb
       log.debug(`publishing the client URL failed, retrying: ${err instanceof Error ? err.message : String(err)}`);
     }
     await new Promise((resolve) => setTimeout(resolve, retryMs));
+  }
+}
+
+// A starting member need not wait a whole election timeout before its first election can begin: once it can reach
+// enough peers to form a quorum with (its outgoing streams are open), it moves its clock to within two ticks of
+// the timeout's lower bound (RaftNode.advanceTicks; etcd's server advances a starting member's clock the same way).
+// Alone in its configuration it is a quorum by itself and goes to one tick short. It waits for its peers at most as
+// long as a stream takes to be declared dead, then lets the clock run as it is.
+async function advanceElectionClock(node: RaftNode, transport: Transport, electionTicks: number, tickMs: number): Promise<void> {
+  const voters = node.members.list().filter((m) => !m.learner);
+  if (!voters.some((m) => m.id === node.id)) return;
+  const quorum = Math.floor(voters.length / 2) + 1;
+  if (voters.length === 1) {
+    node.advanceTicks(electionTicks - 1);
+    return;
+  }
+  const deadline = Date.now() + Math.max(2_000, electionTicks * tickMs);
+  while (!node.isStopped && Date.now() < deadline) {
+    const open = Object.entries(transport.streams().outgoing).filter(([id, state]) => state === 'open' && voters.some((m) => String(m.id) === id)).length;
+    if (node.leaderId !== None) return;
+    if (open + 1 >= quorum) {
+      node.advanceTicks(Math.max(0, electionTicks - 2));
+      return;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 20));
   }
 }
 
