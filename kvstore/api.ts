@@ -387,6 +387,7 @@ export function statusJSON(node: RaftNode, clusterId: string): Record<string, un
     snapshotIndex: node.lastSnapshotIndex,
     logTail: node.logTail(logTailLength).map(describeEntry),
     keys: node.kv.size,
+    leases: node.kv.leaseCount,
     revision: node.kv.revision,
     compactRevision: node.kv.compactRevision,
     members: node.members.list(),

@@ -90,12 +90,12 @@ program
   .description('print a value')
   .option('--serializable', 'read the local copy without confirming leadership (may be stale)')
   .option('--revision <n>', 'read the value as it was at this revision', integer)
-  .option('--show-revisions', 'print createRevision, modRevision and version on standard error')
+  .option('--show-revisions', 'print createRevision, modRevision, version and lease on standard error')
   .action(async (key: string, o: { serializable?: boolean; revision?: number; showRevisions?: boolean }) => {
     if (o.revision !== undefined || o.showRevisions === true) {
       const kv = await client().getWithRevisions(key, { revision: o.revision, serializable: o.serializable === true });
       if (kv === null) throw new KvError('KeyNotFound', `Key "${key}" not found${o.revision === undefined ? '' : ` at revision ${o.revision}`}`);
-      if (o.showRevisions === true) process.stderr.write(`createRevision ${kv.createRevision} modRevision ${kv.modRevision} version ${kv.version}\n`);
+      if (o.showRevisions === true) process.stderr.write(`createRevision ${kv.createRevision} modRevision ${kv.modRevision} version ${kv.version} lease ${kv.lease}\n`);
       process.stdout.write(kv.value);
       if (process.stdout.isTTY) process.stdout.write('\n');
       return;

@@ -340,6 +340,11 @@ export class KvStore {
     return this.leaseTable.get(id);
   }
 
+  /** How many leases exist. */
+  get leaseCount(): number {
+    return this.leaseTable.size;
+  }
+
   /** Every lease, in ID order. */
   leases(): Lease[] {
     return this.leaseTable.list();
