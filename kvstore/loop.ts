@@ -16,6 +16,13 @@
 // Step 1 drains every queue before step 2, so under load one Ready (and so one fsync) covers many requests. The
 // fsync of step 2b runs off the event loop: whatever arrives meanwhile is queued for the next Ready, so the disk
 // and the parsing of the next batch of requests overlap.
+//
+// A turn that has a long way to go without an fsync (a member applying a large backlog of committed entries after
+// a restart, a Ready of up to 1 MiB of them at a time) yields to the event loop every `SLICE_MS` between Readys, so
+// that meanwhile the member still reads its peer streams, answers heartbeats and keeps its clock. Without that, a
+// member replaying a million entries held its thread for the whole replay: every stream to and from it missed its
+// liveness checks, and a stream it dialled was failed by its own answer timer, which runs before the reply it had
+// already received is read.
 
 import { RaftError } from '../raft/errors';
 import { RawNode, Ready } from '../raft/rawnode';
@@ -24,6 +31,9 @@ import { Message, MessageType, NodeId, None, StateType, isEmptyHardState, isEmpt
 import { KvApplier } from './apply';
 import type { NodeCounters, NodeHooks, NodeOptions, Persistence } from './node';
 import { Requests } from './requests';
+
+// The longest a turn runs Readys back to back before it lets the event loop in.
+const SLICE_MS = 20;
 
 /** What the loop drives and whom it tells. */
 export interface LoopParts {
@@ -156,6 +166,7 @@ export class ReadyLoop {
     if (this.stopped) return;
     this.running = true;
     const { raw } = this.parts;
+    let sliceStart = performance.now();
     try {
       for (;;) {
         this.scheduled = false;
@@ -168,6 +179,12 @@ export class ReadyLoop {
         raw.advance();
         await this.maybeSnapshot();
         if (this.stopped) return;
+        // Between Readys nothing is outstanding, so the event loop may run; what it delivers is drained next.
+        if (performance.now() - sliceStart >= SLICE_MS) {
+          await new Promise<void>((resolve) => setImmediate(resolve));
+          if (this.stopped) return;
+          sliceStart = performance.now();
+        }
       }
     } catch (err) {
       // A failed write to the WAL leaves memory ahead of the disk; carrying on could acknowledge what a restart
