@@ -1,12 +1,74 @@
-// The coordination recipes (kvstore/recipes/) on a real three-member cluster.
+// The coordination recipes (kvstore/recipes/) on a real three-member cluster. Lock holders, contenders and
+// candidates run in their own processes (test/integration/recipes-holder.ts, from dist/), so that they can be
+// killed with SIGKILL and paused with SIGSTOP as a real application would be.
 
-import { ConfigValue, WatchedConfig, watchConfig } from '../../kvstore/recipes/config';
-import { TestCluster, waitFor } from './harness';
+import { ChildProcess, spawn } from 'node:child_process';
+import path from 'node:path';
+import readline from 'node:readline';
+import { KvClient } from '../../kvstore/client';
+import { ConfigValue, Election, LeaderInfo, WatchedConfig, acquireLock, fenceText, watchConfig } from '../../kvstore/recipes';
+import { TestCluster, electionTimeoutMs, repoRoot, waitFor } from './harness';
+
+const holderScript = path.join(repoRoot, 'dist', 'test', 'integration', 'recipes-holder.js');
+/** Lease TTL of the lock and election tests, in seconds. */
+const ttlSeconds = 2;
+/** What a handover may take beyond TTL + one election timeout: a keepalive round trip, an apply, a watch event. */
+const slackMs = 1000;
+
+interface Report {
+  event: string;
+  pid: number;
+  [field: string]: unknown;
+}
+
+/** A recipes-holder process and the JSON lines it has printed. */
+class Holder {
+  readonly reports: Report[] = [];
+  readonly proc: ChildProcess;
+  readonly exited: Promise<number | null>;
+
+  constructor(args: string[]) {
+    this.proc = spawn(process.execPath, [holderScript, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+    this.exited = new Promise((resolve) => this.proc.once('exit', (code) => resolve(code)));
+    if (this.proc.stdout !== null) readline.createInterface({ input: this.proc.stdout }).on('line', (line) => this.reports.push(JSON.parse(line) as Report));
+  }
+
+  /** The `n`th report of `event` (from 0), once printed. */
+  async next(event: string, n = 0, timeoutMs = 30_000): Promise<Report> {
+    return waitFor(`report "${event}" #${n} from process ${this.proc.pid ?? '?'}`, () => {
+      const failed = this.reports.find((r) => r.event === 'error');
+      if (failed !== undefined) throw new Error(`process ${failed.pid} failed: ${String(failed.message)}`);
+      return this.reports.filter((r) => r.event === event)[n];
+    }, timeoutMs, 20);
+  }
+
+  has(event: string): boolean {
+    return this.reports.some((r) => r.event === event);
+  }
+
+  async kill(signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
+    if (this.proc.exitCode === null && this.proc.signalCode === null) this.proc.kill(signal);
+    await this.exited;
+  }
+}
 
 describe('recipes on a three-member cluster', () => {
   let c: TestCluster;
+  const holders: Holder[] = [];
+  const endpoints = (): string => [1, 2, 3].map((id) => c.url(id)).join(',');
+  const holder = (...args: string[]): Holder => {
+    const h = new Holder(args);
+    holders.push(h);
+    return h;
+  };
   beforeAll(async () => {
     c = await TestCluster.start(3);
+  });
+  afterEach(async () => {
+    await Promise.all(holders.splice(0).map((h) => h.kill()));
+    // Every test starts with all three members up.
+    for (const id of [1, 2, 3]) if (!c.running().includes(id)) c.spawn(id);
+    await c.waitHealthy([1, 2, 3]);
   });
   afterAll(async () => {
     await c.destroy();
@@ -57,4 +119,131 @@ describe('recipes on a three-member cluster', () => {
     expect(heard).toEqual([null, 'on', 'off']);
     expect(config.current).toEqual({ value: 'off', revision });
   }, 30_000);
+
+  // The waiter is in the test process; the holder is killed. Returns how long after the kill the waiter acquired.
+  async function handoverAfterKill(prefix: string, killLeaderToo: boolean): Promise<number> {
+    const first = holder('lock', endpoints(), prefix, String(ttlSeconds));
+    const held = await first.next('acquired');
+    let acquiredAt = 0;
+    const waiting = acquireLock(new KvClient(endpoints().split(','), { timeoutMs: 10_000 }), prefix, { ttlSeconds }).then((lock) => {
+      acquiredAt = Date.now();
+      return lock;
+    });
+    await waitFor('the waiter to join the line', async () => ((await c.client().listWithRevisions(`${prefix}/`)).kvs.length === 2 ? true : undefined));
+    const leader = killLeaderToo ? await c.leader() : 0;
+    expect(acquiredAt).toBe(0);
+    const killedAt = Date.now();
+    await Promise.all([first.kill('SIGKILL'), killLeaderToo ? c.stop(leader, 'SIGKILL') : Promise.resolve()]);
+    const lock = await waiting;
+    expect(lock.fencingToken).toBeGreaterThan(Number(held.token));
+    await lock.release();
+    return acquiredAt - killedAt;
+  }
+
+  test('a lease-held lock moves to a waiter within TTL + one election timeout after its holder is killed', async () => {
+    const elapsed = await handoverAfterKill('locks/killed-holder', false);
+    // Not before the lease could have expired (the last keepalive was at most a fraction of the TTL before the kill).
+    expect(elapsed).toBeGreaterThanOrEqual((ttlSeconds * 1000) / 4);
+    expect(elapsed).toBeLessThanOrEqual(ttlSeconds * 1000 + electionTimeoutMs + slackMs);
+  }, 60_000);
+
+  test('the lock moves within TTL + one election timeout when the leader member is killed with the holder', async () => {
+    // The new leader gives every lease a fresh TTL, so the holder's lease expires a TTL after the election.
+    const elapsed = await handoverAfterKill('locks/killed-holder-and-leader', true);
+    expect(elapsed).toBeLessThanOrEqual(ttlSeconds * 1000 + electionTimeoutMs + slackMs);
+  }, 60_000);
+
+  test('never two holders with valid fencing tokens: five contenders, one paused past its TTL and resumed', async () => {
+    const kv = c.client();
+    const fence = 'guard/fence';
+    const data = 'guard/data';
+    const start = await kv.put('guard/start', 'start');
+    const history: { id: string; token: number; round: number; write: number; revision: number }[] = [];
+    const abort = new AbortController();
+    const watching = (async () => {
+      for await (const batch of kv.watch(data, { startRevision: start.revision + 1, signal: abort.signal })) {
+        for (const e of batch.events) history.push({ ...(JSON.parse(e.value ?? '{}') as { id: string; token: number; round: number; write: number }), revision: batch.revision });
+      }
+    })();
+    const rounds = 4;
+    const contenders = Array.from({ length: 5 }, (_, i) =>
+      holder('contend', endpoints(), 'locks/guard', String(ttlSeconds), fence, data, `c${i}`, String(rounds), ...(i === 0 ? ['1'] : [])),
+    );
+    const paused = contenders[0] as Holder;
+    const pausing = await paused.next('pausing');
+    // Stopped: its keepalive stopped with it. Wait until the resource has accepted a later holder's token.
+    await waitFor('another holder to write after the lease of the paused one expired', async () => {
+      const got = await kv.getWithRevisions(fence);
+      return got !== null && got.value > fenceText(Number(pausing.token)) ? true : undefined;
+    }, 30_000);
+    paused.proc.kill('SIGCONT');
+    await Promise.all(contenders.map((h) => h.next('done', 0, 90_000)));
+    const lastWrite = (await kv.getWithRevisions(data))?.modRevision;
+    await waitFor('the watch to deliver the last write', () => (history.at(-1)?.revision === lastWrite ? true : undefined));
+    abort.abort();
+    await watching;
+
+    // The resumed holder's writes were refused: a higher token had been accepted.
+    const resumedWrites = paused.reports.filter((r) => r.round === 1 && (r.event === 'accepted' || r.event === 'refused'));
+    expect(resumedWrites.map((r) => r.event)).toEqual(['refused', 'refused']);
+    expect(Number(resumedWrites[0]?.highestToken)).toBeGreaterThan(Number(pausing.token));
+
+    // The resource's history: every accepted write, in order, holder after holder with rising tokens, never two
+    // holders interleaved.
+    const accepted = contenders.flatMap((h) => h.reports.filter((r) => r.event === 'accepted'));
+    expect(history.length).toBe(accepted.length);
+    expect(history.length).toBe(5 * rounds * 2 - 2);
+    const runs: { token: number; id: string; writes: number }[] = [];
+    for (const h of history) {
+      const run = runs.at(-1);
+      if (run !== undefined && run.token === h.token) {
+        expect(h.id).toBe(run.id);
+        run.writes++;
+      } else {
+        if (run !== undefined) expect(h.token).toBeGreaterThan(run.token);
+        runs.push({ token: h.token, id: h.id, writes: 1 });
+      }
+    }
+    expect(runs.length).toBe(5 * rounds - 1);
+    expect(runs.every((r) => r.writes === 2)).toBe(true);
+    // Every acquisition had its own token.
+    const tokens = contenders.flatMap((h) => h.reports.filter((r) => r.event === 'acquired').map((r) => Number(r.token)));
+    expect(new Set(tokens).size).toBe(5 * rounds);
+  }, 120_000);
+
+  test('election: one leader at a time, a new one when the leader is killed, the next at once when it resigns; observers see each', async () => {
+    const election = new Election(c.client(), 'elections/primary');
+    const candidates = ['a', 'b', 'c'].map((value) => holder('campaign', endpoints(), 'elections/primary', String(ttlSeconds), value));
+    const electedOf = (): string[] => candidates.filter((h) => h.has('elected')).map((h) => String(h.reports.find((r) => r.event === 'elected')?.value));
+    const firstElected = await waitFor('a first leader', () => (electedOf().length > 0 ? electedOf() : undefined));
+    expect(firstElected).toHaveLength(1);
+    const seen: (LeaderInfo | null)[] = [];
+    const abort = new AbortController();
+    const observing = (async () => {
+      for await (const leader of election.observe({ signal: abort.signal })) seen.push(leader);
+    })();
+    const first = candidates.find((h) => h.has('elected')) as Holder;
+    await waitFor('the observer to see the first leader', () => (seen.length >= 1 ? true : undefined));
+    expect(seen[0]?.value).toBe(firstElected[0]);
+    expect((await election.leader())?.value).toBe(firstElected[0]);
+
+    const killedAt = Date.now();
+    await first.kill('SIGKILL');
+    const second = await waitFor('a second leader', () => candidates.find((h) => h !== first && h.has('elected')), 30_000);
+    expect(Date.now() - killedAt).toBeLessThanOrEqual(ttlSeconds * 1000 + electionTimeoutMs + slackMs);
+    expect(electedOf()).toHaveLength(2);
+
+    const resignedAt = Date.now();
+    second.proc.kill('SIGTERM');
+    await second.next('resigned');
+    const third = await waitFor('a third leader', () => candidates.find((h) => h !== first && h !== second && h.has('elected')), 30_000);
+    // A resignation deletes the key at once: no waiting for a lease to expire.
+    expect(Date.now() - resignedAt).toBeLessThan(ttlSeconds * 1000);
+    await waitFor('the observer to see the third leader', () => (seen.length >= 3 ? true : undefined));
+    abort.abort();
+    await observing;
+    const value = (h: Holder): string => String(h.reports.find((r) => r.event === 'elected')?.value);
+    expect(seen.map((l) => l?.value)).toEqual([value(first), value(second), value(third)]);
+    for (let i = 1; i < seen.length; i++) expect(seen[i]?.revision).toBeGreaterThan(seen[i - 1]?.revision ?? 0);
+  }, 90_000);
 });
