@@ -13,7 +13,7 @@
 //
 // Built on the public client alone (`tsraft/client`).
 
-import { Client, KeyValueWithRevisions, KvError } from '../library-client';
+import { Client, KvError } from '../library-client';
 import { RecipeError } from './errors';
 import { JoinOptions, QueueEntry, contendersPrefix, headOf, joinQueue, leaveQueue, waitForTurn } from './queue';
 
@@ -106,9 +106,9 @@ export class Election {
     let reported: LeaderInfo | null | undefined;
     while (opts.signal?.aborted !== true) {
       const { kvs, revision } = await this.client.listWithRevisions(this.prefix);
-      const candidates = new Map(kvs.map((kv) => [kv.key, kv]));
+      const candidates = new Map<string, Candidate>(kvs.map((kv) => [kv.key, { key: kv.key, value: kv.value, createRevision: kv.createRevision }]));
       const changed = (): LeaderInfo | null | undefined => {
-        const head = headOf([...candidates.values()]);
+        const head = headOf(candidates.values());
         const now = head === undefined ? null : leaderInfo(head);
         const same = reported !== undefined && (reported === null ? now === null : now !== null && now.key === reported.key && now.value === reported.value);
         return same ? undefined : now;
@@ -122,7 +122,7 @@ export class Election {
         for await (const batch of this.client.watch(this.prefix, { prefix: true, startRevision: revision + 1, signal: opts.signal })) {
           for (const e of batch.events) {
             if (e.type === 'delete') candidates.delete(e.key);
-            else candidates.set(e.key, { key: e.key, value: e.value ?? '', createRevision: e.createRevision, modRevision: e.modRevision, version: e.version });
+            else candidates.set(e.key, { key: e.key, value: e.value ?? '', createRevision: e.createRevision });
           }
           const next = changed();
           if (next !== undefined) {
@@ -139,6 +139,13 @@ export class Election {
   }
 }
 
-function leaderInfo(kv: KeyValueWithRevisions): LeaderInfo {
+/** A candidate's key as the observer keeps it. */
+interface Candidate {
+  key: string;
+  value: string;
+  createRevision: number;
+}
+
+function leaderInfo(kv: Candidate): LeaderInfo {
   return { key: kv.key, value: kv.value, revision: kv.createRevision };
 }

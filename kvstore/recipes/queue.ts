@@ -14,7 +14,7 @@
 // The key is attached to the lease, so a contender that dies holds nothing for longer than its lease's TTL: the
 // leader expires the lease and deletes the key in one revision, and the next in line sees that deletion.
 
-import { Client, KvError, KeyValueWithRevisions } from '../library-client';
+import { Client, KvError } from '../library-client';
 import { RecipeError } from './errors';
 
 /** How a contender joins the line. */
@@ -90,9 +90,12 @@ export async function joinQueue(client: Client, prefix: string, value: string, o
         failure: [{ op: 'get', key }],
       }),
     );
+    // The failure branch finds the key an earlier attempt of this call created, which carries our lease; a key
+    // with another lease would be somebody else's, and is never taken for ours.
     const got = created.results[0];
-    const createRevision = created.succeeded ? created.revision : got !== undefined && got.op === 'get' && got.kv !== null ? got.kv.createRevision : 0;
-    if (createRevision === 0) throw new RecipeError('LeaseLost', `Key ${key} vanished as it was created: lease ${lease.id} is gone`);
+    const existing = got !== undefined && got.op === 'get' && got.kv !== null && got.kv.lease === lease.id ? got.kv : undefined;
+    const createRevision = created.succeeded ? created.revision : existing?.createRevision ?? 0;
+    if (createRevision === 0) throw new RecipeError('LeaseLost', `Key ${key} exists without lease ${lease.id}, or vanished as it was created`);
     return {
       key,
       leaseId: lease.id,
@@ -129,15 +132,15 @@ export async function waitForTurn(client: Client, prefix: string, entry: QueueEn
 }
 
 /** The key created last before `createRevision`, if any. */
-export function predecessorOf(kvs: KeyValueWithRevisions[], createRevision: number): KeyValueWithRevisions | undefined {
-  let found: KeyValueWithRevisions | undefined;
+export function predecessorOf<T extends { createRevision: number }>(kvs: T[], createRevision: number): T | undefined {
+  let found: T | undefined;
   for (const kv of kvs) if (kv.createRevision < createRevision && (found === undefined || kv.createRevision > found.createRevision)) found = kv;
   return found;
 }
 
 /** The head of the line: the key with the lowest createRevision, if any. */
-export function headOf(kvs: KeyValueWithRevisions[]): KeyValueWithRevisions | undefined {
-  let found: KeyValueWithRevisions | undefined;
+export function headOf<T extends { createRevision: number }>(kvs: Iterable<T>): T | undefined {
+  let found: T | undefined;
   for (const kv of kvs) if (found === undefined || kv.createRevision < found.createRevision) found = kv;
   return found;
 }
@@ -172,7 +175,7 @@ async function revokeQuietly(client: Client, leaseId: number): Promise<void> {
   try {
     await idempotent(() => client.revokeLease(leaseId));
   } catch (err) {
-    if (err instanceof KvError && String(err.code) === 'LeaseNotFound') return;
+    if (err instanceof KvError && err.code === 'LeaseNotFound') return;
     throw err;
   }
 }

@@ -142,15 +142,16 @@ describe('recipes on a three-member cluster', () => {
 
   test('a lease-held lock moves to a waiter within TTL + one election timeout after its holder is killed', async () => {
     const elapsed = await handoverAfterKill('locks/killed-holder', false);
-    // Not before the lease could have expired (the last keepalive was at most a fraction of the TTL before the kill).
-    expect(elapsed).toBeGreaterThanOrEqual((ttlSeconds * 1000) / 4);
+    // Not before the lease could have expired: the last keepalive was at most a fraction of the TTL before the kill.
+    expect(elapsed).toBeGreaterThanOrEqual((ttlSeconds * 1000) / 2);
     expect(elapsed).toBeLessThanOrEqual(ttlSeconds * 1000 + electionTimeoutMs + slackMs);
   }, 60_000);
 
   test('the lock moves within TTL + one election timeout when the leader member is killed with the holder', async () => {
-    // The new leader gives every lease a fresh TTL, so the holder's lease expires a TTL after the election.
+    // The new leader gives every lease a fresh TTL, so the holder's lease expires a TTL after the election. One
+    // election takes a randomized timeout in [electionTimeoutMs, 2 * electionTimeoutMs) and a round of votes.
     const elapsed = await handoverAfterKill('locks/killed-holder-and-leader', true);
-    expect(elapsed).toBeLessThanOrEqual(ttlSeconds * 1000 + electionTimeoutMs + slackMs);
+    expect(elapsed).toBeLessThanOrEqual(ttlSeconds * 1000 + 2 * electionTimeoutMs + slackMs);
   }, 60_000);
 
   test('never two holders with valid fencing tokens: five contenders, one paused past its TTL and resumed', async () => {
