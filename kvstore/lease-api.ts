@@ -118,6 +118,8 @@ export class LeaseApi {
       throw new KvError('Unavailable', `Leader ${leader} at ${url} did not answer (${why}); retry shortly`);
     }
     const body = Buffer.from(await reply.arrayBuffer());
+    const retryAfter = reply.headers.get('retry-after');
+    if (retryAfter !== null) res.set('Retry-After', retryAfter);
     res.status(reply.status).type(reply.headers.get('content-type') ?? 'application/json').send(body);
   }
 }
