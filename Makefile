@@ -159,6 +159,14 @@ BENCH_TARGETS += bench-failover
 bench-failover: build etcd-installed
 	node dist/bench/failover.js $(BENCH_ARGS)
 
+# tsraft beside etcd under the same seeded faults (kill a member, kill the leader, restart all, pause; one every 4 s)
+# with the chaos suite's clients and checker (bench/chaos-vs-etcd.ts). BENCH_ARGS: --seconds (20; 45 for the long
+# form), --rounds, --seed, --clients, --op-timeout-ms, --fault-every-ms.
+.PHONY: bench-chaos-vs-etcd
+BENCH_TARGETS += bench-chaos-vs-etcd
+bench-chaos-vs-etcd: build etcd-installed
+	node dist/bench/chaos-vs-etcd.js $(BENCH_ARGS)
+
 # Chaos: real members behind fault-injecting proxies, seeded nemeses, a linearizability check per run (docs/faults.md).
 # One line per run, then "N passed, N failed". CHAOS_ARGS: --runs, --seconds, --members, --family, --seed, --mutant.
 .PHONY: chaos

@@ -121,6 +121,12 @@ export abstract class Cluster {
     await exited;
   }
 
+  /** Sends `signal` to member `i` if it runs (SIGSTOP and SIGCONT pause and resume it). */
+  signal(i: number, signal: NodeJS.Signals): void {
+    const p = this.procs[i];
+    if (p !== undefined && p.exitCode === null && p.signalCode === null) p.kill(signal);
+  }
+
   /** Kills every member and removes the data directories (unless `keep`). */
   async stop(keep = false): Promise<void> {
     for (let i = 0; i < this.procs.length; i++) await this.kill(i);

@@ -25,7 +25,21 @@ export interface WorkloadOptions {
   random(): number;
   /** Milliseconds since the start of the run. */
   now(): number;
+  /** Sends one operation and reads its answer; tsraft's HTTP API unless given (bench/chaos-vs-etcd.ts speaks etcd's). */
+  send?: Sender;
+  /** Shares of puts and gets; the rest are deletes. 0.5 and 0.35 unless given. */
+  mix?: { put: number; get: number };
+  /** A client's wait after an operation that did not succeed; 20 to 70 ms at random unless given. */
+  failurePauseMs?: number;
 }
+
+/** What one operation's answer says, before it is recorded: its outcome, and what an `ok` read or write returned. */
+export type Answer =
+  | { outcome: 'ok'; read?: string | null; existed?: boolean }
+  | { outcome: 'fail' | 'unknown'; note: string };
+
+/** Sends one operation to `member` and reads what its answer means. */
+export type Sender = (member: number, key: string, kind: Op['kind'], value: string | undefined, timeoutMs: number) => Promise<Answer>;
 
 /** An HTTP exchange's outcome, before it is read as an operation result. */
 type Exchange = { status: number; body: string } | { error: string; sent: boolean };
@@ -78,28 +92,17 @@ export class Workload {
 
   /** Runs one operation and records it. */
   async perform(client: number, member: number, key: string, kind: Op['kind'], value?: string): Promise<Op> {
-    const url = `${this.opts.clientURL(member)}/kv/${encodeURIComponent(key)}`;
-    const method = kind === 'put' ? 'PUT' : kind === 'get' ? 'GET' : 'DELETE';
     const op: Op = { id: this.nextOpId++, client, member, key, kind, ...(value === undefined ? {} : { value }), call: this.opts.now(), ret: Infinity, outcome: 'unknown' };
     this.history.push(op);
-    const answer = await exchange(url, method, value, this.opts.opTimeoutMs);
+    const send = this.opts.send ?? ((m, k, kd, v, t) => tsraftAnswer(this.opts.clientURL(m), k, kd, v, t));
+    const answer = await send(member, key, kind, value, this.opts.opTimeoutMs);
     const ret = this.opts.now();
-    if ('error' in answer) {
-      // A read changes nothing, so an unanswered read is simply a failure; so is a request that never left.
-      if (kind === 'get' || !answer.sent) return settle(op, 'fail', ret, answer.error);
-      return settle(op, 'unknown', ret, answer.error);
-    }
-    const { status } = answer;
-    if (status === 200 || status === 201 || (status === 404 && kind !== 'put' && /KeyNotFound/.test(answer.body))) {
-      op.outcome = 'ok';
-      op.ret = ret;
-      if (kind === 'get') op.read = status === 404 ? null : answer.body;
-      else op.existed = status === 200;
-      return op;
-    }
-    const code = /"code":"([A-Za-z]+)"/.exec(answer.body)?.[1] ?? String(status);
-    if (status >= 500 && status !== 503 && kind !== 'get') return settle(op, 'unknown', ret, `${status} ${code}`);
-    return settle(op, 'fail', ret, `${status} ${code}`);
+    if (answer.outcome !== 'ok') return settle(op, answer.outcome, ret, answer.note);
+    op.outcome = 'ok';
+    op.ret = ret;
+    if (kind === 'get') op.read = answer.read ?? null;
+    else op.existed = answer.existed === true;
+    return op;
   }
 
   private async client(c: number): Promise<void> {
@@ -118,16 +121,38 @@ export class Workload {
         slot.used = 0;
       }
       const roll = this.opts.random();
-      const kind: Op['kind'] = roll < 0.5 ? 'put' : roll < 0.85 ? 'get' : 'delete';
+      const mix = this.opts.mix ?? { put: 0.5, get: 0.35 };
+      const kind: Op['kind'] = roll < mix.put ? 'put' : roll < mix.put + mix.get ? 'get' : 'delete';
       const op = await this.perform(c, member, key, kind, kind === 'put' ? `c${c}-${++seq}` : undefined);
       // Back off a little when the cluster cannot serve, instead of spinning on refused connections.
-      if (op.outcome !== 'ok') await new Promise((resolve) => setTimeout(resolve, 20 + Math.floor(this.opts.random() * 50)));
+      if (op.outcome !== 'ok') {
+        const pause = this.opts.failurePauseMs ?? 20 + Math.floor(this.opts.random() * 50);
+        await new Promise((resolve) => setTimeout(resolve, pause));
+      }
     }
   }
 
   private freshKey(): string {
     return `k${++this.generation}`;
   }
+}
+
+/**
+ * One operation through tsraft's HTTP API. Only what provably changed nothing fails: a request that never left, a
+ * 503 (the API's promise that nothing was proposed), a 4xx. A write whose answer was lost or is another 5xx is
+ * unknown; a read that was not answered simply failed.
+ */
+export async function tsraftAnswer(clientURL: string, key: string, kind: Op['kind'], value: string | undefined, timeoutMs: number): Promise<Answer> {
+  const url = `${clientURL}/kv/${encodeURIComponent(key)}`;
+  const method = kind === 'put' ? 'PUT' : kind === 'get' ? 'GET' : 'DELETE';
+  const answer = await exchange(url, method, value, timeoutMs);
+  if ('error' in answer) return { outcome: kind === 'get' || !answer.sent ? 'fail' : 'unknown', note: answer.error };
+  const { status } = answer;
+  if (status === 200 || status === 201 || (status === 404 && kind !== 'put' && /KeyNotFound/.test(answer.body))) {
+    return kind === 'get' ? { outcome: 'ok', read: status === 404 ? null : answer.body } : { outcome: 'ok', existed: status === 200 };
+  }
+  const code = /"code":"([A-Za-z]+)"/.exec(answer.body)?.[1] ?? String(status);
+  return { outcome: status >= 500 && status !== 503 && kind !== 'get' ? 'unknown' : 'fail', note: `${status} ${code}` };
 }
 
 function settle(op: Op, outcome: 'fail' | 'unknown', ret: number, note: string): Op {
