@@ -13,10 +13,10 @@
 import { KvError } from './errors';
 import { parseLeaseId } from './lease';
 
-export type CompareTarget = 'value' | 'version' | 'createRevision' | 'modRevision';
+export type CompareTarget = 'value' | 'version' | 'createRevision' | 'modRevision' | 'lease';
 export type CompareOp = '=' | '!=' | '<' | '>';
 
-/** One condition on the current state of a key. A missing key has version, createRevision and modRevision 0. */
+/** One condition on the current state of a key. A missing key has version, createRevision, modRevision and lease 0. */
 export interface Compare {
   key: string;
   target: CompareTarget;
@@ -57,7 +57,7 @@ export interface TxnResult {
   results: TxnOpResult[];
 }
 
-const targets: readonly CompareTarget[] = ['value', 'version', 'createRevision', 'modRevision'];
+const targets: readonly CompareTarget[] = ['value', 'version', 'createRevision', 'modRevision', 'lease'];
 const compareOps: readonly CompareOp[] = ['=', '!=', '<', '>'];
 /** Keeps one log entry, and the time to apply it, small. */
 export const maxTxnOps = 128;
@@ -129,11 +129,12 @@ export interface ComparedKey {
   createRevision: number;
   modRevision: number;
   version: number;
+  lease: number;
 }
 
 /**
- * Whether a compare holds. As in etcd, a missing key counts as version, createRevision and modRevision 0, and a
- * compare of its value fails whatever the operator (there is no value to compare).
+ * Whether a compare holds. As in etcd, a missing key counts as version, createRevision, modRevision and lease 0,
+ * and a compare of its value fails whatever the operator (there is no value to compare).
  */
 export function compareHolds(c: Compare, kv: ComparedKey | undefined): boolean {
   let order: number;

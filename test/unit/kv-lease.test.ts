@@ -107,6 +107,16 @@ describe('the lease table in the state machine', () => {
     expect(kv.revision).toBe(5);
   });
 
+  test("a transaction can compare a key's lease (a missing key has lease 0)", () => {
+    const kv = new KvStore();
+    const mine = granted(kv, 10);
+    kv.apply(leasePut('lock', 'me', mine));
+    const held = (lease: number) => txn({ compares: [{ key: 'lock', target: 'lease', op: '=', value: lease }], success: [{ op: 'put', key: 'lock', value: 'refreshed', lease }] });
+    expect(kv.apply(held(mine)).txn?.succeeded).toBe(true);
+    expect(kv.apply(held(mine + 1)).txn?.succeeded).toBe(false);
+    expect(kv.apply(txn({ compares: [{ key: 'missing', target: 'lease', op: '=', value: 0 }] })).txn?.succeeded).toBe(true);
+  });
+
   test('revoking a lease without keys takes no revision', () => {
     const kv = new KvStore();
     const id = granted(kv, 10);

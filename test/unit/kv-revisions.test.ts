@@ -223,7 +223,7 @@ class Model {
       if (kv === undefined) return false;
       order = Buffer.compare(Buffer.from(kv.value), Buffer.from(String(c.value)));
     } else {
-      const actual = kv === undefined ? 0 : { version: kv.v, createRevision: kv.c, modRevision: kv.m }[c.target];
+      const actual = kv === undefined ? 0 : { version: kv.v, createRevision: kv.c, modRevision: kv.m, lease: kv.l }[c.target];
       order = Math.sign(actual - Number(c.value));
     }
     return c.op === '=' ? order === 0 : c.op === '!=' ? order !== 0 : c.op === '<' ? order < 0 : order > 0;
@@ -235,6 +235,7 @@ const valueArb = fc.constantFrom('', 'x', 'y', 'zz');
 const compareArb: fc.Arbitrary<Compare> = fc.oneof(
   fc.record({ key: keyArb, target: fc.constant('value' as const), op: fc.constantFrom('=', '!=', '<', '>'), value: valueArb }),
   fc.record({ key: keyArb, target: fc.constantFrom('version', 'createRevision', 'modRevision'), op: fc.constantFrom('=', '!=', '<', '>'), value: fc.nat(12) }),
+  fc.record({ key: keyArb, target: fc.constant('lease' as const), op: fc.constantFrom('=', '!=', '<', '>'), value: fc.nat(3) }),
 ) as fc.Arbitrary<Compare>;
 // Lease 0 is none; the others may or may not exist when the put is applied.
 const leaseArb = fc.constantFrom(0, 0, 1, 2, 3);
