@@ -118,7 +118,9 @@ export class Lessor {
     const late = now - this.lastCheck - this.opts.checkIntervalMs;
     this.lastCheck = now;
     // A check a whole interval late means the process did not run: that time is nobody's fault but ours. (Should
-    // leadership have changed meanwhile, followLeadership starts every deadline afresh anyway.)
+    // leadership have changed meanwhile, followLeadership starts every deadline afresh anyway.) A lease that had
+    // expired by the previous check stays expired, as it moves on by less than the time since: its revoke may be in
+    // the log already, and a keepalive must not renew it.
     if (late > this.opts.checkIntervalMs) {
       for (const [id, deadline] of this.deadlines) this.deadlines.set(id, deadline + late);
     }

@@ -363,6 +363,20 @@ describe('the lessor', () => {
     expect(m.proposals).toEqual([{ id, term: 1 }]);
   });
 
+  test('a pause does not bring back a lease that had expired before it: its revoke may be in the log', () => {
+    const m = new FakeMember();
+    m.term = 1;
+    m.failProposals = true;
+    const lessor = lessorOn(m);
+    const id = granted(m.kv, 2);
+    lessor.check();
+    run(m, lessor, 2000);
+    expect(m.proposals).toEqual([{ id, term: 1 }]);
+    m.clock += 5000;
+    lessor.check();
+    expect(() => lessor.keepAlive(id)).toThrow(/has expired/);
+  });
+
   test('a lease below the minimum TTL lives the minimum', () => {
     const m = new FakeMember();
     m.term = 1;
