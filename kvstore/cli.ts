@@ -6,9 +6,8 @@
 // non-zero exit status.
 
 import { Command, Option } from 'commander';
-import { KvClient } from './client';
+import type { KvClient } from './client';
 import { KvError } from './errors';
-import { parseTxn } from './txn';
 import { LogLevel, configureColour, nodeLogger } from './logger';
 import { serve, serveDefaults } from './serve';
 
@@ -117,6 +116,7 @@ program
     } catch {
       throw new KvError('BadRequest', 'The transaction is not valid JSON');
     }
+    const { parseTxn } = require('./txn') as typeof import('./txn');
     const result = await client().txn(parseTxn(body));
     console.log(JSON.stringify(result));
     if (!result.succeeded) process.exitCode = 2;
@@ -151,7 +151,7 @@ program
   .option('--prefix', 'watch every key starting with <key>')
   .option('--start-revision <n>', 'start at this revision (default: the next change)', integer)
   .action(async (key: string, o: { prefix?: boolean; startRevision?: number }) => {
-    const kv = new KvClient(program.opts<{ endpoints: string }>().endpoints.split(','));
+    const kv = newClient(program.opts<{ endpoints: string }>().endpoints.split(','));
     for await (const batch of kv.watch(key, { prefix: o.prefix === true, startRevision: o.startRevision })) {
       console.log(JSON.stringify(batch));
     }
@@ -319,9 +319,16 @@ program
   });
 
 // Writes go in a session of this invocation, so a write whose outcome is unknown is retried without risk.
+// The client and the transaction parser are loaded when a command needs them: `serve`, which a restarting member
+// runs, never does, and every module it does not load is time before it can serve.
+function newClient(...args: ConstructorParameters<typeof KvClient>): KvClient {
+  const { KvClient: Client } = require('./client') as typeof import('./client');
+  return new Client(...args);
+}
+
 function client(): KvClient {
   const o = program.opts<{ endpoints: string; timeout: number; session: boolean }>();
-  return new KvClient(o.endpoints.split(','), { timeoutMs: o.timeout, session: o.session });
+  return newClient(o.endpoints.split(','), { timeoutMs: o.timeout, session: o.session });
 }
 
 function integer(text: string): number {

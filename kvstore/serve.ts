@@ -18,7 +18,6 @@ import { NodeId, None } from '../raft/types';
 import { Transport } from '../transport/transport';
 import { clientHandler } from './hotpath';
 import { CommandOp, encodeLeaseValue } from './command';
-import { KvClient } from './client';
 import { createDisk, diskExists, openDisk } from './disk';
 import { KvError } from './errors';
 import { Lessor, minLeaseTtlSeconds } from './lessor';
@@ -302,6 +301,8 @@ async function advanceElectionClock(node: RaftNode, transport: Transport, electi
 
 async function askToJoin(joinURL: string, peerURL: string, clientURL: string, id: NodeId | undefined, log: Logger): Promise<{ id: NodeId; clusterId: string; members: Member[] }> {
   log.info(`asking ${joinURL} to add this member (peer URL ${peerURL})`);
+  // Loaded here, as only a joining member needs it: a restart should not pay for loading the client.
+  const { KvClient } = require('./client') as typeof import('./client');
   const client = new KvClient(joinURL.split(','), { timeoutMs: 30_000 });
   const reply = await client.addMember(peerURL, { clientURL, ...(id === undefined ? {} : { id }) });
   if (typeof reply !== 'object' || reply === null) throw new KvError('Internal', 'Join reply is not an object');
