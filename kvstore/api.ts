@@ -164,6 +164,8 @@ export function clientApp(node: RaftNode, opts: ApiOptions): express.Express {
     const body = objectBody(req);
     res.json(await leases.grant(body, parseSession(Reflect.get(body, 'session'))));
   });
+  // Before /lease/:id, which would take "grant" for an ID.
+  app.all('/lease/grant', methodNotAllowed('POST'));
   app.post('/lease/:id/keepalive', (req, res) => leases.keepAlive(req, res));
   app.get('/lease/:id', (req, res) => leases.timeToLive(req, res));
   app.delete('/lease/:id', async (req, res) => {
@@ -239,7 +241,6 @@ export function clientApp(node: RaftNode, opts: ApiOptions): express.Express {
 
   app.all('/txn', methodNotAllowed('POST'));
   app.all('/compact', methodNotAllowed('POST'));
-  app.all('/lease/grant', methodNotAllowed('POST'));
   app.all('/lease/:id/keepalive', methodNotAllowed('POST'));
   app.all('/lease/:id', methodNotAllowed('GET, DELETE'));
   app.all('/leases', methodNotAllowed('GET'));

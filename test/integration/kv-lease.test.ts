@@ -255,5 +255,10 @@ describe('leases on a three-member cluster', () => {
     expect(zero.status).toBe(400);
     const notNumber = await fetch(`${c.url(1)}/lease/abc/keepalive`, { method: 'POST' });
     expect(notNumber.status).toBe(400);
+    expect((await fetch(`${c.url(1)}/lease/grant`)).status).toBe(405);
+    // A request another member forwarded is never forwarded again: a member that does not lead answers 503.
+    const forwarded = await fetch(`${c.url(await follower())}/lease/1/keepalive`, { method: 'POST', headers: { 'x-tsraft-forwarded-by': '9' } });
+    expect(forwarded.status).toBe(503);
+    expect(((await forwarded.json()) as { error: { code: string } }).error.code).toBe('NoLeader');
   }, 60_000);
 });
