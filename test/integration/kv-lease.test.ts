@@ -176,6 +176,34 @@ describe('leases on a three-member cluster', () => {
     await client.revokeLease(kept.id);
   }, 90_000);
 
+  // The long form (`make test-long`): the same, leader after leader.
+  const killRounds = process.env.TSRAFT_LONG === '1' ? 5 : 0;
+  (killRounds > 0 ? test : test.skip)('a lease kept alive survives five leader kills in a row', async () => {
+    const client = c.client();
+    const kept = await client.grantLease(ttl);
+    await client.put('survivor', 's', { lease: kept.id });
+    const keeper = c.client(c.running(), 2000).keepAlive(kept.id);
+    let lostError: KvError | undefined;
+    void keeper.lost.then((err) => {
+      lostError = err;
+    });
+    const reader = c.client();
+    const polls: Poll[] = [];
+    for (let round = 0; round < killRounds; round++) {
+      const leader = await c.leader();
+      await c.stop(leader, 'SIGKILL');
+      polls.push(...(await observe(reader, 'survivor', ttl * 1000)));
+      c.spawn(leader);
+      await c.waitHealthy([leader]);
+    }
+    polls.push(...(await observe(reader, 'survivor', ttl * 1000)));
+    expect(polls.length).toBeGreaterThan(0);
+    expect(polls.every((p) => p.present)).toBe(true);
+    expect(lostError).toBeUndefined();
+    keeper.stop();
+    await client.revokeLease(kept.id);
+  }, 180_000);
+
   test('a leader paused past the deadlines (SIGSTOP) revokes nothing when it resumes; its successor expires only what was left alone', async () => {
     const client = c.client();
     const kept = await client.grantLease(ttl);
