@@ -9,7 +9,7 @@
 //        the process stops itself (SIGSTOP) right after acquiring, before writing, until the test resumes it.
 
 import { Client } from '../../kvstore/library-client';
-import { Election, RecipeError, acquireLock, writeFenced } from '../../kvstore/recipes';
+import { Election, LockHandle, RecipeError, acquireLock, writeFenced } from '../../kvstore/recipes';
 
 function report(event: string, fields: Record<string, unknown> = {}): void {
   process.stdout.write(`${JSON.stringify({ event, pid: process.pid, ...fields })}\n`);
@@ -41,7 +41,7 @@ async function campaign(client: Client, prefix: string, ttlSeconds: number, valu
 
 async function contend(client: Client, prefix: string, ttlSeconds: number, fenceKey: string, dataKey: string, id: string, rounds: number, pauseRound: number): Promise<void> {
   for (let round = 0; round < rounds; round++) {
-    const lock = await acquireLock(client, prefix, { ttlSeconds, owner: id });
+    const lock = await acquireRetrying(client, prefix, ttlSeconds, id);
     const token = lock.fencingToken;
     report('acquired', { id, round, token });
     if (round === pauseRound) {
@@ -56,6 +56,18 @@ async function contend(client: Client, prefix: string, ttlSeconds: number, fence
     report('released', { id, round, token });
   }
   report('done', { id });
+}
+
+// As an application would: a lease lost while waiting (keepalives starved on a loaded machine) means join again.
+async function acquireRetrying(client: Client, prefix: string, ttlSeconds: number, id: string): Promise<LockHandle> {
+  for (;;) {
+    try {
+      return await acquireLock(client, prefix, { ttlSeconds, owner: id });
+    } catch (err) {
+      if (!(err instanceof RecipeError && err.code === 'LeaseLost')) throw err;
+      report('lost-while-waiting', { id, reason: err.message });
+    }
+  }
 }
 
 async function main(): Promise<void> {
