@@ -83,11 +83,13 @@ describe('the packed package', () => {
     fs.mkdirSync(app);
     await installOffline(app, path.join(work, info.filename));
 
-    const [core, member] = readmeLibraryExamples();
-    if (core === undefined || member === undefined) throw new Error('README.md lost one of its two library examples');
+    const [core, member, recipes] = readmeLibraryExamples();
+    if (core === undefined || member === undefined || recipes === undefined) throw new Error('README.md lost one of its three library examples');
     const [clientPort, peerPort] = [await freePort(), await freePort()];
     fs.writeFileSync(path.join(app, 'core.ts'), core);
     fs.writeFileSync(path.join(app, 'member.ts'), member.replaceAll(':2379', `:${clientPort}`).replaceAll(':2380', `:${peerPort}`));
+    const [recipesClientPort, recipesPeerPort] = [await freePort(), await freePort()];
+    fs.writeFileSync(path.join(app, 'recipes.ts'), recipes.replaceAll(':2379', `:${recipesClientPort}`).replaceAll(':2380', `:${recipesPeerPort}`));
     fs.writeFileSync(
       path.join(app, 'tsconfig.json'),
       JSON.stringify({
@@ -99,7 +101,7 @@ describe('the packed package', () => {
           // of them is the point, and checking all of @types/node again would double the time.
           skipLibCheck: true,
         },
-        files: ['core.ts', 'member.ts'],
+        files: ['core.ts', 'member.ts', 'recipes.ts'],
       }),
     );
     const tsc = path.join(repoRoot, 'node_modules', 'typescript', 'bin', 'tsc');
@@ -111,5 +113,7 @@ describe('the packed package', () => {
     expect(coreRun.stdout).toBe('committed: x=1\n');
     const memberRun = await run(process.execPath, [path.join(app, 'out', 'member.js')], { cwd: app, timeout: 30_000 });
     expect(memberRun.stdout).toBe('hello\nhello\n');
+    const recipesRun = await run(process.execPath, [path.join(app, 'out', 'recipes.js')], { cwd: app, timeout: 30_000 });
+    expect(recipesRun.stdout).toBe('holding locks/report/1\nlimit 100\nlimit 200\n');
   }, 180_000);
 });
