@@ -206,7 +206,7 @@ export class ReadyLoop {
   private drain(): void {
     const { raw, requests, hooks } = this.parts;
     // Messages before ticks: a heartbeat that already arrived must count before the election timer runs out.
-    const msgs = this.inMessages;
+    const msgs = coalesceProposals(this.inMessages);
     this.inMessages = [];
     for (const m of msgs) {
       try {
@@ -244,15 +244,6 @@ export class ReadyLoop {
     // for step (b); see sendBeforePersist.
     const afterPersist = this.sendBeforePersist(rd);
 
-    // (d, early) Entries committed are durable on a majority already (§5.4.2; the leader counts itself only after
-    // its own write, docs/ready-contract.md), whether or not this member has written them yet: applying them and
-    // answering their requests need not wait for the fsync of the new entries this Ready also carries, which under
-    // load it nearly always does. etcd's server applies in parallel with its WAL write for the same reason. A
-    // crash before the fsync loses only memory; snapshots are taken after it. A Ready with a snapshot keeps the
-    // order below: the snapshot is applied first and only once its files are written.
-    const applyEarly = isEmptySnapshot(rd.snapshot);
-    if (applyEarly) this.apply(rd);
-
     // (a) A snapshot from the leader replaces our log prefix: its file and WAL record first, so that a crash
     // right after still finds the snapshot the WAL refers to.
     if (!isEmptySnapshot(rd.snapshot)) {
@@ -266,8 +257,27 @@ export class ReadyLoop {
     // go, and a restart can load the new snapshot only if the commit index that vouches for its WAL record is on
     // disk. Purging first and losing power before that HardState is durable leaves a member that cannot start.
     persistence.write(rd.hardState, rd.entries);
-    if (rd.mustSync || !isEmptySnapshot(rd.snapshot)) {
-      await this.sync();
+    const synced = rd.mustSync || !isEmptySnapshot(rd.snapshot) ? this.sync() : null;
+
+    // (d, while the disk works) Entries committed are durable on a majority already (§5.4.2; the leader counts
+    // itself only after its own write, docs/ready-contract.md), whether or not this member has written them yet:
+    // applying them and answering their requests need not wait for the fsync of the new entries this Ready also
+    // carries, which under load it nearly always does. So they are applied while that fsync runs in the thread
+    // pool, as etcd's server applies in parallel with its WAL write. A crash before the fsync loses only memory;
+    // snapshots are taken after it. A Ready with a snapshot keeps the order below: the snapshot is applied first,
+    // and only once its files are durable.
+    const applyEarly = isEmptySnapshot(rd.snapshot);
+    if (applyEarly) {
+      try {
+        this.apply(rd);
+      } catch (err) {
+        // The loop stops on this error; the fsync's own outcome no longer matters.
+        synced?.catch(() => undefined);
+        throw err;
+      }
+    }
+    if (synced !== null) {
+      await synced;
       if (this.stopped) return;
     }
     if (!isEmptyHardState(rd.hardState)) {
@@ -371,6 +381,26 @@ export class ReadyLoop {
     this.snapshotIndex = applied;
     this.opts.logger.info(`saved snapshot at index ${snap.metadata.index}; log compacted to ${Math.max(compactTo, 0)}`);
   }
+}
+
+// The proposals forwarded by followers since the last turn, as one MsgProp after the other messages: stepped one by
+// one, each would be appended alone and sent to every follower in a MsgApp of its own; together they are one append
+// and one MsgApp per follower. A proposal carries no term and asks nothing of its sender, so which follower sent
+// it, and where among the other messages it is stepped, changes nothing but the batching. The core takes or drops
+// the whole message, as it would each part: nothing it checks differs between them.
+function coalesceProposals(msgs: Message[]): Message[] {
+  let first: Message | undefined;
+  let proposals = 0;
+  for (const m of msgs) {
+    if (m.type !== MessageType.MsgProp) continue;
+    first ??= m;
+    proposals++;
+  }
+  if (first === undefined || proposals === 1) return msgs;
+  const others = msgs.filter((m) => m.type !== MessageType.MsgProp);
+  const entries = msgs.filter((m) => m.type === MessageType.MsgProp).flatMap((m) => m.entries);
+  others.push({ ...first, entries });
+  return others;
 }
 
 // Responses that vouch for this member's stable storage: an acknowledged append (AE4) or a vote (RV2).
