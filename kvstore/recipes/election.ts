@@ -33,7 +33,10 @@ export class Leadership {
   readonly leaseId: number;
   /** The leadership's createRevision: the term's fencing token. */
   readonly revision: number;
-  /** Resolves when the leadership is known lost: the lease expired or was revoked. */
+  /**
+   * Resolves when the leadership is lost or may be: the lease expired or was revoked, or no keepalive succeeded
+   * within its TTL as the client counts it. Never resolves after `resign()`.
+   */
   readonly lost: Promise<RecipeError>;
   private resigned = false;
 

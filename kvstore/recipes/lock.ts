@@ -34,8 +34,9 @@ export class LockHandle {
   /** The key's modRevision: higher for every later holder. Give it to the protected resource with each request. */
   readonly fencingToken: number;
   /**
-   * Resolves when the lock is known lost: the lease expired or was revoked while held. The lock may have passed
-   * to another holder before this resolves; see the top of this file.
+   * Resolves when the lock is lost or may be: the lease expired or was revoked while held, or no keepalive
+   * succeeded within the lease's TTL as the client counts it. The lock may have passed to another holder before
+   * this resolves; see the top of this file. Never resolves after `release()`.
    */
   readonly lost: Promise<RecipeError>;
   private released = false;

@@ -34,7 +34,10 @@ export interface QueueEntry {
   leaseId: number;
   /** The key's createRevision: its place in the line. */
   createRevision: number;
-  /** Resolves once the lease is known to be gone (the keepalive was refused), unless the entry left first. */
+  /**
+   * Resolves once the lease is gone or could not be renewed in time (the client's keepalive tells which), unless
+   * the entry left the line first.
+   */
   lost: Promise<RecipeError>;
   /** Aborted when `lost` resolves. */
   lostSignal: AbortSignal;
