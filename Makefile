@@ -139,7 +139,7 @@ bench-wal: build
 ANNOTATED_DIR ?= dist/annotated
 annotated: install
 	$(NODE_BIN)/docco -o $(ANNOTATED_DIR) raft/*.ts raft/quorum/*.ts raft/tracker/*.ts raft/confchange/*.ts \
-		raft/rafttest/*.ts wal/*.ts snap/*.ts transport/*.ts kvstore/*.ts
+		raft/rafttest/*.ts wal/*.ts snap/*.ts transport/*.ts kvstore/*.ts kvstore/recipes/*.ts
 	@echo "Open $(ANNOTATED_DIR)/raft/raft.html"
 
 # tsraft beside etcd 3.4 (Debian's etcd-server), same load generator, same run, alternating (bench/vs-etcd.ts;
