@@ -13,8 +13,8 @@ import { TestCluster, cliPath, electionTimeoutMs, waitFor } from './harness';
 
 const ttl = 3;
 // What may pass between a deadline and the key being gone, as seen by a client: a check interval of the lessor,
-// a commit, the poll, and a loaded machine.
-const slackMs = 2500;
+// a commit, the poll, and a loaded machine (the suite must pass on two shared cores).
+const slackMs = 4000;
 
 interface Poll {
   start: number;
@@ -96,17 +96,25 @@ describe('leases on a three-member cluster', () => {
     await viaFollower.put('held', 'yes', { lease: id });
     expect((await viaFollower.getWithRevisions('held'))?.lease).toBe(id);
     const reader = c.client();
-    // Two TTLs of keepalives through the follower, with the key read all along.
+    // Two TTLs of keepalives through the follower, every third of the TTL, with the key read all along.
     let lastSent = 0;
     let lastAnswered = 0;
-    const keepUntil = Date.now() + 2 * ttl * 1000;
-    const polls: Poll[] = [];
-    while (Date.now() < keepUntil) {
-      lastSent = Date.now();
-      expect(await viaFollower.keepAliveOnce(id)).toEqual({ id, ttl });
-      lastAnswered = Date.now();
-      polls.push(...(await observe(reader, 'held', 800)));
-    }
+    let keeping = true;
+    const answers: { id: number; ttl: number }[] = [];
+    const keepalives = (async () => {
+      while (keeping) {
+        lastSent = Date.now();
+        answers.push(await viaFollower.keepAliveOnce(id));
+        lastAnswered = Date.now();
+        await new Promise((resolve) => setTimeout(resolve, (ttl * 1000) / 3));
+      }
+    })();
+    const polls = await observe(reader, 'held', 2 * ttl * 1000);
+    keeping = false;
+    await keepalives;
+    expect(answers.length).toBeGreaterThanOrEqual(3);
+    expect(answers.every((a) => a.id === id && a.ttl === ttl)).toBe(true);
+    expect(polls.length).toBeGreaterThan(0);
     expect(polls.every((p) => p.present)).toBe(true);
     const t = await viaFollower.leaseTimeToLive(id);
     expect(t).toMatchObject({ id, grantedTtl: ttl, keys: ['held'] });
