@@ -24,7 +24,12 @@
 //     WalError (code: WalErrorCode), WalMetadata, WalSnapshot, WalOptions, ReadAllResult, DEFAULT_SEGMENT_SIZE
 //
 // Every call but `syncAsync` is synchronous: a save returns once the bytes are written (and, with mustSync, on disk),
-// which is what a Ready loop needs before it sends messages that depend on them.
+// which is what a Ready loop needs before it sends messages that depend on them. One exception: a save of a hard
+// state that moves only the commit index (same term and vote, no entries, no mustSync) is held in memory and
+// written with the next append, or by the next sync or close, whichever comes first; a newer one replaces it. A
+// crash may lose it, which loses nothing: the commit index is volatile state that the leader tells again (Figure 2),
+// and every entry it covered was synced before it could commit. etcd's WAL buffers such records until its next sync
+// too. On a busy member it saves a write(2) per commit, which is one per put at one client.
 //
 // `syncAsync` gives the same guarantee without blocking the event loop: `save(..., false)`, then await `syncAsync()`.
 //
@@ -176,8 +181,10 @@ export class Wal {
   private crc = 0;
   /** The index of the last entry written (or of the snapshot if none followed); names the next segment. */
   private lastIndex = 0;
-  /** The last hard state written; repeated at the head of every new segment. */
+  /** The last hard state saved (written, or held); repeated at the head of every new segment. */
   private state: HardState = emptyHardState();
+  /** A saved hard state that moves only the commit index, not written yet (see the module comment). */
+  private heldState: HardState | null = null;
   private metadata: WalMetadata | null = null;
   /** How many appends were written since the WAL was created or opened. */
   private appended = 0;
@@ -372,13 +379,21 @@ export class Wal {
     this.writable();
     const hasState = !isEmptyHardState(hardState);
     if (!hasState && entries.length === 0) return;
+    if (entries.length === 0 && !mustSync && hardState.term === this.state.term && hardState.vote === this.state.vote) {
+      this.heldState = { ...hardState };
+      this.state = { ...hardState };
+      return;
+    }
     // A gap written now would make the log unreadable at the next restart (IndexGap): refuse it while the caller
     // can still see why.
     if (entries.length > 0 && entries[0].index > this.lastIndex + 1) {
       throw new WalError('IndexGap', `WAL ${this.dir}: entries start at index ${entries[0].index}, but the log ends ` +
         `at ${this.lastIndex}`);
     }
-    const records: (RecordInput | EntryRecordInput)[] = entries.map((e) => ({ type: RecordType.Entry, entry: e }));
+    // A held hard state goes first, unless this save brings a newer one (replay keeps the last).
+    const records: (RecordInput | EntryRecordInput)[] = hasState ? [] : this.takeHeld();
+    this.heldState = null;
+    for (const e of entries) records.push({ type: RecordType.Entry, entry: e });
     if (hasState) records.push({ type: RecordType.State, data: encodeHardState(hardState) });
     this.append(records);
     if (entries.length > 0) this.lastIndex = entries[entries.length - 1].index;
@@ -390,7 +405,7 @@ export class Wal {
   /** Appends a snapshot marker and syncs. The snapshot file must already be durable (see the module comment). */
   saveSnapshot(snapshot: WalSnapshot): void {
     this.writable();
-    this.append([{ type: RecordType.Snapshot, data: encodeWalSnapshot(snapshot) }]);
+    this.append([...this.takeHeld(), { type: RecordType.Snapshot, data: encodeWalSnapshot(snapshot) }]);
     this.lastIndex = Math.max(this.lastIndex, snapshot.index);
     if (this.offset >= this.segmentSize) this.cut();
     else this.sync();
@@ -398,6 +413,8 @@ export class Wal {
 
   /** Makes everything appended so far durable (fdatasync of the tail segment). Throws WalError 'SyncFailed'. */
   sync(): void {
+    this.writable();
+    this.writeHeld();
     this.syncTail(this.writable());
   }
 
@@ -407,6 +424,8 @@ export class Wal {
    * one. Rejects with WalError 'SyncFailed' or 'InvalidState'. See the module comment for the whole contract.
    */
   async syncAsync(): Promise<void> {
+    this.writable();
+    this.writeHeld();
     const tail = this.writable();
     if (this.durable >= this.appended) return;
     if (this.flight === null) return this.startSync(tail, newWaiters());
@@ -450,10 +469,19 @@ export class Wal {
    * descriptor is closed once it settles. Releases even when the sync fails (and then throws WalError 'SyncFailed').
    */
   close(): void {
+    let unwritten: unknown = null;
+    if (this.tail !== null && this.lock !== null && this.failure === null) {
+      try {
+        this.writeHeld();
+      } catch (err) {
+        unwritten = err;
+      }
+    }
     const tail = this.tail;
     this.tail = null;
     this.preread.clear();
     try {
+      if (unwritten !== null) throw unwritten;
       if (tail !== null && this.failure === null) this.syncTail(tail);
     } finally {
       if (tail !== null) this.retire(tail.fd);
@@ -468,6 +496,19 @@ export class Wal {
     }
     if (this.failure !== null) throw this.failure;
     return this.tail;
+  }
+
+  // The held hard state as a record to write now, if there is one; it is no longer held.
+  private takeHeld(): RecordInput[] {
+    const held = this.heldState;
+    this.heldState = null;
+    return held === null ? [] : [{ type: RecordType.State, data: encodeHardState(held) }];
+  }
+
+  // Writes the held hard state, if any, so that a sync covers it.
+  private writeHeld(): void {
+    const records = this.takeHeld();
+    if (records.length > 0) this.append(records);
   }
 
   private syncTail(tail: Tail): void {

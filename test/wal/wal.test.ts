@@ -140,6 +140,48 @@ describe('Wal round trips', () => {
     w3.close();
   });
 
+  test('a hard state that moves only the commit index is held until the next append, sync or close', () => {
+    const read = (d: string) => {
+      const w2 = Wal.open(d, emptyWalSnapshot(), small());
+      const r = w2.readAll();
+      w2.close();
+      return { hardState: r.hardState, last: r.entries[r.entries.length - 1]?.index ?? 0 };
+    };
+    // What a crash at this point would leave on disk (the copy's lock file is a plain file, not held).
+    let copies = 0;
+    const crashNow = (): string => {
+      const to = path.join(path.dirname(dir), `crash-${copies++}`);
+      fs.cpSync(dir, to, { recursive: true });
+      return to;
+    };
+    const w = Wal.create(dir, meta, small());
+    w.save({ term: 1, vote: 1, commit: 0 }, makeEntries(1, 3, 1), true);
+    w.save({ term: 1, vote: 1, commit: 2 }, [], false);
+    w.save({ term: 1, vote: 1, commit: 3 }, [], false);
+    const held = crashNow();
+    // An append writes the newest held state before its entries.
+    w.save({ term: 0, vote: 0, commit: 0 }, makeEntries(4, 4, 1), true);
+    const appended = crashNow();
+    w.save({ term: 1, vote: 1, commit: 4 }, [], false);
+    w.sync();
+    const synced = crashNow();
+    w.save({ term: 1, vote: 1, commit: 4 }, [], false);
+    // A change of term or vote is never held.
+    w.save({ term: 2, vote: 0, commit: 4 }, [], false);
+    const termChange = crashNow();
+    w.save({ term: 2, vote: 0, commit: 4 }, makeEntries(5, 5, 2), true);
+    // Held, then written by close.
+    w.save({ term: 2, vote: 0, commit: 5 }, [], false);
+    w.close();
+
+    // Lost in a crash: only the commit index, never an entry.
+    expect(read(held)).toEqual({ hardState: { term: 1, vote: 1, commit: 0 }, last: 3 });
+    expect(read(appended)).toEqual({ hardState: { term: 1, vote: 1, commit: 3 }, last: 4 });
+    expect(read(synced)).toEqual({ hardState: { term: 1, vote: 1, commit: 4 }, last: 4 });
+    expect(read(termChange)).toEqual({ hardState: { term: 2, vote: 0, commit: 4 }, last: 4 });
+    expect(read(dir)).toEqual({ hardState: { term: 2, vote: 0, commit: 5 }, last: 5 });
+  });
+
   test('readSegment returns the file byte for byte and where its data ends, zeros or not', () => {
     const file = path.join(path.dirname(dir), '0000000000000000-0000000000000000.wal');
     const MiB = 1024 * 1024;
