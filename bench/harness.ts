@@ -8,18 +8,31 @@ import fs from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 
-/** A port nobody listens on right now (the kernel picks it). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const a = server.address();
-      const port = typeof a === 'object' && a !== null ? a.port : 0;
-      server.close(() => resolve(port));
+/**
+ * A port nobody listens on right now, chosen at random below Linux's ephemeral range (32768-60999). A port the kernel
+ * hands out may be taken, between this probe and the member's bind, by an outgoing connection or by another
+ * program's member started the same way; the load generator would then be talking to someone else's server (a run
+ * on a shared machine once counted another cluster's "not found" answers as wrong answers of its own).
+ */
+export async function freePort(): Promise<number> {
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const port = 20_000 + Math.floor(Math.random() * 12_000);
+    // Never the same port twice in one process: a cluster's members take theirs only after all are chosen.
+    if (handedOut.has(port)) continue;
+    const free = await new Promise<boolean>((resolve) => {
+      const server = net.createServer();
+      server.once('error', () => resolve(false));
+      server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
     });
-  });
+    if (free) {
+      handedOut.add(port);
+      return port;
+    }
+  }
+  throw new Error('No free port between 20000 and 32000');
 }
+
+const handedOut = new Set<number>();
 
 /** An HTTP answer, body as bytes. */
 export interface Reply {
