@@ -10,7 +10,8 @@
 //    b. the HardState and new entries: WAL (fsync when `mustSync`), then MemoryStorage;
 //    c. messages to peers: only now, because a vote or an acknowledgement promises that the state it depends on
 //       is on stable storage (Figure 2, "Persistent state ... updated on stable storage before responding");
-//    d. committed entries: applied to the key-value map in log order by kvstore/apply.ts (§5.3, thesis §4.1);
+//    d. committed entries: applied to the key-value map in log order by kvstore/apply.ts (§5.3, thesis §4.1),
+//       while b's fsync runs (they are durable on a majority already);
 // 3. calls `advance()`, and every `snapshotCount` applied entries compacts the log into a snapshot (§7).
 //
 // Step 1 drains every queue before step 2, so under load one Ready (and so one fsync) covers many requests. The
