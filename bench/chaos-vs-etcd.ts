@@ -80,6 +80,8 @@ interface Measured {
   putMs: [number, number, number];
   elections: number;
   linearizable: boolean | 'inconclusive';
+  /** Why operations failed or were left unknown: the commonest reasons with their counts. */
+  reasons: string;
   problem?: string;
   journal: string[];
 }
@@ -227,6 +229,7 @@ async function measure(system: SystemName, round: number, faults: Fault[]): Prom
       putMs: latencies('put'),
       elections: Math.max(0, termAfter - termBefore),
       linearizable: check.inconclusive.length > 0 && check.linearizable ? 'inconclusive' : check.linearizable,
+      reasons: reasonsOf(history),
       ...(check.failure === undefined ? {} : { problem: check.failure }),
       journal,
     };
@@ -234,6 +237,17 @@ async function measure(system: SystemName, round: number, faults: Fault[]): Prom
     for (const v of paused) cluster.signal(v, 'SIGCONT');
     await cluster.stop();
   }
+}
+
+// The commonest notes of operations that did not succeed (a refused connection, a timeout, a status and code).
+function reasonsOf(history: readonly Op[]): string {
+  const counts = new Map<string, number>();
+  for (const op of history) {
+    if (op.outcome === 'ok') continue;
+    const reason = (op.note ?? 'unknown').replace(/[0-9]+ ms/, 'N ms').slice(0, 40);
+    counts.set(reason, (counts.get(reason) ?? 0) + 1);
+  }
+  return [...counts].sort((a, b) => b[1] - a[1]).slice(0, 4).map(([r, n]) => `${n} ${r}`).join(', ');
 }
 
 const ms = (n: number): string => (n >= 100 ? n.toFixed(0) : n >= 10 ? n.toFixed(1) : n.toFixed(2));
@@ -261,6 +275,7 @@ async function main(): Promise<void> {
         `  round ${round + 1} ${system.padEnd(6)} ${m.okPerSec.toFixed(0).padStart(5)} ok/s (${m.ok} ok, ${m.failed} failed, ${m.unknown} unknown)  ` +
           `get p50/p90/p99 ${trio(m.getMs)} ms  put ${trio(m.putMs)} ms  elections ${m.elections}  linearizable ${lin}`,
       );
+      if (m.reasons !== '') console.log(`    not ok: ${m.reasons}`);
       if (m.problem !== undefined) console.log(m.problem.split('\n').map((l) => `    ${l}`).join('\n'));
     }
   }
