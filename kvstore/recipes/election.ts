@@ -15,7 +15,7 @@
 
 import { Client, KvError } from '../library-client';
 import { RecipeError } from './errors';
-import { JoinOptions, QueueEntry, contendersPrefix, headOf, joinQueue, leaveQueue, waitForTurn } from './queue';
+import { JoinOptions, QueueEntry, contendersPrefix, headOf, joinQueue, leaveQueue, listContenders, waitForTurn } from './queue';
 
 /** Who leads, as the store says. */
 export interface LeaderInfo {
@@ -97,7 +97,7 @@ export class Election {
 
   /** The current leader, or null when nobody stands. */
   async leader(): Promise<LeaderInfo | null> {
-    const head = headOf((await this.client.listWithRevisions(this.prefix)).kvs);
+    const head = headOf((await listContenders(this.client, this.prefix)).kvs);
     return head === undefined ? null : leaderInfo(head);
   }
 
@@ -108,7 +108,7 @@ export class Election {
   async *observe(opts: { signal?: AbortSignal } = {}): AsyncGenerator<LeaderInfo | null> {
     let reported: LeaderInfo | null | undefined;
     while (opts.signal?.aborted !== true) {
-      const { kvs, revision } = await this.client.listWithRevisions(this.prefix);
+      const { kvs, revision } = await listContenders(this.client, this.prefix);
       const candidates = new Map<string, Candidate>(kvs.map((kv) => [kv.key, { key: kv.key, value: kv.value, createRevision: kv.createRevision }]));
       const changed = (): LeaderInfo | null | undefined => {
         const head = headOf(candidates.values());

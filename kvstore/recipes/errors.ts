@@ -9,7 +9,9 @@ export type RecipeErrorCode =
   /** The caller's AbortSignal fired while waiting. */
   | 'Aborted'
   /** The handle no longer holds what it held (it was released, or lost). */
-  | 'NotHeld';
+  | 'NotHeld'
+  /** More keys under the prefix than one listing returns: the line cannot be read whole, so nobody is let in. */
+  | 'TooManyContenders';
 
 /** A recipe's failure; `cause` carries the client's error when there is one. */
 export class RecipeError extends Error {

@@ -14,7 +14,7 @@
 // The key is attached to the lease, so a contender that dies holds nothing for longer than its lease's TTL: the
 // leader expires the lease and deletes the key in one revision, and the next in line sees that deletion.
 
-import { Client, KvError } from '../library-client';
+import { Client, KeyValueWithRevisions, KvError } from '../library-client';
 import { RecipeError } from './errors';
 
 /** How a contender joins the line. */
@@ -43,6 +43,20 @@ export interface QueueEntry {
   lostSignal: AbortSignal;
   /** Stops the keepalive (the lease then expires by itself). */
   stopKeepAlive(): void;
+}
+
+/**
+ * The most contenders a line may hold. A listing returns at most this many keys; one that returns exactly this many
+ * may have been cut short, and a contender missing from it could be an unseen predecessor, so the recipes refuse
+ * rather than guess.
+ */
+export const maxContenders = 10_000;
+
+/** Every key under the prefix, with the store revision of the read; throws 'TooManyContenders' when it is cut short. */
+export async function listContenders(client: Client, prefix: string): Promise<{ kvs: KeyValueWithRevisions[]; revision: number }> {
+  const listing = await client.listWithRevisions(contendersPrefix(prefix), { limit: maxContenders });
+  if (listing.kvs.length >= maxContenders) throw new RecipeError('TooManyContenders', `"${contendersPrefix(prefix)}" holds ${maxContenders} keys or more; the line cannot be read whole`);
+  return listing;
 }
 
 /** The prefix of the contenders' keys: the given prefix, ending with a slash. */
@@ -126,7 +140,7 @@ export async function waitForTurn(client: Client, prefix: string, entry: QueueEn
   const stop = signal === undefined ? entry.lostSignal : AbortSignal.any([signal, entry.lostSignal]);
   for (;;) {
     throwIfStopped(stop, entry);
-    const { kvs, revision } = await client.listWithRevisions(contendersPrefix(prefix));
+    const { kvs, revision } = await listContenders(client, prefix);
     if (!kvs.some((kv) => kv.key === entry.key)) throw new RecipeError('LeaseLost', `Key ${entry.key} is gone: lease ${entry.leaseId} expired or was revoked`);
     const predecessor = predecessorOf(kvs, entry.createRevision);
     if (predecessor === undefined) return;

@@ -9,7 +9,7 @@
 //        the process stops itself (SIGSTOP) right after acquiring, before writing, until the test resumes it.
 
 import { Client } from '../../kvstore/library-client';
-import { Election, LockHandle, RecipeError, acquireLock, writeFenced } from '../../kvstore/recipes';
+import { Election, Leadership, LockHandle, RecipeError, acquireLock, writeFenced } from '../../kvstore/recipes';
 
 function report(event: string, fields: Record<string, unknown> = {}): void {
   process.stdout.write(`${JSON.stringify({ event, pid: process.pid, ...fields })}\n`);
@@ -27,15 +27,26 @@ async function hold(client: Client, prefix: string, ttlSeconds: number): Promise
 }
 
 async function campaign(client: Client, prefix: string, ttlSeconds: number, value: string): Promise<void> {
-  const leadership = await new Election(client, prefix).campaign(value, { ttlSeconds });
-  report('elected', { value, revision: leadership.revision });
+  const election = new Election(client, prefix);
+  let leadership: Leadership | undefined;
+  while (leadership === undefined) {
+    try {
+      leadership = await election.campaign(value, { ttlSeconds });
+    } catch (err) {
+      // As for a contender: a lease lost while waiting (keepalives starved on a loaded machine) means stand again.
+      if (!(err instanceof RecipeError && err.code === 'LeaseLost')) throw err;
+      report('lost-while-waiting', { value, reason: err.message });
+    }
+  }
+  const held = leadership;
+  report('elected', { value, revision: held.revision });
   process.once('SIGTERM', () => {
-    void leadership.resign().then(() => {
+    void held.resign().then(() => {
       report('resigned', { value });
       process.exit(0);
     });
   });
-  const lost = await leadership.lost;
+  const lost = await held.lost;
   report('lost', { reason: lost.message });
 }
 
