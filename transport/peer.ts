@@ -227,7 +227,11 @@ export class PeerSender {
     this.dialing = req;
     const current = (): boolean => this.dialing === req;
     const timer = setTimeout(() => {
-      if (current()) this.fail(`no answer to the stream request within ${this.opts.timing.dialTimeoutMs} ms`);
+      // Node runs timers before it reads sockets: after a long synchronous stretch (a WAL replay, a GC pause) the
+      // answer may be waiting unread. Decide only after the loop has read what arrived.
+      setImmediate(() => {
+        if (current()) this.fail(`no answer to the stream request within ${this.opts.timing.dialTimeoutMs} ms`);
+      });
     }, this.opts.timing.dialTimeoutMs);
     req.on('upgrade', (_res, socket) => {
       clearTimeout(timer);

@@ -63,9 +63,13 @@ export class Transport {
     this.timing = { ...defaultTiming, ...opts.timing };
     this.acceptor = new StreamAcceptor(this.serverOptions(), this.timing.idleTimeoutMs);
     this.livenessTimer = setInterval(() => {
-      const now = Date.now();
-      for (const peer of this.peers.values()) peer.checkLiveness(now);
-      this.acceptor.checkLiveness(now);
+      // Checked after the loop has read the sockets, not before (timers run first in Node's loop): after a long
+      // synchronous stretch the bytes that prove a stream alive may be waiting unread.
+      setImmediate(() => {
+        const now = Date.now();
+        for (const peer of this.peers.values()) peer.checkLiveness(now);
+        this.acceptor.checkLiveness(now);
+      });
     }, this.timing.keepaliveMs);
     this.livenessTimer.unref();
   }
