@@ -1,11 +1,11 @@
 // The Ready loop's ordering rules, observed on a fake disk: what a member writes, syncs, releases and sends, in
 // which order. Real RawNodes, a fake Persistence and a fake network, a fake clock moved one tick at a time.
 
-import { CommandOp } from '../../kvstore/command';
+import { CommandOp, encodeCommand } from '../../kvstore/command';
 import { KvStore } from '../../kvstore/kv';
 import { Membership, encodeMemberContext } from '../../kvstore/members';
 import { encodeSnapshotData } from '../../kvstore/snapshot';
-import { ConfChangeType, MessageType, Snapshot, emptyConfState, newMessage } from '../../raft/types';
+import { ConfChangeType, EntryType, MessageType, Snapshot, emptyConfState, newEntry, newMessage } from '../../raft/types';
 import { TestCluster, advance, outcome, runLoop, waitFor } from './node_fakes';
 
 beforeEach(() => {
@@ -148,6 +148,81 @@ describe('persist before send', () => {
     disk.finishSyncs();
     await waitFor(() => first.settled && second.settled && atFollower.settled && read.settled, 'the writes are applied and the read answered');
     expect([first.value, second.value, atFollower.value, read.error]).toMatchObject([{ existed: false }, { existed: false }, { existed: false }, undefined]);
+    c.stopAll();
+  });
+});
+
+describe('batching and forwarding', () => {
+  async function ledByTwo(): Promise<TestCluster> {
+    const c = threeMembers();
+    c.start();
+    await waitFor(() => c.leader()?.id === 2, 'member 2 leads');
+    await waitFor(() => c.node(1).applied === c.node(2).applied && c.node(3).applied === c.node(2).applied, 'followers catch up');
+    return c;
+  }
+
+  test("a turn's writes go to the core as one proposal: one append, one MsgApp per follower", async () => {
+    const c = await ledByTwo();
+    const mark = c.eventsOf(2).length;
+    const puts = ['a', 'b', 'c'].map((k) => outcome(c.node(2).propose(CommandOp.Put, k, Buffer.from('v'))));
+    await waitFor(() => puts.every((p) => p.settled), 'the writes are applied');
+    const events = c.eventsOf(2).slice(mark);
+    const write = indexOf(events, /^write .* entries=3$/);
+    expect(write).toBeGreaterThanOrEqual(0);
+    expect(events.slice(0, write).filter((e) => /^send MsgApp->/.test(e)).sort()).toEqual(['send MsgApp->1', 'send MsgApp->3']);
+    c.stopAll();
+  });
+
+  test('proposals forwarded by several followers in one turn are appended together, one MsgApp per follower', async () => {
+    const c = await ledByTwo();
+    const forwarded = (from: number, key: string) =>
+      newMessage({
+        type: MessageType.MsgProp,
+        from,
+        to: 2,
+        entries: [newEntry({ term: 0, index: 0, type: EntryType.EntryNormal, data: encodeCommand({ op: CommandOp.Put, epoch: from, seq: 1, key, value: Buffer.from('v') }), typeUnset: true })],
+      });
+    const mark = c.eventsOf(2).length;
+    c.node(2).deliver([forwarded(1, 'x'), forwarded(3, 'y')]);
+    await waitFor(() => c.node(2).kv.read('x') !== undefined && c.node(2).kv.read('y') !== undefined, 'both writes are applied');
+    const events = c.eventsOf(2).slice(mark);
+    const write = indexOf(events, /^write .* entries=2$/);
+    expect(write).toBeGreaterThanOrEqual(0);
+    expect(events.slice(0, write).filter((e) => /^send MsgApp->/.test(e)).sort()).toEqual(['send MsgApp->1', 'send MsgApp->3']);
+    c.stopAll();
+  });
+
+  test('a follower waiting for its fsync forwards a new write and read to the leader before that fsync ends', async () => {
+    const c = await ledByTwo();
+    const disk = c.member(1).disk;
+    disk.holdSyncs = true;
+    const first = outcome(c.node(2).propose(CommandOp.Put, 'a', Buffer.from('1')));
+    await waitFor(() => disk.syncsWaiting === 1, 'member 1 syncs the entry');
+    const mark = c.eventsOf(1).length;
+    const atFollower = outcome(c.node(1).propose(CommandOp.Put, 'b', Buffer.from('2')));
+    const read = outcome(c.node(1).readBarrier());
+    await runLoop();
+    const sent = c.eventsOf(1).slice(mark);
+    expect(disk.syncsWaiting).toBe(1);
+    expect(sent).toContain('send MsgProp->2');
+    expect(sent).toContain('send MsgReadIndex->2');
+
+    disk.holdSyncs = false;
+    disk.finishSyncs();
+    await waitFor(() => first.settled && atFollower.settled && read.settled, 'the writes are applied and the read answered');
+    expect([first.value, atFollower.value, read.error]).toMatchObject([{ existed: false }, { existed: false }, undefined]);
+    expect(c.node(1).kv.read('a')).toBeDefined();
+    c.stopAll();
+  });
+
+  test('a member whose election clock is advanced campaigns first', async () => {
+    const c = new TestCluster([1, 2, 3], () => ({ electionTicks: 30 }));
+    c.start();
+    await runLoop(); // the bootstrap Ready
+    // Past the longest randomised timeout (twice the election ticks): it campaigns on its next tick, the others
+    // are 30 to 60 ticks away.
+    c.node(3).advanceTicks(59);
+    await waitFor(() => c.leader()?.id === 3, 'member 3 leads', 20);
     c.stopAll();
   });
 });
