@@ -277,23 +277,30 @@ async function publishClientURL(node: RaftNode, clientURL: string, retryMs: numb
 // A starting member need not wait a whole election timeout before its first election can begin: once it can reach
 // enough peers to form a quorum with (its outgoing streams are open), it moves its clock to within two ticks of
 // the timeout's lower bound (RaftNode.advanceTicks; etcd's server advances a starting member's clock the same way).
-// Alone in its configuration it is a quorum by itself and goes to one tick short. It waits for its peers at most as
-// long as a stream takes to be declared dead, then lets the clock run as it is.
+// Alone in its configuration it is a quorum by itself, and its clock moves to the end of the longest randomised timeout, so
+// it campaigns on the spot. The voters are read from the applied membership, which a member restarting before its
+// first snapshot learns only as its first turns apply the configuration entries of its log: it waits for those
+// (for everything committed before it started) and then looks. It waits for its peers at most as long as a stream takes to be declared dead, then lets the clock run.
 async function advanceElectionClock(node: RaftNode, transport: Transport, electionTicks: number, tickMs: number): Promise<void> {
-  const voters = node.members.list().filter((m) => !m.learner);
-  if (!voters.some((m) => m.id === node.id)) return;
-  const quorum = Math.floor(voters.length / 2) + 1;
-  if (voters.length === 1) {
-    node.advanceTicks(electionTicks - 1);
-    return;
-  }
   const deadline = Date.now() + Math.max(2_000, electionTicks * tickMs);
-  while (!node.isStopped && Date.now() < deadline) {
-    const open = Object.entries(transport.streams().outgoing).filter(([id, state]) => state === 'open' && voters.some((m) => String(m.id) === id)).length;
-    if (node.leaderId !== None) return;
-    if (open + 1 >= quorum) {
-      node.advanceTicks(Math.max(0, electionTicks - 2));
+  const committedAtStart = node.hardState().commit;
+  while (!node.isStopped && Date.now() < deadline && node.leaderId === None) {
+    // Until the committed configuration is applied, the core may not count itself a voter and ticks are lost on it.
+    if (node.applied < committedAtStart) {
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      continue;
+    }
+    const voters = node.members.list().filter((m) => !m.learner);
+    if (voters.length === 1 && voters[0]?.id === node.id) {
+      node.advanceTicks(2 * electionTicks);
       return;
+    }
+    if (voters.some((m) => m.id === node.id)) {
+      const open = Object.entries(transport.streams().outgoing).filter(([id, state]) => state === 'open' && voters.some((m) => String(m.id) === id)).length;
+      if (open + 1 >= Math.floor(voters.length / 2) + 1) {
+        node.advanceTicks(Math.max(0, electionTicks - 2));
+        return;
+      }
     }
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
