@@ -387,8 +387,11 @@ export class ReadyLoop {
 // The proposals forwarded by followers since the last turn, as one MsgProp after the other messages: stepped one by
 // one, each would be appended alone and sent to every follower in a MsgApp of its own; together they are one append
 // and one MsgApp per follower. A proposal carries no term and asks nothing of its sender, so which follower sent
-// it, and where among the other messages it is stepped, changes nothing but the batching. The core takes or drops
-// the whole message, as it would each part: nothing it checks differs between them.
+// it, and where among the other messages it is stepped, changes nothing but the batching. The core checks each
+// entry as it would alone (a second pending configuration change is still turned into an empty entry), with one
+// exception: the cap on uncommitted entries is counted per message, so near the cap the batch is dropped whole where
+// some of its parts might have fitted. A dropped proposal is never answered; its writer times out with an unknown
+// outcome, as it would if a part had been dropped.
 function coalesceProposals(msgs: Message[]): Message[] {
   let first: Message | undefined;
   let proposals = 0;

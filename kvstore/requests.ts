@@ -232,7 +232,7 @@ export class Requests {
   // step and sends each follower one MsgApp for all of them, and a follower forwards them in one message. One at a
   // time, a turn of N writes cost N appends and N MsgApps per follower (and, on a follower, N forwarded messages),
   // each acknowledged and each advancing the commit index with a message of its own. The proposal is accepted or
-  // dropped as a whole.
+  // dropped as a whole (the core counts its cap on uncommitted entries per message).
   private takeProposals(noLeader: string | undefined): { msg: Message; seqs: number[] } | undefined {
     const queued = this.queuedProposals;
     this.queuedProposals = [];

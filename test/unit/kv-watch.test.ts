@@ -52,6 +52,29 @@ function read(url: string, enough: (msgs: Sse[]) => boolean): Promise<Sse[]> {
   });
 }
 
+// A watcher that reads nothing for `pauseMs`, as a slow client would, then reads the stream to its end.
+function readAfterPause(url: string, pauseMs: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    http.get(url, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.pause();
+      res.on('data', (chunk: string) => (text += chunk));
+      res.on('end', () => resolve(text));
+      setTimeout(() => res.resume(), pauseMs);
+    }).on('error', reject);
+  });
+}
+
+// `n` puts of 32 KiB to key 'big', letting the server write between them.
+async function putBig(kv: KvStore, n: number): Promise<void> {
+  const value = Buffer.alloc(32 * 1024, 'v');
+  for (let i = 0; i < n; i++) {
+    kv.apply(put('big', value));
+    await yieldToLoop();
+  }
+}
+
 describe('watch', () => {
   test('replays history from a past revision, then follows new changes, only for the watched key', async () => {
     const kv = new KvStore();
@@ -94,24 +117,10 @@ describe('watch', () => {
     const kv = new KvStore();
     const limits: WatchLimits = { maxBufferedBytes: 64 * 1024, maxLagRevisions: 50, keepaliveMs: 60_000 };
     const { url, server } = await serve(kv, { key: 'big', startRevision: 2 }, limits);
-    let text = '';
-    const ended = new Promise<void>((resolve, reject) => {
-      http.get(url, (res) => {
-        res.setEncoding('utf8');
-        res.pause(); // reads nothing until the writes are done
-        res.on('data', (chunk: string) => (text += chunk));
-        res.on('end', () => resolve());
-        setTimeout(() => res.resume(), 2000);
-      }).on('error', reject);
-    });
-    const value = Buffer.alloc(32 * 1024, 'v');
-    for (let i = 0; i < 400; i++) {
-      kv.apply(put('big', value));
-      await yieldToLoop();
-    }
-    await ended;
+    const ended = readAfterPause(url, 2000);
+    await putBig(kv, 400);
+    const msgs = parse(await ended);
     server.close();
-    const msgs = parse(text);
     const last = msgs[msgs.length - 1];
     expect(last?.event).toBe('cancel');
     expect(last?.data).toMatchObject({ error: { code: 'SlowWatcher' } });
@@ -126,26 +135,12 @@ describe('watch', () => {
     const kv = new KvStore();
     const limits: WatchLimits = { maxBufferedBytes: 16 * 1024, maxLagRevisions: 1_000_000, keepaliveMs: 60_000 };
     const { url, server } = await serve(kv, { key: 'big', startRevision: 2 }, limits);
-    let text = '';
-    const ended = new Promise<void>((resolve, reject) => {
-      http.get(url, (res) => {
-        res.setEncoding('utf8');
-        res.pause();
-        res.on('data', (chunk: string) => (text += chunk));
-        res.on('end', () => resolve());
-        setTimeout(() => res.resume(), 2000);
-      }).on('error', reject);
-    });
-    const value = Buffer.alloc(32 * 1024, 'v');
-    for (let i = 0; i < 400; i++) {
-      kv.apply(put('big', value));
-      await yieldToLoop();
-    }
+    const ended = readAfterPause(url, 2000);
+    await putBig(kv, 400);
     kv.compact(kv.revision);
     kv.apply(put('big', 'last'));
-    await ended;
+    const last = parse(await ended).pop();
     server.close();
-    const last = parse(text).pop();
     expect(last?.event).toBe('cancel');
     expect(last?.data).toMatchObject({ error: { code: 'Compacted', compactRevision: 401 } });
   }, 20_000);
