@@ -21,11 +21,12 @@
 // errors do not promise that nothing happened).
 //
 //   node dist/bench/chaos-vs-etcd.js [--seconds 20] [--rounds 1] [--seed N] [--clients 8]
-//                                    [--op-timeout-ms 1000] [--fault-every-ms 4000]
+//                                    [--op-timeout-ms 1000] [--fault-every-ms 4000] [--series]
 //
 // Prints, for each system and round, successful operations per second, successful get and put latency p50 / p90 /
 // p99, failed and unknown operations, elections (how far the highest term moved), the linearizability verdict,
-// then the medians over rounds with the ratio tsraft / etcd. Runs go to bench/out/chaos-vs-etcd.json.
+// then the medians over rounds with the ratio tsraft / etcd; with --series, each second's successful operations of
+// both systems side by side with the faults. Runs go to bench/out/chaos-vs-etcd.json.
 
 import fs from 'node:fs';
 import http from 'node:http';
@@ -41,6 +42,7 @@ import { Cluster, EtcdCluster, SystemName, TsraftCluster, clusterOf } from './sy
 const args = process.argv.slice(2);
 const seconds = Number(argValue(args, '--seconds') ?? '20');
 const rounds = Number(argValue(args, '--rounds') ?? '1');
+const series = args.includes('--series');
 const seed = Number(argValue(args, '--seed') ?? String(Math.floor(Math.random() * 1_000_000)));
 const clients = Number(argValue(args, '--clients') ?? '8');
 const opTimeoutMs = Number(argValue(args, '--op-timeout-ms') ?? '1000');
@@ -82,6 +84,9 @@ interface Measured {
   linearizable: boolean | 'inconclusive';
   /** Why operations failed or were left unknown: the commonest reasons with their counts. */
   reasons: string;
+  /** Successful and failed operations in each second of the run, by the second they returned in. */
+  okBySecond: number[];
+  failedBySecond: number[];
   problem?: string;
   journal: string[];
 }
@@ -230,6 +235,8 @@ async function measure(system: SystemName, round: number, faults: Fault[]): Prom
       elections: Math.max(0, termAfter - termBefore),
       linearizable: check.inconclusive.length > 0 && check.linearizable ? 'inconclusive' : check.linearizable,
       reasons: reasonsOf(history),
+      okBySecond: bySecond(ok, elapsed),
+      failedBySecond: bySecond(history.filter((op) => op.outcome === 'fail'), elapsed),
       ...(check.failure === undefined ? {} : { problem: check.failure }),
       journal,
     };
@@ -250,8 +257,30 @@ function reasonsOf(history: readonly Op[]): string {
   return [...counts].sort((a, b) => b[1] - a[1]).slice(0, 4).map(([r, n]) => `${n} ${r}`).join(', ');
 }
 
+function bySecond(ops: readonly Op[], elapsed: number): number[] {
+  const counts = new Array<number>(Math.ceil(elapsed)).fill(0);
+  for (const op of ops) {
+    const s = Math.floor(op.ret / 1000);
+    if (s >= 0 && s < counts.length) counts[s] = (counts[s] ?? 0) + 1;
+  }
+  return counts;
+}
+
 const ms = (n: number): string => (n >= 100 ? n.toFixed(0) : n >= 10 ? n.toFixed(1) : n.toFixed(2));
 const trio = (t: [number, number, number]): string => t.map(ms).join(' / ');
+
+// With --series: each second's successful (and failed) operations side by side, with the fault that began in it.
+function printSeries(pair: readonly Measured[], faults: readonly Fault[]): void {
+  const etcd = pair.find((m) => m.system === 'etcd');
+  const ts = pair.find((m) => m.system === 'tsraft');
+  if (etcd === undefined || ts === undefined) return;
+  console.log('    second   etcd ok (failed)   tsraft ok (failed)   fault');
+  for (let s = 0; s < Math.max(etcd.okBySecond.length, ts.okBySecond.length); s++) {
+    const fault = faults.find((f) => Math.floor(f.at / 1000) === s);
+    const cell = (m: Measured): string => `${String(m.okBySecond[s] ?? 0).padStart(5)} (${String(m.failedBySecond[s] ?? 0).padStart(3)})`;
+    console.log(`    ${String(s).padStart(6)}   ${cell(etcd)}        ${cell(ts)}          ${fault === undefined ? '' : `${fault.family} ${fault.holdMs} ms`}`);
+  }
+}
 
 async function main(): Promise<void> {
   if (EtcdCluster.binary() === undefined) {
@@ -278,6 +307,7 @@ async function main(): Promise<void> {
       if (m.reasons !== '') console.log(`    not ok: ${m.reasons}`);
       if (m.problem !== undefined) console.log(m.problem.split('\n').map((l) => `    ${l}`).join('\n'));
     }
+    if (series) printSeries(runs.filter((m) => m.round === round), faults);
   }
   const med = (system: SystemName, f: (m: Measured) => number): number => median(runs.filter((m) => m.system === system).map(f));
   const row = (label: string, f: (m: Measured) => number, digits: 'ops' | 'ms' | 'count', higherIsBetter: boolean): string => {

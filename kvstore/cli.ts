@@ -42,6 +42,7 @@ program
   .option('--max-key-bytes <n>', 'longest key', integer, serveDefaults.maxKeyBytes)
   .option('--max-value-bytes <n>', 'largest value', integer, serveDefaults.maxValueBytes)
   .option('--request-timeout-ms <n>', 'how long a write or read may wait', integer, serveDefaults.requestTimeoutMs)
+  .option('--leader-wait-ms <n>', 'how long a write or read may wait for a leader before failing with NoLeader (default: half the election timeout or of the request timeout, the shorter)', integer)
   .addOption(new Option('--log-level <level>', 'least severe level printed').choices(['debug', 'info', 'warning', 'error']).default('info'))
   .action(async (o: Record<string, unknown>) => {
     configureColour();
@@ -64,6 +65,7 @@ program
       maxKeyBytes: Number(o.maxKeyBytes),
       maxValueBytes: Number(o.maxValueBytes),
       requestTimeoutMs: Number(o.requestTimeoutMs),
+      ...(typeof o.leaderWaitMs === 'number' ? { leaderWaitMs: o.leaderWaitMs } : {}),
       loggerFor: (memberId) => nodeLogger(memberId, o.logLevel as LogLevel),
     });
     for (const signal of ['SIGINT', 'SIGTERM'] as const) {

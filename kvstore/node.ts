@@ -60,6 +60,8 @@ export interface NodeOptions {
   snapshotCatchup: number;
   /** How long a proposal, read or membership change may wait before it fails. */
   requestTimeoutMs: number;
+  /** How long a write or read may wait for a reachable leader before it fails with NoLeader (kvstore/requests.ts). */
+  leaderWaitMs: number;
   logger: Logger;
   /** Seeds the core's randomness (election timeouts); by default the operating system's. Tests fix it to replay a run. */
   randSeed?: number;
@@ -158,7 +160,7 @@ export class RaftNode {
       rand: new SeededRand(opts.randSeed ?? crypto.randomBytes(4).readUInt32BE(0)),
     });
     if (start.bootstrap.length > 0) this.raw.bootstrap(start.bootstrap);
-    this.requests = new Requests(opts.id, opts.requestTimeoutMs);
+    this.requests = new Requests(opts.id, opts.requestTimeoutMs, opts.leaderWaitMs);
     this.applier = new KvApplier(opts.id, start.members, start.snapshot, this.raw, {
       commandApplied: (cmd, result) => this.requests.commandApplied(cmd, result),
       confChangeApplied: (tag, refusal) => this.requests.confChangeApplied(tag, refusal),

@@ -13,6 +13,12 @@
 // `OutcomeUnknown` (504) says the request may still take effect. So a queued request whose time runs out is
 // withdrawn from its queue before it is answered (the promise has to stay true), and a request handed over is
 // never answered 503 by a timeout or a stop: only reads, which change nothing, are. docs/ready-loop.md has the table.
+//
+// A write or read that arrives while this member knows no leader it can reach stays queued for a while rather than
+// failing at once: a member that has just restarted hears from the leader within a heartbeat, and an election after
+// a leader's loss ends within an election timeout or so. etcd's server holds proposals the same way until a leader
+// is known. A queued request holds no promise yet, so the wait costs nothing in safety: if no leader turns up within
+// `leaderWaitMs` it fails with `NoLeader`, still never proposed, and the client may try another member.
 
 import crypto from 'node:crypto';
 import { RaftError } from '../raft/errors';
@@ -25,6 +31,8 @@ interface Waiter<T> {
   resolve(value: T): void;
   reject(err: KvError): void;
   timer: NodeJS.Timeout;
+  /** When the request was accepted (performance.now()), to bound its wait for a leader. */
+  since: number;
   // Invariant: false while the request is queued; true from the moment it is handed to the core, for good.
   handedOver: boolean;
 }
@@ -79,6 +87,8 @@ export class Requests {
   constructor(
     private readonly memberId: NodeId,
     private readonly timeoutMs: number,
+    /** How long a queued write or read may wait for a reachable leader before it fails with NoLeader. */
+    private readonly leaderWaitMs: number,
   ) {}
 
   // ## Accepting requests (from HTTP handlers, any time)
@@ -185,9 +195,9 @@ export class Requests {
 
   /**
    * Hands queued writes and reads to the core; returns how many writes and ReadIndex requests it made. With
-   * `noLeader` set (why no leader can take them), fails them instead: a write forwarded to a leader this member
-   * cannot reach would be lost and answered only by a timeout, with an unknown outcome, while refusing it before it
-   * exists lets the client retry safely.
+   * `noLeader` set (why no leader can take them), keeps them queued, and fails those that have waited
+   * `leaderWaitMs`: a write forwarded to a leader this member cannot reach would be lost and answered only by a
+   * timeout, with an unknown outcome, while refusing it before it exists lets the client retry safely.
    */
   handOverWork(core: RequestSink, noLeader: string | undefined): { proposals: number; readIndexes: number } {
     const proposal = this.takeProposals(noLeader);
@@ -225,8 +235,8 @@ export class Requests {
     return { proposals: proposal?.seqs.length ?? 0, readIndexes: ctx === undefined ? 0 : 1 };
   }
 
-  // Takes every queued write for one MsgProp and marks it handed over, or fails them all when `noLeader` says why
-  // nothing can take them.
+  // Takes every queued write for one MsgProp and marks it handed over. When `noLeader` says why nothing can take
+  // them, it takes none: those that have waited long enough for a leader fail, the others stay queued.
   //
   // All the writes go in one message, as RawNode's propose() would send each alone: the leader appends them in one
   // step and sends each follower one MsgApp for all of them, and a follower forwards them in one message. One at a
@@ -238,11 +248,13 @@ export class Requests {
     this.queuedProposals = [];
     const seqs: number[] = [];
     const entries: Entry[] = [];
+    const now = performance.now();
     for (const p of queued) {
       const waiter = this.proposals.get(p.seq);
       if (waiter === undefined) continue;
       if (noLeader !== undefined) {
-        this.failProposal(p.seq, new KvError('NoLeader', `${noLeader}; retry shortly`));
+        if (now - waiter.since < this.leaderWaitMs) this.queuedProposals.push(p);
+        else this.failProposal(p.seq, new KvError('NoLeader', `${noLeader}; retry shortly`));
         continue;
       }
       waiter.handedOver = true;
@@ -253,15 +265,20 @@ export class Requests {
     return { msg: newMessage({ type: MessageType.MsgProp, from: this.memberId, entries }), seqs };
   }
 
-  // Takes every queued read into one batch and returns the context of its ReadIndex request, or fails them all when
-  // `noLeader` says why no leader can confirm them. One ReadIndex request covers every read that arrived meanwhile.
+  // Takes every queued read into one batch and returns the context of its ReadIndex request. When `noLeader` says
+  // why no leader can confirm them, it takes none: those that have waited long enough fail, the others stay queued.
+  // One ReadIndex request covers every read that arrived meanwhile.
   private takeReads(noLeader: string | undefined): Uint8Array | undefined {
     if (this.queuedReads.length === 0) return undefined;
     const waiters = this.queuedReads;
     this.queuedReads = [];
     if (noLeader !== undefined) {
       const err = new KvError('NoLeader', `${noLeader} to confirm a linearizable read; retry shortly`);
-      for (const w of waiters) settle(w, () => w.reject(err));
+      const now = performance.now();
+      for (const w of waiters) {
+        if (now - w.since < this.leaderWaitMs) this.queuedReads.push(w);
+        else settle(w, () => w.reject(err));
+      }
       return undefined;
     }
     const ctx = Buffer.allocUnsafe(10);
@@ -356,7 +373,7 @@ export class Requests {
 
   // A waiter whose timer fails it with what `onTimeout` answers for its stage at that moment.
   private waiter<T>(resolve: (v: T) => void, reject: (e: KvError) => void, onTimeout: (handedOver: boolean) => KvError): Waiter<T> {
-    const w: Waiter<T> = { resolve, reject, handedOver: false, timer: setTimeout(() => reject(onTimeout(w.handedOver)), this.timeoutMs) };
+    const w: Waiter<T> = { resolve, reject, handedOver: false, since: performance.now(), timer: setTimeout(() => reject(onTimeout(w.handedOver)), this.timeoutMs) };
     return w;
   }
 }

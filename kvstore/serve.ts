@@ -51,6 +51,11 @@ export interface ServeOptions {
   maxKeyBytes: number;
   maxValueBytes: number;
   requestTimeoutMs: number;
+  /**
+   * How long a write or read may wait for a reachable leader; unless given, half the election timeout or half the
+   * request timeout, whichever is shorter (so a request that finds no leader says so rather than timing out).
+   */
+  leaderWaitMs?: number;
   /** The logger of member `id` (0 while the ID is not yet known, before a join). */
   loggerFor(id: NodeId): Logger;
 }
@@ -177,6 +182,7 @@ export async function serve(opts: ServeOptions): Promise<RunningMember> {
       snapshotCount: opts.snapshotCount,
       snapshotCatchup: opts.snapshotCatchup,
       requestTimeoutMs: opts.requestTimeoutMs,
+      leaderWaitMs: opts.leaderWaitMs ?? Math.round(Math.min(opts.electionTicks * opts.tickMs, opts.requestTimeoutMs) / 2),
       logger: log,
     },
     opened,

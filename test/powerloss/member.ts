@@ -36,6 +36,7 @@ export class InProcessMember {
       snapshotCount: options.snapshotCount,
       snapshotCatchup: 2,
       requestTimeoutMs: 3000,
+      leaderWaitMs: 0,
       logger,
       randSeed: 1,
     };

@@ -16,8 +16,8 @@ afterEach(() => {
 });
 
 // Three members, member 2 the first to campaign; resolves once 2 leads and the others have caught up.
-async function ledByTwo(timeoutMs = 1000): Promise<TestCluster> {
-  const c = new TestCluster([1, 2, 3], (id) => ({ electionTicks: id === 2 ? 3 : 30, requestTimeoutMs: timeoutMs }));
+async function ledByTwo(timeoutMs = 1000, leaderWaitMs = 0): Promise<TestCluster> {
+  const c = new TestCluster([1, 2, 3], (id) => ({ electionTicks: id === 2 ? 3 : 30, requestTimeoutMs: timeoutMs, leaderWaitMs }));
   c.start();
   await waitFor(() => c.leader()?.id === 2, 'member 2 leads');
   await waitFor(() => [1, 3].every((id) => c.node(id).applied === c.node(2).applied), 'followers catch up');
@@ -25,6 +25,38 @@ async function ledByTwo(timeoutMs = 1000): Promise<TestCluster> {
 }
 
 const put = (key: string) => [CommandOp.Put, key, Buffer.from('v')] as const;
+
+describe('a request that finds no leader waits for one, for a while', () => {
+  test('a write and a read sent before the first election are answered once a leader is elected', async () => {
+    const c = new TestCluster([1, 2, 3], (id) => ({ electionTicks: id === 2 ? 3 : 30, requestTimeoutMs: 5000, leaderWaitMs: 2000 }));
+    c.start();
+    const w = outcome(c.node(1).propose(...put('k')));
+    const r = outcome(c.node(3).readBarrier());
+    await runLoop();
+    expect(c.leader()).toBeUndefined();
+    expect(w.settled || r.settled).toBe(false);
+    await waitFor(() => w.settled && r.settled, 'the write and the read are answered');
+    expect(w.error).toBeUndefined();
+    expect(r.error).toBeUndefined();
+    expect(c.leader()?.id).toBe(2);
+    expect(c.node(1).kv.get('k')?.toString()).toBe('v');
+    c.stopAll();
+  });
+
+  test('a write to a follower whose leader comes back within the wait is proposed once, and applied', async () => {
+    const c = await ledByTwo(5000, 1000);
+    c.isolate(1, 2);
+    const w = outcome(c.node(1).propose(...put('k')));
+    await advance(300);
+    expect(w.settled).toBe(false);
+    c.heal();
+    await waitFor(() => w.settled, 'the write is answered');
+    expect(w.error).toBeUndefined();
+    expect(c.node(1).counters().proposals).toBe(1);
+    expect(c.node(2).kv.get('k')?.toString()).toBe('v');
+    c.stopAll();
+  });
+});
 
 describe('failures before the core has the request: nothing changed', () => {
   test('a write while no leader is known fails at once with NoLeader (503)', async () => {
@@ -45,6 +77,23 @@ describe('failures before the core has the request: nothing changed', () => {
     expect(w.error).toMatchObject({ code: 'NoLeader', status: 503 });
     expect(w.error?.message).toMatch(/Leader 2 is unreachable from member 1/);
     expect(c.node(1).counters().proposals).toBe(0);
+    c.stopAll();
+  });
+
+  test('a write and a read that find no reachable leader wait leaderWaitMs for one, then fail with NoLeader (503), never proposed', async () => {
+    const c = await ledByTwo(5000, 200);
+    c.isolate(1, 2);
+    const w = outcome(c.node(1).propose(...put('k')));
+    const r = outcome(c.node(1).readBarrier());
+    await advance(150);
+    expect(w.settled || r.settled).toBe(false);
+    await advance(100);
+    expect(w.error).toMatchObject({ code: 'NoLeader', status: 503 });
+    expect(r.error).toMatchObject({ code: 'NoLeader', status: 503 });
+    c.heal();
+    await advance(500);
+    expect(c.node(1).counters().proposals).toBe(0);
+    expect(c.node(2).kv.get('k')).toBeUndefined();
     c.stopAll();
   });
 

@@ -38,6 +38,7 @@ test('a member applying a long committed backlog lets the event loop run between
     snapshotCount: 1_000_000,
     snapshotCatchup: 5,
     requestTimeoutMs: 1000,
+    leaderWaitMs: 0,
     logger: new RecordingLogger(),
     randSeed: 1,
   };

@@ -115,6 +115,8 @@ export interface MemberOptions {
   snapshotCount?: number;
   snapshotCatchup?: number;
   requestTimeoutMs?: number;
+  /** How long a request waits for a leader before NoLeader; 0 (fail at once) unless given. */
+  leaderWaitMs?: number;
   /** Start as a founding member of this many (bootstrap), or empty (a member waiting to hear from a leader). */
   bootstrap?: boolean;
 }
@@ -194,6 +196,7 @@ export class TestCluster {
       snapshotCount: o.snapshotCount ?? 10_000,
       snapshotCatchup: o.snapshotCatchup ?? 5,
       requestTimeoutMs: o.requestTimeoutMs ?? 1000,
+      leaderWaitMs: o.leaderWaitMs ?? 0,
       logger,
       randSeed: id,
     };
