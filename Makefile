@@ -162,6 +162,14 @@ bench-failover: build etcd-installed
 # tsraft beside etcd under the same seeded faults (kill a member, kill the leader, restart all, pause; one every 4 s)
 # with the chaos suite's clients and checker (bench/chaos-vs-etcd.ts). BENCH_ARGS: --seconds (20; 45 for the long
 # form), --rounds, --seed, --clients, --op-timeout-ms, --fault-every-ms.
+# How soon a member restarted under load is fast again: ok/s and CPU per operation in the seconds after every member
+# restarts, with V8's default tier-up beside the one `tsraft serve` sets (bench/warmup.ts; BENCH_ARGS: --rounds,
+# --phases, --phase-ms).
+.PHONY: bench-warmup
+BENCH_TARGETS += bench-warmup
+bench-warmup: build
+	node dist/bench/warmup.js $(BENCH_ARGS)
+
 .PHONY: bench-chaos-vs-etcd
 BENCH_TARGETS += bench-chaos-vs-etcd
 bench-chaos-vs-etcd: build etcd-installed

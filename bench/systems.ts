@@ -260,7 +260,12 @@ export class EtcdCluster extends Cluster {
 export class TsraftCluster extends Cluster {
   readonly system = 'tsraft';
 
-  constructor(dir: string, private readonly extraArgs: string[] = []) {
+  /** `extraArgs` go to `tsraft serve`, `nodeArgs` to Node itself (V8 flags, for instance). */
+  constructor(
+    dir: string,
+    private readonly extraArgs: string[] = [],
+    private readonly nodeArgs: string[] = [],
+  ) {
     super(dir);
   }
 
@@ -269,6 +274,7 @@ export class TsraftCluster extends Cluster {
     return {
       file: process.execPath,
       args: [
+        ...this.nodeArgs,
         path.join(__dirname, '..', 'kvstore', 'cli.js'), 'serve', '--id', String(i + 1), '--data-dir', path.join(this.dir, `m${i}`),
         '--listen-client', `http://127.0.0.1:${this.clientPorts[i]}`, '--listen-peer', `http://127.0.0.1:${this.peerPorts[i]}`,
         '--initial-cluster', cluster, '--log-level', 'warning', ...this.extraArgs,
