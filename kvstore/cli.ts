@@ -9,8 +9,9 @@ import v8 from 'node:v8';
 import { Command, Option } from 'commander';
 import type { KvClient } from './client';
 import { KvError } from './errors';
+import { serveDefaults } from './defaults';
+import { EarlyServer, clientServerOptions, originOf } from './early-listen';
 import { LogLevel, configureColour, nodeLogger } from './logger';
-import { serve, serveDefaults } from './serve';
 
 // A member is a long-running server whose every request runs the same few dozen functions, and it is restarted
 // often (after a crash, an upgrade, a fault in a test). V8 tiers a function up to optimised code only after enough
@@ -62,8 +63,16 @@ program
   .action(async (o: Record<string, unknown>) => {
     tuneJitForServing();
     configureColour();
+    // Both ports first, the member's modules and data after (kvstore/early-listen.ts): a client or a peer that
+    // reaches a restarting member waits for it rather than being refused.
+    const servers = {
+      client: await EarlyServer.listen(originOf(String(o.listenClient), '--listen-client'), clientServerOptions),
+      peer: await EarlyServer.listen(originOf(String(o.listenPeer), '--listen-peer')),
+    };
+    const { serve } = require('./serve') as typeof import('./serve');
     const id = typeof o.id === 'number' ? o.id : undefined;
     const member = await serve({
+      servers,
       ...(id === undefined ? {} : { id }),
       dataDir: String(o.dataDir),
       listenClient: String(o.listenClient),

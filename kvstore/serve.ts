@@ -19,6 +19,7 @@ import { Transport } from '../transport/transport';
 import { clientHandler } from './hotpath';
 import { CommandOp, encodeLeaseValue } from './command';
 import { createDisk, diskExists, openDisk } from './disk';
+import { EarlyServer, clientServerOptions, originOf } from './early-listen';
 import { KvError } from './errors';
 import { Lessor, minLeaseTtlSeconds } from './lessor';
 import { Member, Membership, encodeMemberContext } from './members';
@@ -56,21 +57,16 @@ export interface ServeOptions {
    * request timeout, whichever is shorter (so a request that finds no leader says so rather than timing out).
    */
   leaderWaitMs?: number;
+  /**
+   * The client and peer ports, already bound (`tsraft serve` binds them before it loads the member, so that what
+   * arrives while the member starts waits instead of being refused); bound here when absent.
+   */
+  servers?: { client: EarlyServer; peer: EarlyServer };
   /** The logger of member `id` (0 while the ID is not yet known, before a join). */
   loggerFor(id: NodeId): Logger;
 }
 
-/** The settings `tsraft serve` and `startMember` use when they are not given. */
-export const serveDefaults = {
-  tickMs: 100,
-  electionTicks: 10,
-  heartbeatTicks: 1,
-  snapshotCount: 10_000,
-  snapshotCatchup: 5_000,
-  maxKeyBytes: 4096,
-  maxValueBytes: 1024 * 1024,
-  requestTimeoutMs: 5_000,
-} as const satisfies Partial<ServeOptions>;
+export { serveDefaults } from './defaults';
 
 /** A running member. */
 export interface RunningMember {
@@ -124,7 +120,7 @@ export async function serve(opts: ServeOptions): Promise<RunningMember> {
         `log to ${opened.storage.lastIndex()}, term ${hardState.term}, commit ${hardState.commit}`,
     );
   } else if (opts.initialCluster !== undefined && opts.initialCluster !== '') {
-    await checkPortsFree(listenClientURL, listenPeerURL);
+    if (opts.servers === undefined) await checkPortsFree(listenClientURL, listenPeerURL);
     const initial = parseInitialCluster(opts.initialCluster);
     if (opts.id === undefined) throw new KvError('BadRequest', '--id is required with --initial-cluster');
     const self = initial.find((m) => m.id === opts.id);
@@ -141,7 +137,7 @@ export async function serve(opts: ServeOptions): Promise<RunningMember> {
     opened.bootstrap = initial.map((m) => ({ id: m.id, context: encodeMemberContext({ peerURL: m.peerURL, clientURL: '' }) }));
     log.info(`starting member ${id} of new cluster ${clusterId} with ${initial.length} members`);
   } else if (opts.join !== undefined && opts.join !== '') {
-    await checkPortsFree(listenClientURL, listenPeerURL);
+    if (opts.servers === undefined) await checkPortsFree(listenClientURL, listenPeerURL);
     const joined = await askToJoin(opts.join, peerURL, clientURL, opts.id, log);
     id = joined.id;
     clusterId = joined.clusterId;
@@ -222,15 +218,25 @@ export async function serve(opts: ServeOptions): Promise<RunningMember> {
     });
     app(req, res);
   };
-  const api = http.createServer({ maxHeaderSize: 64 * 1024 }, clientHandler(raftNode, opts, fullApi));
-  api.keepAliveTimeout = 60_000;
-  const peerAddr = new URL(listenPeerURL);
-  const clientAddr = new URL(listenClientURL);
-  await transport.listen(peerAddr.hostname, Number(peerAddr.port));
-  await new Promise<void>((resolve, reject) => {
-    api.once('error', reject);
-    api.listen(Number(clientAddr.port), clientAddr.hostname, () => resolve());
-  });
+  const onClientRequest = clientHandler(raftNode, opts, fullApi);
+  let api: http.Server;
+  if (opts.servers !== undefined) {
+    const peerHandlers = transport.handlers();
+    opts.servers.peer.serve(peerHandlers.request, peerHandlers.upgrade);
+    transport.adopt(opts.servers.peer.server);
+    opts.servers.client.serve(onClientRequest);
+    api = opts.servers.client.server;
+  } else {
+    api = http.createServer(clientServerOptions, onClientRequest);
+    api.keepAliveTimeout = 60_000;
+    const peerAddr = new URL(listenPeerURL);
+    const clientAddr = new URL(listenClientURL);
+    await transport.listen(peerAddr.hostname, Number(peerAddr.port));
+    await new Promise<void>((resolve, reject) => {
+      api.once('error', reject);
+      api.listen(Number(clientAddr.port), clientAddr.hostname, () => resolve());
+    });
+  }
   raftNode.start();
   lessor.start();
   log.info(
@@ -356,13 +362,3 @@ async function checkPortsFree(...urls: string[]): Promise<void> {
   }
 }
 
-function originOf(text: string, what: string): string {
-  let url: URL;
-  try {
-    url = new URL(text);
-  } catch {
-    throw new KvError('BadRequest', `${what} is not a URL: "${text}"`);
-  }
-  if (url.protocol !== 'http:' || url.port === '') throw new KvError('BadRequest', `${what} must be http://host:port, not "${text}"`);
-  return url.origin;
-}

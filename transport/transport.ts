@@ -12,6 +12,7 @@
 
 import http from 'node:http';
 import { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { Logger } from '../raft/logger';
 import { Message, MessageType, NodeId } from '../raft/types';
 import { PeerSender, StreamState, StreamTiming } from './peer';
@@ -76,22 +77,36 @@ export class Transport {
 
   /** Starts serving the peer port; resolves with the bound port. */
   listen(host: string, port: number): Promise<number> {
-    // The plain routes load express on first use (transport/routes.ts): nothing a member needs to start does.
-    let routes: http.RequestListener | undefined;
-    const plain: http.RequestListener = (req, res) => {
-      routes ??= (require('./routes') as typeof import('./routes')).peerApp(this.serverOptions());
-      routes(req, res);
-    };
+    const { request, upgrade } = this.handlers();
     return new Promise<number>((resolve, reject) => {
-      const server = http.createServer(plain);
+      const server = http.createServer(request);
       server.keepAliveTimeout = 60_000;
-      server.on('upgrade', (req, socket, head) => this.acceptor.accept(req, socket, head));
+      server.on('upgrade', upgrade);
       server.once('error', reject);
       server.listen(port, host, () => {
         this.server = server;
         resolve((server.address() as AddressInfo).port);
       });
     });
+  }
+
+  /**
+   * The peer port's handlers, for a server bound before the transport existed (a member binds its ports first, so
+   * that peers dialling it while it starts wait rather than fail); `adopt` that server too, so `stop` closes it.
+   */
+  handlers(): { request: http.RequestListener; upgrade: (req: http.IncomingMessage, socket: Duplex, head: Buffer) => void } {
+    // The plain routes load express on first use (transport/routes.ts): nothing a member needs to start does.
+    let routes: http.RequestListener | undefined;
+    const request: http.RequestListener = (req, res) => {
+      routes ??= (require('./routes') as typeof import('./routes')).peerApp(this.serverOptions());
+      routes(req, res);
+    };
+    return { request, upgrade: (req, socket, head) => this.acceptor.accept(req, socket, head) };
+  }
+
+  /** Takes over `server`, already bound and given `handlers()`, as the peer port. */
+  adopt(server: http.Server): void {
+    this.server = server;
   }
 
   /** Adds a peer, or points an existing one at a new URL. */
