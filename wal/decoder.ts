@@ -71,19 +71,19 @@ export function decodeLog(segments: readonly SegmentName[], read: SegmentReader,
     const scan = got instanceof Uint8Array
       ? scanSegment(file, got, crc, i === segments.length - 1)
       : scanSegment(file, got.bytes, crc, i === segments.length - 1, got.dataEnd);
+    const corrupt = (what: string, rec: { offset: number }, err: unknown): WalError =>
+      new WalError('Corrupt', `${file}: malformed ${what} record at offset ${rec.offset}: ${String(err)}`, {
+        file,
+        offset: rec.offset,
+      });
     for (const rec of scan.records) {
-      const corrupt = (what: string, err: unknown): WalError =>
-        new WalError('Corrupt', `${file}: malformed ${what} record at offset ${rec.offset}: ${String(err)}`, {
-          file,
-          offset: rec.offset,
-        });
       switch (rec.type) {
         case RecordType.Metadata: {
           let m: WalMetadata;
           try {
             m = decodeMetadata(rec.data);
           } catch (err) {
-            throw corrupt('metadata', err);
+            throw corrupt('metadata', rec, err);
           }
           if (metadata !== null && !sameMetadata(metadata, m)) {
             throw new WalError('MetadataConflict', `${file}: metadata at offset ${rec.offset} names node ` +
@@ -99,7 +99,7 @@ export function decodeLog(segments: readonly SegmentName[], read: SegmentReader,
           try {
             e = decodeEntry(rec.data);
           } catch (err) {
-            throw corrupt('entry', err);
+            throw corrupt('entry', rec, err);
           }
           if (e.index <= start.index) break;
           const pos = e.index - start.index - 1;
@@ -116,7 +116,7 @@ export function decodeLog(segments: readonly SegmentName[], read: SegmentReader,
           try {
             hardState = decodeHardState(rec.data);
           } catch (err) {
-            throw corrupt('hard state', err);
+            throw corrupt('hard state', rec, err);
           }
           break;
         case RecordType.Snapshot: {
@@ -124,7 +124,7 @@ export function decodeLog(segments: readonly SegmentName[], read: SegmentReader,
           try {
             s = decodeWalSnapshot(rec.data);
           } catch (err) {
-            throw corrupt('snapshot', err);
+            throw corrupt('snapshot', rec, err);
           }
           if (s.index === start.index) {
             if (s.term !== start.term) {

@@ -220,6 +220,11 @@ export function scanSegment(
     throw err;
   };
 
+  // A damaged record: a torn tail if a crash explains it, else an error naming the file and offset.
+  const fail = (reason: string, frameEnd: number, detail: { expectedCrc?: number; actualCrc?: number } = {}): SegmentScan =>
+    tornOrThrow(reason, frameEnd, new WalError(detail.expectedCrc === undefined ? 'Corrupt' : 'CrcMismatch',
+      `${file}: ${reason}`, { file, offset: off, ...detail }));
+
   for (;;) {
     const left = bytes.length - off;
     if (left === 0) return finish(null);
@@ -253,12 +258,9 @@ export function scanSegment(
     const stored = readU32(bytes, bodyStart);
     const type = bytes[bodyStart + 4];
     const data = bytes.subarray(bodyStart + BODY_HEADER_BYTES, bodyStart + bodyLen);
-    const fail = (reason: string, detail: { expectedCrc?: number; actualCrc?: number } = {}): SegmentScan =>
-      tornOrThrow(reason, frameEnd, new WalError(detail.expectedCrc === undefined ? 'Corrupt' : 'CrcMismatch',
-        `${file}: ${reason}`, { file, offset: off, ...detail }));
 
-    if (!isVerifiedType(type)) return fail(`unknown record type ${type} at offset ${off}`);
-    if (!isZero(bytes, bodyStart + bodyLen, pad)) return fail(`non-zero padding in the record at offset ${off}`);
+    if (!isVerifiedType(type)) return fail(`unknown record type ${type} at offset ${off}`, frameEnd);
+    if (!isZero(bytes, bodyStart + bodyLen, pad)) return fail(`non-zero padding in the record at offset ${off}`, frameEnd);
     if (records.length === 0 && type !== RecordType.Crc) {
       throw new WalError('Corrupt', `${file}: segment does not start with a CRC record (type ${type} at offset 0)`, {
         file,
@@ -266,7 +268,7 @@ export function scanSegment(
       });
     }
     if (type === RecordType.Crc) {
-      if (records.length !== 0 || data.length !== 0) return fail(`misplaced CRC record at offset ${off}`);
+      if (records.length !== 0 || data.length !== 0) return fail(`misplaced CRC record at offset ${off}`, frameEnd);
       if (running !== null && stored !== running) {
         throw new WalError('CrcMismatch', `${file}: CRC mismatch at offset ${off}: the segment starts from ` +
           `${hexCrc(stored)} but the previous segment ends at ${hexCrc(running)}`,
@@ -276,7 +278,7 @@ export function scanSegment(
     } else {
       const expected = chainCrc(running ?? 0, bytes.subarray(bodyStart + 4, bodyStart + bodyLen));
       if (expected !== stored) {
-        return fail(`CRC mismatch at offset ${off}: expected ${hexCrc(expected)}, stored ${hexCrc(stored)}`, {
+        return fail(`CRC mismatch at offset ${off}: expected ${hexCrc(expected)}, stored ${hexCrc(stored)}`, frameEnd, {
           expectedCrc: expected,
           actualCrc: stored,
         });
