@@ -92,22 +92,33 @@ export class ByteReader {
 
   u48(what: string): number {
     this.need(6, what);
-    const n = this.buf.readUIntBE(this.at, 6);
+    const n = this.buf.readUInt16BE(this.at) * 2 ** 32 + this.buf.readUInt32BE(this.at + 2);
     this.at += 6;
     return n;
   }
 
   /** A copy, so the result does not pin the whole snapshot in memory. */
   bytes(what: string): Buffer {
-    const length = this.u32(`length of ${what}`);
-    this.need(length, `${what} of ${length} bytes`);
-    const out = Buffer.from(this.buf.subarray(this.at, this.at + length));
-    this.at += length;
-    return out;
+    const start = this.field(what);
+    return Buffer.from(this.buf.subarray(start, this.at));
   }
 
   string(what: string): string {
-    return this.bytes(what).toString('utf8');
+    const start = this.field(what);
+    return this.buf.toString('utf8', start, this.at);
+  }
+
+  // Steps over a length-prefixed field and returns where its content starts (it ends at the new `at`). A restart
+  // reads every key, value and event this way, so nothing is built here for a field that is whole, not even the
+  // name that an error would give.
+  private field(what: string): number {
+    if (this.at + 4 > this.buf.length) this.need(4, `length of ${what}`);
+    const length = this.buf.readUInt32BE(this.at);
+    this.at += 4;
+    if (this.at + length > this.buf.length) this.need(length, `${what} of ${length} bytes`);
+    const start = this.at;
+    this.at += length;
+    return start;
   }
 
   private need(n: number, what: string): void {
