@@ -76,16 +76,24 @@ export class EarlyServer {
     return this.held.length;
   }
 
-  /** Installs the member's handlers and answers what waited, oldest first. Without `onUpgrade`, upgrades are refused. */
+  /**
+   * Installs the member's handlers and answers what waited, oldest first. A request whose client has gone meanwhile
+   * (it gave up waiting) is dropped rather than carried out: that client already counts its write as of unknown
+   * outcome, and nobody would read the answer. Without `onUpgrade`, upgrades are refused.
+   */
   serve(onRequest: http.RequestListener, onUpgrade?: UpgradeListener): void {
     this.onRequest = onRequest;
     this.onUpgrade = onUpgrade ?? null;
     const held = this.held;
     this.held = [];
     for (const h of held) {
-      if (h.kind === 'request') onRequest(h.req, h.res);
-      else if (onUpgrade !== undefined) onUpgrade(h.req, h.socket, h.head);
-      else h.socket.destroy();
+      if (h.kind === 'request') {
+        if (!h.req.socket.destroyed) onRequest(h.req, h.res);
+      } else if (onUpgrade !== undefined && !h.socket.destroyed) {
+        onUpgrade(h.req, h.socket, h.head);
+      } else {
+        h.socket.destroy();
+      }
     }
   }
 
