@@ -67,28 +67,23 @@ export function decodeLog(segments: readonly SegmentName[], read: SegmentReader,
 
   for (let i = 0; i < segments.length; i++) {
     const file = segments[i].name;
-    const got = read(segments[i]);
-    const scan = got instanceof Uint8Array
-      ? scanSegment(file, got, crc, i === segments.length - 1)
-      : scanSegment(file, got.bytes, crc, i === segments.length - 1, got.dataEnd);
-    const corrupt = (what: string, rec: { offset: number }, err: unknown): WalError =>
-      new WalError('Corrupt', `${file}: malformed ${what} record at offset ${rec.offset}: ${String(err)}`, {
-        file,
-        offset: rec.offset,
-      });
-    for (const rec of scan.records) {
-      switch (rec.type) {
+    const corrupt = (what: string, offset: number, err: unknown): WalError =>
+      new WalError('Corrupt', `${file}: malformed ${what} record at offset ${offset}: ${String(err)}`, { file, offset });
+    // Each record is handled as soon as the scan has verified it, rather than all of a segment's records gathered
+    // first: a restart reads tens of thousands of them, and records that die young cost the collector nothing.
+    const onRecord = (type: RecordType, data: Uint8Array, offset: number): void => {
+      switch (type) {
         case RecordType.Metadata: {
           let m: WalMetadata;
           try {
-            m = decodeMetadata(rec.data);
+            m = decodeMetadata(data);
           } catch (err) {
-            throw corrupt('metadata', rec, err);
+            throw corrupt('metadata', offset, err);
           }
           if (metadata !== null && !sameMetadata(metadata, m)) {
-            throw new WalError('MetadataConflict', `${file}: metadata at offset ${rec.offset} names node ` +
+            throw new WalError('MetadataConflict', `${file}: metadata at offset ${offset} names node ` +
               `${m.nodeId} of cluster ${m.clusterId}, but the log began as node ${metadata.nodeId} of cluster ` +
-              `${metadata.clusterId}`, { file, offset: rec.offset });
+              `${metadata.clusterId}`, { file, offset });
           }
           metadata = m;
           break;
@@ -97,15 +92,15 @@ export function decodeLog(segments: readonly SegmentName[], read: SegmentReader,
           if (!opts.entries) break;
           let e: Entry;
           try {
-            e = decodeEntry(rec.data);
+            e = decodeEntry(data);
           } catch (err) {
-            throw corrupt('entry', rec, err);
+            throw corrupt('entry', offset, err);
           }
           if (e.index <= start.index) break;
           const pos = e.index - start.index - 1;
           if (pos > entries.length) {
-            throw new WalError('IndexGap', `${file}: entry at offset ${rec.offset} has index ${e.index}, but the ` +
-              `log so far ends at index ${start.index + entries.length}`, { file, offset: rec.offset });
+            throw new WalError('IndexGap', `${file}: entry at offset ${offset} has index ${e.index}, but the ` +
+              `log so far ends at index ${start.index + entries.length}`, { file, offset });
           }
           entries.length = pos;
           entries.push(e);
@@ -114,22 +109,22 @@ export function decodeLog(segments: readonly SegmentName[], read: SegmentReader,
         }
         case RecordType.State:
           try {
-            hardState = decodeHardState(rec.data);
+            hardState = decodeHardState(data);
           } catch (err) {
-            throw corrupt('hard state', rec, err);
+            throw corrupt('hard state', offset, err);
           }
           break;
         case RecordType.Snapshot: {
           let s: WalSnapshot;
           try {
-            s = decodeWalSnapshot(rec.data);
+            s = decodeWalSnapshot(data);
           } catch (err) {
-            throw corrupt('snapshot', rec, err);
+            throw corrupt('snapshot', offset, err);
           }
           if (s.index === start.index) {
             if (s.term !== start.term) {
-              throw new WalError('SnapshotMismatch', `${file}: snapshot marker at offset ${rec.offset} has term ` +
-                `${s.term} for index ${s.index}, expected term ${start.term}`, { file, offset: rec.offset });
+              throw new WalError('SnapshotMismatch', `${file}: snapshot marker at offset ${offset} has term ` +
+                `${s.term} for index ${s.index}, expected term ${start.term}`, { file, offset });
             }
             matched = true;
           }
@@ -139,7 +134,12 @@ export function decodeLog(segments: readonly SegmentName[], read: SegmentReader,
         case RecordType.Crc:
           break;
       }
-    }
+    };
+    const got = read(segments[i]);
+    const isLast = i === segments.length - 1;
+    const scan = got instanceof Uint8Array
+      ? scanSegment(file, got, crc, isLast, undefined, onRecord)
+      : scanSegment(file, got.bytes, crc, isLast, got.dataEnd, onRecord);
     crc = scan.crc;
     end = scan.end;
     torn = scan.torn;

@@ -198,8 +198,11 @@ export function scanSegment(
   crc: number | null,
   isLast: boolean,
   knownDataEnd?: number,
+  onRecord?: (type: RecordType, data: Uint8Array, offset: number) => void,
 ): SegmentScan {
   const records: ScannedRecord[] = [];
+  // Records verified so far (handed to `onRecord` when given, else kept in `records`).
+  let seen = 0;
   let running = crc;
   let off = 0;
   let written = knownDataEnd ?? -1;
@@ -211,7 +214,7 @@ export function scanSegment(
   // A damaged frame is a torn tail only where a crash can leave one: after the segment header (segments appear
   // whole, by rename), in the last segment, with nothing but zeros after the frame's unwritten part.
   const tornOrThrow = (reason: string, frameEnd: number, err: WalError): SegmentScan => {
-    const headerDone = records.length >= 2;
+    const headerDone = seen >= 2;
     const unwrittenFrom = Math.ceil(writtenEnd() / SECTOR_BYTES) * SECTOR_BYTES;
     const lostWrite = unwrittenFrom < frameEnd || hasZeroSector(bytes, off, Math.min(frameEnd, bytes.length));
     if (isLast && headerDone && (frameEnd > bytes.length || lostWrite)) {
@@ -237,7 +240,7 @@ export function scanSegment(
       }
       const reason = `non-zero bytes after the end of the log at offset ${off}`;
       const err = new WalError('Corrupt', `${file}: ${reason}`, { file, offset: off });
-      if (isLast && records.length >= 2) {
+      if (isLast && seen >= 2) {
         return finish({ offset: off, reason: `${reason} (unsynced writes that reached the disk out of order)` });
       }
       throw err;
@@ -261,14 +264,14 @@ export function scanSegment(
 
     if (!isVerifiedType(type)) return fail(`unknown record type ${type} at offset ${off}`, frameEnd);
     if (!isZero(bytes, bodyStart + bodyLen, pad)) return fail(`non-zero padding in the record at offset ${off}`, frameEnd);
-    if (records.length === 0 && type !== RecordType.Crc) {
+    if (seen === 0 && type !== RecordType.Crc) {
       throw new WalError('Corrupt', `${file}: segment does not start with a CRC record (type ${type} at offset 0)`, {
         file,
         offset: off,
       });
     }
     if (type === RecordType.Crc) {
-      if (records.length !== 0 || data.length !== 0) return fail(`misplaced CRC record at offset ${off}`, frameEnd);
+      if (seen !== 0 || data.length !== 0) return fail(`misplaced CRC record at offset ${off}`, frameEnd);
       if (running !== null && stored !== running) {
         throw new WalError('CrcMismatch', `${file}: CRC mismatch at offset ${off}: the segment starts from ` +
           `${hexCrc(stored)} but the previous segment ends at ${hexCrc(running)}`,
@@ -285,7 +288,9 @@ export function scanSegment(
       }
       running = expected;
     }
-    records.push({ type, data, offset: off });
+    seen++;
+    if (onRecord === undefined) records.push({ type, data, offset: off });
+    else onRecord(type, data, off);
     off = frameEnd;
   }
 }
