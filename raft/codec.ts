@@ -398,6 +398,17 @@ export function encodeMessages(ms: Message[]): Uint8Array {
 // ## Decoding
 
 /** Reads one message's fields from `buf[pos, end)`. Offsets in errors are positions in the whole buffer. */
+// How a varint's name appears in an error: as given, as a field's tag, or as a length.
+enum Label {
+  Plain,
+  Tag,
+  Length,
+}
+
+function labelled(what: string, label: Label): string {
+  return label === Label.Tag ? `the tag of a ${what} field` : label === Label.Length ? `the length of ${what}` : what;
+}
+
 class Reader {
   pos: number;
 
@@ -415,6 +426,12 @@ class Reader {
   }
 
   uint(what: string): number {
+    return this.varint(what, Label.Plain);
+  }
+
+  // Reads a varint named `what` in errors, as `label` frames it. Performance: the label is put together only when an
+  // error is raised, not for every tag and length of every message and entry read.
+  private varint(what: string, label: Label): number {
     // Performance: most varints (every tag, small numbers) are one byte, which needs none of the checks below.
     if (this.pos < this.end && this.buf[this.pos] < 0x80) return this.buf[this.pos++];
     const start = this.pos;
@@ -422,7 +439,7 @@ class Reader {
     // Performance: `scale` is 2 ** shift kept as a running product; a power per byte was most of decoding's cost.
     for (let shift = 0, scale = 1; shift < 70; shift += 7, scale *= 0x80) {
       if (this.pos >= this.end) {
-        throw new CodecError('Truncated', `Truncated varint in ${what} at offset ${start}`);
+        throw new CodecError('Truncated', `Truncated varint in ${labelled(what, label)} at offset ${start}`);
       }
       const b = this.buf[this.pos++];
       const digit = b & 0x7f;
@@ -430,21 +447,19 @@ class Reader {
         // Compare before adding: a sum above 2^53 could round down and pass for a valid value.
         const add = digit * scale;
         if (add > MAX_UINT - value) {
-          throw new CodecError('Overflow', `Varint in ${what} at offset ${start} exceeds 2^53`);
+          throw new CodecError('Overflow', `Varint in ${labelled(what, label)} at offset ${start} exceeds 2^53`);
         }
         value += add;
       }
       if (b < 0x80) return value;
     }
-    throw new CodecError('Malformed', `Varint in ${what} at offset ${start} is longer than 10 bytes`);
+    throw new CodecError('Malformed', `Varint in ${labelled(what, label)} at offset ${start} is longer than 10 bytes`);
   }
 
   /** Returns the field number and wire type of the next field. */
   tag(what: string): [number, number] {
     const at = this.pos;
-    // Performance: a tag of one byte (every field numbered below 16) is read here, so the label that `uint` would
-    // need only for an error is not built for every field of every message and entry.
-    const t = at < this.end && this.buf[at] < 0x80 ? this.buf[this.pos++] : this.uint(`the tag of a ${what} field`);
+    const t = this.varint(what, Label.Tag);
     const field = Math.floor(t / 8);
     const wireType = t % 8;
     if (field === 0) {
@@ -462,7 +477,7 @@ class Reader {
   /** The extent of a length-delimited field, checked against the enclosing message. */
   span(what: string): [number, number] {
     const at = this.pos;
-    const len = this.uint(`the length of ${what}`);
+    const len = this.varint(what, Label.Length);
     if (len > this.end - this.pos) {
       throw new CodecError(
         'Truncated',

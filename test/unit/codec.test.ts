@@ -190,6 +190,13 @@ describe('codec decoding rules', () => {
     expect(err.message).toContain('offset 3');
   });
 
+  it('names a truncated tag and a truncated length by their field', () => {
+    const tag = codecError(() => decodeEntry(Buffer.from('0800ff', 'hex')));
+    expect(tag.message).toBe('Truncated varint in the tag of a Entry field at offset 2');
+    const length = codecError(() => decodeEntry(Buffer.from('080022ff', 'hex')));
+    expect(length.message).toBe('Truncated varint in the length of Entry.data at offset 3');
+  });
+
   it('reports a length that runs past the end', () => {
     const err = codecError(() => decodeEntry(Buffer.from('080022056162', 'hex')));
     expect(err.code).toBe('Truncated');
