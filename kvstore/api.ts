@@ -303,7 +303,7 @@ function errorHandler(err: unknown, _req: Request, res: Response, _next: NextFun
 
 function readBarrier(node: RaftNode, req: Request): Promise<void> {
   const consistency = stringQuery(req, 'consistency') ?? 'linearizable';
-  if (consistency === 'serializable') return Promise.resolve();
+  if (consistency === 'serializable') return node.localReadBarrier();
   if (consistency !== 'linearizable') {
     throw new KvError('BadRequest', `Query parameter consistency must be linearizable or serializable, not "${consistency}"`);
   }

@@ -82,6 +82,7 @@ function plainKeyRoute(req: http.IncomingMessage, opts: HotPathOptions): KeyRout
 
 async function get(node: RaftNode, key: string, serializable: boolean, res: http.ServerResponse): Promise<void> {
   if (!serializable) await node.readBarrier();
+  else if (!node.replayed) await node.localReadBarrier();
   const kv = node.kv.read(key);
   if (kv === undefined) throw new KvError('KeyNotFound', `Key "${key}" not found`);
   res.writeHead(200, {

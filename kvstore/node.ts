@@ -128,6 +128,8 @@ export class RaftNode {
   private readonly requests: Requests;
   private readonly applier: KvApplier;
   private readonly loop: ReadyLoop;
+  // The commit index of the HardState this node started from: serializable reads wait until it is applied.
+  private readonly commitAtStart: number;
   private ticker: NodeJS.Timeout | null = null;
   private stopped = false;
 
@@ -138,6 +140,7 @@ export class RaftNode {
   ) {
     this.persistence = start.persistence;
     this.storage = start.storage;
+    this.commitAtStart = start.storage.initialState().hardState.commit;
     this.members = start.members;
     this.raw = new RawNode({
       id: opts.id,
@@ -255,6 +258,24 @@ export class RaftNode {
     const confirmed = this.requests.readBarrier();
     this.loop.submit();
     return confirmed;
+  }
+
+  /**
+   * Waits until a serializable read on this node would not go back in time: everything its own log held as
+   * committed when it started is applied. A restarted member replays that part of its log in its first turns, and
+   * until then its map is as old as its snapshot, older than what it may have served before it went down.
+   */
+  localReadBarrier(): Promise<void> {
+    this.checkServing();
+    if (this.applier.applied >= this.commitAtStart) return Promise.resolve();
+    const caughtUp = this.requests.localReadBarrier(this.commitAtStart);
+    this.loop.schedule();
+    return caughtUp;
+  }
+
+  /** Whether this node has applied everything that was committed in its log when it started. */
+  get replayed(): boolean {
+    return this.applier.applied >= this.commitAtStart;
   }
 
   /** Proposes a configuration change and resolves once this node has applied it. */

@@ -128,6 +128,25 @@ export class Requests {
     });
   }
 
+  /**
+   * Waits, without asking any leader, until this member has applied `index`: a serializable read after a restart
+   * must not see less than what the member applied before it went down. Answered by `serveReads` like any read.
+   */
+  localReadBarrier(index: number): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const key = `local:${index}`;
+      const waiter: Waiter<void> = this.waiter<void>(resolve, reject, () => {
+        const b = this.reads.get(key);
+        if (b !== undefined) b.waiters = b.waiters.filter((w) => w !== waiter);
+        if (b?.waiters.length === 0) this.reads.delete(key);
+        return new KvError('Unavailable', `Read could not be served within ${this.timeoutMs} ms: member ${this.memberId} is still applying its log up to index ${index}`);
+      });
+      const batch = this.reads.get(key) ?? { index, waiters: [] };
+      batch.waiters.push(waiter);
+      this.reads.set(key, batch);
+    });
+  }
+
   /** Queues a configuration change whose context carries `tag`; resolves once this member has applied it. */
   proposeConfChange(cc: ConfChange, tag: string): Promise<void> {
     return new Promise<void>((resolve, reject) => {

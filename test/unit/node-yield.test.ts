@@ -1,6 +1,7 @@
 // A member with a long backlog of committed entries to apply (a restart with a large log) must not hold its thread
 // for the whole replay: the Ready loop lets the event loop in between Readys, so peer streams are read, heartbeats
-// answered and timers run while it applies. Real timers: the loop's time slice is measured on the real clock.
+// answered and timers run while it applies. Meanwhile a serializable read waits for the replay: the map is as old
+// as the snapshot until then. Real timers: the loop's time slice is measured on the real clock.
 
 import { CommandOp, encodeCommand } from '../../kvstore/command';
 import { KvStore } from '../../kvstore/kv';
@@ -12,7 +13,8 @@ import { Entry, EntryType, Snapshot, emptyConfState } from '../../raft/types';
 import { RecordingLogger } from '../support/recording_logger';
 import { FakePersistence } from './node_fakes';
 
-test('a member applying a long committed backlog lets the event loop run between its Readys', async () => {
+// A member restarted with `backlog` committed puts in its log after a snapshot, not yet applied.
+function restartedWithBacklog(backlog: number): RaftNode {
   const members = new Membership([{ id: 1, peerURL: 'http://n1', clientURL: '', learner: false }]);
   const snapshot: Snapshot = {
     data: encodeSnapshotData(new KvStore(), members),
@@ -20,8 +22,6 @@ test('a member applying a long committed backlog lets the event loop run between
   };
   const storage = new MemoryStorage();
   storage.applySnapshot(snapshot);
-  // 60,000 committed puts (about 8 MiB): several Readys of up to 1 MiB of committed entries each.
-  const backlog = 60_000;
   const entries: Entry[] = [];
   for (let i = 0; i < backlog; i++) {
     const data = encodeCommand({ op: CommandOp.Put, epoch: 1, seq: i + 1, key: `k${i}`, value: Buffer.alloc(100, 0x61) });
@@ -50,7 +50,13 @@ test('a member applying a long committed backlog lets the event loop run between
     onStopped: () => undefined,
   };
   const disk = new FakePersistence('n1', []);
-  const node = new RaftNode(opts, { storage, persistence: disk, snapshot, members, bootstrap: [] }, hooks);
+  return new RaftNode(opts, { storage, persistence: disk, snapshot, members, bootstrap: [] }, hooks);
+}
+
+test('a member applying a long committed backlog lets the event loop run between its Readys', async () => {
+  // 60,000 committed puts are about 8 MiB: several Readys of up to 1 MiB of committed entries each.
+  const backlog = 60_000;
+  const node = restartedWithBacklog(backlog);
 
   // What the event loop sees of the replay each time it gets to run.
   const seen: number[] = [];
@@ -68,4 +74,20 @@ test('a member applying a long committed backlog lets the event loop run between
   expect(node.kv.read(`k${backlog - 1}`)?.value).toEqual(Buffer.alloc(100, 0x61));
   // The event loop ran while the backlog was part applied, not only before and after it.
   expect(seen.some((applied) => applied > 1 && applied < backlog + 1)).toBe(true);
+});
+
+test('a serializable read on a restarted member waits until what its log held as committed is applied', async () => {
+  const backlog = 20_000;
+  const node = restartedWithBacklog(backlog);
+  node.start();
+  expect(node.replayed).toBe(false);
+  const appliedWhenServed = node.localReadBarrier().then(() => node.applied);
+  const deadline = Date.now() + 30_000;
+  while (!node.replayed && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+  // Resolved only once the whole backlog was applied: never with the map as old as the snapshot.
+  expect(await appliedWhenServed).toBe(backlog + 1);
+  expect(node.kv.read(`k${backlog - 1}`)?.value).toEqual(Buffer.alloc(100, 0x61));
+  // From then on it answers at once.
+  await node.localReadBarrier();
+  node.stop();
 });
