@@ -71,7 +71,7 @@ program
     };
     const { serve } = require('./serve') as typeof import('./serve');
     const id = typeof o.id === 'number' ? o.id : undefined;
-    const starting = serve({
+    const member = await serve({
       servers,
       ...(id === undefined ? {} : { id }),
       dataDir: String(o.dataDir),
@@ -92,11 +92,6 @@ program
       requestTimeoutMs: Number(o.requestTimeoutMs),
       ...(typeof o.leaderWaitMs === 'number' ? { leaderWaitMs: o.leaderWaitMs } : {}),
       loggerFor: (memberId) => nodeLogger(memberId, o.logLevel as LogLevel),
-    });
-    // A member that cannot start lets go of its ports, and whatever waited on them is disconnected.
-    const member = await starting.catch(async (err: unknown) => {
-      await Promise.all([servers.client.close(), servers.peer.close()]);
-      throw err;
     });
     for (const signal of ['SIGINT', 'SIGTERM'] as const) {
       process.once(signal, () => void member.stop(`received ${signal}`));

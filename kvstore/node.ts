@@ -267,7 +267,7 @@ export class RaftNode {
    */
   localReadBarrier(): Promise<void> {
     this.checkServing();
-    if (this.applier.applied >= this.commitAtStart) return Promise.resolve();
+    if (this.replayed) return Promise.resolve();
     const caughtUp = this.requests.localReadBarrier(this.commitAtStart);
     this.loop.schedule();
     return caughtUp;

@@ -307,11 +307,6 @@ export class Requests {
     return ctx;
   }
 
-  /** Whether anything waits to be handed over or forwarded. */
-  get hasQueuedWork(): boolean {
-    return this.queuedProposals.length > 0 || this.queuedReads.length > 0;
-  }
-
   // ## Settling requests (the loop, as Readys come out)
 
   /** A command was applied; answers the request that proposed it, if this member did. */

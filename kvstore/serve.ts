@@ -12,7 +12,7 @@
 
 import crypto from 'node:crypto';
 import http from 'node:http';
-import net, { AddressInfo } from 'node:net';
+import { AddressInfo } from 'node:net';
 import { Logger } from '../raft/logger';
 import { NodeId, None } from '../raft/types';
 import { Transport } from '../transport/transport';
@@ -58,8 +58,8 @@ export interface ServeOptions {
    */
   leaderWaitMs?: number;
   /**
-   * The client and peer ports, already bound (`tsraft serve` binds them before it loads the member, so that what
-   * arrives while the member starts waits instead of being refused); bound here when absent.
+   * The client and peer ports, already bound (`tsraft serve` binds them before it even loads the member); bound at
+   * once when absent. Either way they belong to the member from then on, and are closed if it cannot start.
    */
   servers?: { client: EarlyServer; peer: EarlyServer };
   /** The logger of member `id` (0 while the ID is not yet known, before a join). */
@@ -94,6 +94,30 @@ export function parseInitialCluster(text: string): Member[] {
 
 /** Starts a member as the options and the data directory say. */
 export async function serve(opts: ServeOptions): Promise<RunningMember> {
+  // Both ports first, before anything is read or created (kvstore/early-listen.ts): a first start that could not
+  // listen would otherwise leave a data directory whose member never wrote its bootstrap entries, and what reaches a
+  // restarting member waits for it instead of being refused.
+  const servers = opts.servers ?? (await bindPorts(originOf(opts.listenClient, '--listen-client'), originOf(opts.listenPeer, '--listen-peer')));
+  try {
+    return await startOn(opts, servers);
+  } catch (err) {
+    // A member that cannot start lets go of its ports, and whatever waited on them is disconnected.
+    await Promise.all([servers.client.close(), servers.peer.close()]);
+    throw err;
+  }
+}
+
+async function bindPorts(clientURL: string, peerURL: string): Promise<{ client: EarlyServer; peer: EarlyServer }> {
+  const client = await EarlyServer.listen(clientURL, clientServerOptions);
+  try {
+    return { client, peer: await EarlyServer.listen(peerURL) };
+  } catch (err) {
+    await client.close();
+    throw err;
+  }
+}
+
+async function startOn(opts: ServeOptions, servers: { client: EarlyServer; peer: EarlyServer }): Promise<RunningMember> {
   // Listen on one address, tell the cluster another (as etcd's --listen-peer-urls and
   // --initial-advertise-peer-urls): the membership stores the advertised URLs, the sockets bind the listen URLs.
   const listenClientURL = originOf(opts.listenClient, '--listen-client');
@@ -120,7 +144,6 @@ export async function serve(opts: ServeOptions): Promise<RunningMember> {
         `log to ${opened.storage.lastIndex()}, term ${hardState.term}, commit ${hardState.commit}`,
     );
   } else if (opts.initialCluster !== undefined && opts.initialCluster !== '') {
-    if (opts.servers === undefined) await checkPortsFree(listenClientURL, listenPeerURL);
     const initial = parseInitialCluster(opts.initialCluster);
     if (opts.id === undefined) throw new KvError('BadRequest', '--id is required with --initial-cluster');
     const self = initial.find((m) => m.id === opts.id);
@@ -137,7 +160,6 @@ export async function serve(opts: ServeOptions): Promise<RunningMember> {
     opened.bootstrap = initial.map((m) => ({ id: m.id, context: encodeMemberContext({ peerURL: m.peerURL, clientURL: '' }) }));
     log.info(`starting member ${id} of new cluster ${clusterId} with ${initial.length} members`);
   } else if (opts.join !== undefined && opts.join !== '') {
-    if (opts.servers === undefined) await checkPortsFree(listenClientURL, listenPeerURL);
     const joined = await askToJoin(opts.join, peerURL, clientURL, opts.id, log);
     id = joined.id;
     clusterId = joined.clusterId;
@@ -218,25 +240,11 @@ export async function serve(opts: ServeOptions): Promise<RunningMember> {
     });
     app(req, res);
   };
-  const onClientRequest = clientHandler(raftNode, opts, fullApi);
-  let api: http.Server;
-  if (opts.servers !== undefined) {
-    const peerHandlers = transport.handlers();
-    opts.servers.peer.serve(peerHandlers.request, peerHandlers.upgrade);
-    transport.adopt(opts.servers.peer.server);
-    opts.servers.client.serve(onClientRequest);
-    api = opts.servers.client.server;
-  } else {
-    api = http.createServer(clientServerOptions, onClientRequest);
-    api.keepAliveTimeout = 60_000;
-    const peerAddr = new URL(listenPeerURL);
-    const clientAddr = new URL(listenClientURL);
-    await transport.listen(peerAddr.hostname, Number(peerAddr.port));
-    await new Promise<void>((resolve, reject) => {
-      api.once('error', reject);
-      api.listen(Number(clientAddr.port), clientAddr.hostname, () => resolve());
-    });
-  }
+  const peerHandlers = transport.handlers();
+  servers.peer.serve(peerHandlers.request, peerHandlers.upgrade);
+  transport.adopt(servers.peer.server);
+  servers.client.serve(clientHandler(raftNode, opts, fullApi));
+  const api = servers.client.server;
   raftNode.start();
   lessor.start();
   log.info(
@@ -286,19 +294,19 @@ async function publishClientURL(node: RaftNode, clientURL: string, retryMs: numb
   }
 }
 
-// A starting member need not wait a whole election timeout before its first election can begin: once it can reach
-// enough peers to form a quorum with (its outgoing streams are open), it moves its clock to within two ticks of
-// the timeout's lower bound (RaftNode.advanceTicks; etcd's server advances a starting member's clock the same way).
-// Alone in its configuration it is a quorum by itself, and its clock moves to the end of the longest randomised timeout, so
-// it campaigns on the spot. The voters are read from the applied membership, which a member restarting before its
-// first snapshot learns only as its first turns apply the configuration entries of its log: it waits for those
-// (for everything committed before it started) and then looks. It waits for its peers at most as long as a stream takes to be declared dead, then lets the clock run.
+// A starting member need not wait a whole election timeout before its first election can begin (§5.2): once it can
+// reach enough peers to form a quorum with (its outgoing streams are open), it moves its clock to within two ticks
+// of the timeout's lower bound (RaftNode.advanceTicks; etcd's server advances a starting member's clock the same
+// way). Alone in its configuration it is a quorum by itself, and its clock moves to the end of the longest
+// randomised timeout, so it campaigns on the spot. The voters are read from the applied membership, which a member
+// restarting before its first snapshot learns only as its first turns apply the configuration entries of its log:
+// it waits for those (for everything committed before it started, `RaftNode.replayed`) and then looks. It waits for
+// its peers at most as long as a stream takes to be declared dead, then lets the clock run.
 async function advanceElectionClock(node: RaftNode, transport: Transport, electionTicks: number, tickMs: number): Promise<void> {
   const deadline = Date.now() + Math.max(2_000, electionTicks * tickMs);
-  const committedAtStart = node.hardState().commit;
   while (!node.isStopped && Date.now() < deadline && node.leaderId === None) {
     // Until the committed configuration is applied, the core may not count itself a voter and ticks are lost on it.
-    if (node.applied < committedAtStart) {
+    if (!node.replayed) {
       await new Promise((resolve) => setTimeout(resolve, 5));
       continue;
     }
@@ -347,18 +355,5 @@ function normalClusterId(text: string): string {
     throw new KvError('BadRequest', `Cluster ID must be 1 to 12 hexadecimal digits, not zero, not "${text}"`);
   }
   return Number.parseInt(text, 16).toString(16);
-}
-
-// A first start creates the data directory; if it then failed to listen, the directory would hold a member that
-// never wrote its bootstrap entries. So a first start checks its ports before it creates anything.
-async function checkPortsFree(...urls: string[]): Promise<void> {
-  for (const text of urls) {
-    const url = new URL(text);
-    await new Promise<void>((resolve, reject) => {
-      const probe = net.createServer();
-      probe.once('error', (err) => reject(new KvError('BadRequest', `Cannot listen on ${url.origin}: ${err.message}`)));
-      probe.listen(Number(url.port), url.hostname, () => probe.close(() => resolve()));
-    });
-  }
 }
 

@@ -31,7 +31,10 @@ export class LockHandle {
   readonly key: string;
   /** The lease the key is attached to. */
   readonly leaseId: number;
-  /** The key's modRevision: higher for every later holder. Give it to the protected resource with each request. */
+  /**
+   * The key's createRevision (its modRevision too: the key is written once): higher for every later holder. Give it
+   * to the protected resource with each request.
+   */
   readonly fencingToken: number;
   /**
    * Resolves when the lock is lost or may be: the lease expired or was revoked while held, or no keepalive

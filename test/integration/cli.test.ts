@@ -2,8 +2,11 @@
 // retried after a 503 (nothing was proposed) but never after a 504 or a lost connection (the outcome is unknown).
 
 import { execFile } from 'node:child_process';
+import fs from 'node:fs';
 import http from 'node:http';
 import { AddressInfo } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
 import { TestCluster, cliPath, freePort } from './harness';
 
 interface Run {
@@ -129,5 +132,25 @@ describe('tsraft write retries', () => {
     expect(run.code).toBe(1);
     expect(run.stderr).toMatch(/may or may not have been applied/);
     expect(puts).toBe(1);
+  });
+});
+
+describe('tsraft serve that cannot listen', () => {
+  test('names the address, exits 1, and creates no data directory', async () => {
+    const taken = http.createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    const port = (taken.address() as AddressInfo).port;
+    const dataDir = path.join(os.tmpdir(), `tsraft-taken-${process.pid}-${port}`);
+    try {
+      const peer = `http://127.0.0.1:${await freePort()}`;
+      const run = await tsraft('', 'serve', '--id', '1', '--data-dir', dataDir, '--listen-client', `http://127.0.0.1:${port}`,
+        '--listen-peer', peer, '--initial-cluster', `1=${peer}`);
+      expect(run.code).toBe(1);
+      expect(run.stderr).toMatch(new RegExp(`Cannot listen on http://127.0.0.1:${port}: .*EADDRINUSE`));
+      expect(fs.existsSync(dataDir)).toBe(false);
+    } finally {
+      await new Promise((resolve) => taken.close(resolve));
+      fs.rmSync(dataDir, { recursive: true, force: true });
+    }
   });
 });
