@@ -128,7 +128,8 @@ export class RaftNode {
   private readonly requests: Requests;
   private readonly applier: KvApplier;
   private readonly loop: ReadyLoop;
-  // The commit index of the HardState this node started from: serializable reads wait until it is applied.
+  // The commit index this node started from (its HardState's, or a bootstrap's): serializable reads and the first
+  // election wait until it is applied.
   private readonly commitAtStart: number;
   private ticker: NodeJS.Timeout | null = null;
   private stopped = false;
@@ -140,7 +141,6 @@ export class RaftNode {
   ) {
     this.persistence = start.persistence;
     this.storage = start.storage;
-    this.commitAtStart = start.storage.initialState().hardState.commit;
     this.members = start.members;
     this.raw = new RawNode({
       id: opts.id,
@@ -163,6 +163,8 @@ export class RaftNode {
       rand: new SeededRand(opts.randSeed ?? crypto.randomBytes(4).readUInt32BE(0)),
     });
     if (start.bootstrap.length > 0) this.raw.bootstrap(start.bootstrap);
+    // After a bootstrap, which commits the founding configuration in memory.
+    this.commitAtStart = this.raw.basicStatus().commit;
     this.requests = new Requests(opts.id, opts.requestTimeoutMs, opts.leaderWaitMs);
     this.applier = new KvApplier(opts.id, start.members, start.snapshot, this.raw, {
       commandApplied: (cmd, result) => this.requests.commandApplied(cmd, result),
