@@ -13,7 +13,7 @@ import { ConfChange, ConfChangeType, ConfChangeV2, ConfState, Entry, EntryType, 
 import { Command, CommandOp, decodeCommand } from './command';
 import { ApplyResult, KvStore } from './kv';
 import { Membership, decodeMemberContext } from './members';
-import { encodeSnapshotData, restoreSnapshotData } from './snapshot';
+import { SnapshotEncoding, restoreSnapshotData } from './snapshot';
 
 /** The core's half of a configuration change: RawNode.applyConfChange. */
 export interface ConfChangeCore {
@@ -103,10 +103,10 @@ export class KvApplier {
     this.appliedIndex = e.index;
   }
 
-  /** The bytes of a snapshot of the state as applied now (§7). */
-  snapshotData(): Buffer {
+  /** A snapshot of the state as applied now (§7), to be encoded a slice at a time. */
+  snapshotEncoding(): SnapshotEncoding {
     this.confChangedSinceSnapshot = false;
-    return encodeSnapshotData(this.kv, this.members);
+    return new SnapshotEncoding(this.kv, this.members);
   }
 
   // The entry's term goes with the command: a lease revoke decided by a leader counts only from that leader's own

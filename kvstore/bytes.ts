@@ -42,6 +42,13 @@ export class ByteWriter {
     this.at += data.length;
   }
 
+  /** Bytes as they are, without a length. */
+  raw(data: Uint8Array): void {
+    this.reserve(data.length);
+    this.buf.set(data, this.at);
+    this.at += data.length;
+  }
+
   string(s: string): void {
     // A UTF-8 string takes at most three bytes per UTF-16 unit: write it in place, then fill in its length.
     this.reserve(4 + 3 * s.length);
@@ -50,9 +57,13 @@ export class ByteWriter {
     this.at += 4 + length;
   }
 
-  /** The bytes written, in a buffer of their own size. */
+  /**
+   * The bytes written. Performance: a writer that filled at least half its buffer hands over a view of it rather
+   * than a copy (a snapshot is megabytes); one that used less gets a copy of its own size.
+   */
   finish(): Buffer {
-    return Buffer.from(this.buf.subarray(0, this.at));
+    const written = this.buf.subarray(0, this.at);
+    return this.at * 2 >= this.buf.length ? written : Buffer.from(written);
   }
 
   private reserve(n: number): void {

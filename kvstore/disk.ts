@@ -123,6 +123,14 @@ class DiskPersistence implements Persistence {
 
   saveSnapshot(snap: Snapshot): void {
     this.snapshotter.saveSnap(snap);
+    this.recordSnapshot(snap);
+  }
+
+  async writeSnapshotFile(snap: Snapshot, pause: () => Promise<void>): Promise<void> {
+    await this.snapshotter.saveSnapInSlices(snap, pause);
+  }
+
+  recordSnapshot(snap: Snapshot): void {
     this.wal.saveSnapshot(walSnapshotOf(snap));
   }
 

@@ -460,34 +460,40 @@ export class KvStore {
    * Format 2 is the same without the leases: no lease in a key's state, no lease table.
    */
   serialize(): Buffer {
-    const w = new ByteWriter();
-    w.u8(stateFormat);
-    w.u48(this.rev);
-    w.u48(this.compactRev);
-    w.u32(this.data.size);
-    for (const [key, kv] of this.data) {
-      w.string(key);
-      writeMeta(w, kv);
-    }
-    w.u32(this.events.length - this.eventsStart);
-    for (let i = this.eventsStart; i < this.events.length; i++) {
-      const e = this.events[i];
-      if (e === undefined) continue;
-      w.u8(e.type === 'put' ? 1 : 2);
-      w.u48(e.revision);
-      w.string(e.key);
-      writeOptionalMeta(w, e.kv);
-      writeOptionalMeta(w, e.prev);
-    }
-    w.u32(this.sessions.size);
+    const encoding = this.encoding();
+    encoding.step(Infinity);
+    return encoding.bytes();
+  }
+
+  /**
+   * The state as it is now, to be encoded into `serialize`'s bytes a slice at a time (StateEncoding). Taking it
+   * copies the key list, not the values: a key's state and an event are never changed once made, and the event
+   * list only grows at its end or is replaced whole by compaction, so later writes cannot reach what was taken.
+   * `prefix` goes before the state, in the same buffer.
+   */
+  encoding(prefix: Uint8Array = new Uint8Array(0)): StateEncoding {
+    const tail = new ByteWriter(1024);
+    tail.u32(this.sessions.size);
     for (const [client, s] of this.sessions) {
-      w.string(client);
-      w.u48(s.seq);
-      w.u48(s.usedAt);
-      w.string(JSON.stringify(s.result));
+      tail.string(client);
+      tail.u48(s.seq);
+      tail.u48(s.usedAt);
+      tail.string(JSON.stringify(s.result));
     }
-    this.leaseTable.serialize(w);
-    return w.finish();
+    this.leaseTable.serialize(tail);
+    const keys = [...this.data.keys()];
+    const states = [...this.data.values()];
+    const events = { list: this.events, from: this.eventsStart, to: this.events.length };
+    const sessionsAndLeases = tail.finish();
+    // Performance: sized for the whole encoding from the start (a bound: a UTF-16 unit takes at most three UTF-8
+    // bytes), as growing a buffer of megabytes step by step cost more than all the encoding.
+    let size = prefix.length + 1 + 6 + 6 + 4 + 4 + sessionsAndLeases.length;
+    for (let i = 0; i < keys.length; i++) size += 4 + 3 * keys[i].length + encodedMetaSize(states[i]);
+    for (let i = events.from; i < events.to; i++) {
+      const e = events.list[i];
+      size += 1 + 6 + 4 + 3 * e.key.length + 2 + encodedMetaSize(e.kv) + encodedMetaSize(e.prev);
+    }
+    return new StateEncoding(prefix, size, { rev: this.rev, compactRev: this.compactRev }, keys, states, events, sessionsAndLeases);
   }
 
   /** Replaces the whole state with one produced by `serialize`. */
@@ -559,6 +565,71 @@ export class KvStore {
   }
 }
 
+/**
+ * `KvStore.serialize`'s bytes for the state `KvStore.encoding` took, made in steps of a bounded number of keys and
+ * events: a member encoding a snapshot of millions of them between turns of its loop goes on serving meanwhile.
+ */
+export class StateEncoding {
+  private readonly w: ByteWriter;
+  private key = 0;
+  private event: number;
+  private eventCountWritten = false;
+  private result: Buffer | null = null;
+
+  constructor(
+    prefix: Uint8Array,
+    capacity: number,
+    at: { rev: number; compactRev: number },
+    private readonly keys: string[],
+    private readonly states: KeyMeta[],
+    private readonly events: { list: readonly KvEvent[]; from: number; to: number },
+    // Sessions and leases, already encoded: they are few, and they change in place.
+    private readonly tail: Buffer,
+  ) {
+    this.event = events.from;
+    this.w = new ByteWriter(capacity);
+    this.w.raw(prefix);
+    this.w.u8(stateFormat);
+    this.w.u48(at.rev);
+    this.w.u48(at.compactRev);
+    this.w.u32(keys.length);
+  }
+
+  /** Encodes up to `budget` more keys and events; says whether the encoding is complete. */
+  step(budget: number): boolean {
+    if (this.result !== null) return true;
+    const { w, keys, states, events } = this;
+    let left = budget;
+    for (; this.key < keys.length && left > 0; this.key++, left--) {
+      w.string(keys[this.key]);
+      writeMeta(w, states[this.key]);
+    }
+    if (this.key < keys.length) return false;
+    if (!this.eventCountWritten) {
+      w.u32(events.to - events.from);
+      this.eventCountWritten = true;
+    }
+    for (; this.event < events.to && left > 0; this.event++, left--) {
+      const e = events.list[this.event];
+      w.u8(e.type === 'put' ? 1 : 2);
+      w.u48(e.revision);
+      w.string(e.key);
+      writeOptionalMeta(w, e.kv);
+      writeOptionalMeta(w, e.prev);
+    }
+    if (this.event < events.to) return false;
+    w.raw(this.tail);
+    this.result = w.finish();
+    return true;
+  }
+
+  /** The encoded state; throws unless `step` said it is complete. */
+  bytes(): Buffer {
+    if (this.result === null) throw new KvError('Internal', 'The state encoding is not complete yet');
+    return this.result;
+  }
+}
+
 /** A key as the JSON API reports it (the value as UTF-8 text). */
 export function keyValueJSON(key: string, kv: KeyMeta): KeyValueJSON {
   return { key, value: kv.value.toString('utf8'), createRevision: kv.createRevision, modRevision: kv.modRevision, version: kv.version, lease: kv.lease };
@@ -584,6 +655,11 @@ function readKeyMeta(r: ByteReader, withLease: boolean): KeyMeta {
     version: r.u48('version'),
     lease: withLease ? r.u48('lease') : 0,
   };
+}
+
+// The bytes writeMeta takes for `kv`; 0 for none (writeOptionalMeta's flag is counted by the caller).
+function encodedMetaSize(kv: KeyMeta | undefined): number {
+  return kv === undefined ? 0 : 4 + kv.value.length + 4 * 6;
 }
 
 function writeOptionalMeta(w: ByteWriter, kv: KeyMeta | undefined): void {

@@ -12,7 +12,8 @@
 //       is on stable storage (Figure 2, "Persistent state ... updated on stable storage before responding");
 //    d. committed entries: applied to the key-value map in log order by kvstore/apply.ts (§5.3, thesis §4.1),
 //       while b's fsync runs (they are durable on a majority already);
-// 3. calls `advance()`, and every `snapshotCount` applied entries compacts the log into a snapshot (§7).
+// 3. calls `advance()`, and every `snapshotCount` applied entries captures the state for a snapshot (§7), which is
+//    encoded and written between turns and recorded, compacting the log, by the turn after its file is durable.
 //
 // Step 1 drains every queue before step 2, so under load one Ready (and so one fsync) covers many requests. The
 // fsync of step 2b runs off the event loop: whatever arrives meanwhile is queued for the next Ready, so the disk
@@ -28,13 +29,16 @@
 import { RaftError } from '../raft/errors';
 import { RawNode, Ready } from '../raft/rawnode';
 import { MemoryStorage } from '../raft/storage';
-import { Message, MessageType, NodeId, None, StateType, isEmptyHardState, isEmptySnapshot } from '../raft/types';
+import { Message, MessageType, NodeId, None, Snapshot, SnapshotMetadata, StateType, isEmptyHardState, isEmptySnapshot } from '../raft/types';
 import { KvApplier } from './apply';
 import type { NodeCounters, NodeHooks, NodeOptions, Persistence } from './node';
 import { Requests } from './requests';
+import type { SnapshotEncoding } from './snapshot';
 
 // The longest a turn runs Readys back to back before it lets the event loop in.
 const SLICE_MS = 20;
+// Keys and events a snapshot encodes before it lets the event loop in (a millisecond or two of work).
+const SNAPSHOT_STEP_ITEMS = 256;
 
 /** What the loop drives and whom it tells. */
 export interface LoopParts {
@@ -63,6 +67,12 @@ export class ReadyLoop {
   private inMessages: Message[] = [];
   private inTicks = 0;
   private inReports: (() => void)[] = [];
+
+  // Invariant: at most one snapshot of this member's own is being taken; true from the moment its state is captured
+  // until it is recorded in the WAL or dropped.
+  private snapshotting = false;
+  // A snapshot whose file is durable, for the next turn to record in the WAL (see maybeSnapshot).
+  private snapshotWritten: Snapshot | null = null;
 
   private scheduled = false;
   // Invariant: true while a forward of queued client requests is due (see submit).
@@ -171,6 +181,10 @@ export class ReadyLoop {
     try {
       for (;;) {
         this.scheduled = false;
+        if (this.snapshotWritten !== null) {
+          await this.recordSnapshot(this.snapshotWritten);
+          if (this.stopped) return;
+        }
         this.drain();
         if (this.stopped || !raw.hasReady()) break;
         const rd = raw.ready();
@@ -178,8 +192,7 @@ export class ReadyLoop {
         // stop() may have run during the fsync: the WAL is closed and every waiter failed; touch nothing more.
         if (this.stopped) return;
         raw.advance();
-        await this.maybeSnapshot();
-        if (this.stopped) return;
+        this.maybeSnapshot();
         // Between Readys nothing is outstanding, so the event loop may run; what it delivers is drained next.
         if (performance.now() - sliceStart >= SLICE_MS) {
           await new Promise<void>((resolve) => setImmediate(resolve));
@@ -364,23 +377,69 @@ export class ReadyLoop {
   // catch up from a snapshot (§7), and the leader sends its newest one; a snapshot from before the change does not
   // list the new member, and Raft refuses to restore a snapshot whose configuration leaves the node out.
   //
-  // As for a received snapshot, nothing older is released until the new snapshot's file, its WAL record and the
-  // HardState written before it (whose commit index vouches for the record) are synced.
-  private async maybeSnapshot(): Promise<void> {
-    const { storage, persistence, applier } = this.parts;
+  // Taking a snapshot is the one piece of work here whose size grows with the state rather than with the load: the
+  // whole map and its history are encoded and written to a file, megabytes that took a member's thread for hundreds
+  // of milliseconds, during which it answered nobody. So only the capture happens here, between two Readys (the
+  // state as applied up to now; the map's entries are never changed in place, so it copies the key list, not the
+  // values). Encoding and writing the file go on in slices between turns (`takeSnapshot`), and the turn after the
+  // file is durable records it in the WAL (`recordSnapshot`). Raft does not wait for any of it: the log keeps
+  // everything until the snapshot is recorded, as it would had the snapshot simply been due later.
+  private maybeSnapshot(): void {
+    const { storage, applier } = this.parts;
+    if (this.snapshotting) return;
     const applied = applier.applied;
     const dueByCount = applied - this.snapshotIndex >= this.opts.snapshotCount;
     const dueByConfChange = applier.confChangedSinceLastSnapshot && storage.firstIndex() > 1 && applied > this.snapshotIndex;
     if (!dueByCount && !dueByConfChange) return;
-    const snap = storage.createSnapshot(applied, applier.currentConfState, applier.snapshotData());
-    persistence.saveSnapshot(snap);
-    const compactTo = applied - this.opts.snapshotCatchup;
+    this.snapshotting = true;
+    const metadata = { index: applied, term: storage.term(applied), confState: applier.currentConfState };
+    void this.takeSnapshot(metadata, applier.snapshotEncoding());
+  }
+
+  private async takeSnapshot(metadata: SnapshotMetadata, encoding: SnapshotEncoding): Promise<void> {
+    const pause = (): Promise<void> => new Promise<void>((resolve) => setImmediate(resolve));
+    try {
+      while (!encoding.step(SNAPSHOT_STEP_ITEMS)) {
+        await pause();
+        if (this.stopped) return;
+      }
+      const snap: Snapshot = { data: encoding.bytes(), metadata };
+      await this.parts.persistence.writeSnapshotFile(snap, pause);
+      if (this.stopped) return;
+      this.snapshotWritten = snap;
+      this.schedule();
+    } catch (err) {
+      // A snapshot file that cannot be written (a full disk) stops the member, as a failed WAL write does: the log
+      // would otherwise grow without bound, and the operator must make room.
+      if (this.stopped) return;
+      this.opts.logger.error(`taking a snapshot failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+      this.parts.halt(`taking a snapshot failed: ${err instanceof Error ? err.message : String(err)}`, true);
+    }
+  }
+
+  // Records a snapshot whose file is durable: its WAL record, then MemoryStorage, then the older files go. As for a
+  // received snapshot, nothing older is released until the new snapshot's file, its WAL record and the HardState
+  // written before it (whose commit index vouches for the record) are synced. A snapshot received from the leader
+  // while this one was being written may have overtaken it; it is then dropped (its file, which no WAL record names,
+  // is purged with the older ones).
+  private async recordSnapshot(snap: Snapshot): Promise<void> {
+    const { storage, persistence } = this.parts;
+    this.snapshotWritten = null;
+    this.snapshotting = false;
+    const { index } = snap.metadata;
+    if (index < storage.firstIndex()) {
+      this.opts.logger.info(`dropped the snapshot at index ${index}: a newer one was received meanwhile`);
+      return;
+    }
+    persistence.recordSnapshot(snap);
+    storage.createSnapshot(index, snap.metadata.confState, snap.data);
+    const compactTo = index - this.opts.snapshotCatchup;
     if (compactTo > storage.firstIndex()) storage.compact(compactTo);
     await this.sync();
     if (this.stopped) return;
     persistence.release(snap);
-    this.snapshotIndex = applied;
-    this.opts.logger.info(`saved snapshot at index ${snap.metadata.index}; log compacted to ${Math.max(compactTo, 0)}`);
+    this.snapshotIndex = index;
+    this.opts.logger.info(`saved snapshot at index ${index}; log compacted to ${Math.max(compactTo, 0)}`);
   }
 }
 

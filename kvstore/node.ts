@@ -29,9 +29,16 @@ import { Requests } from './requests';
 export interface Persistence {
   /**
    * Writes the snapshot file, then its WAL record (so the WAL never points at a missing snapshot). Like `write`, it
-   * is durable only once a later `sync()` resolves.
+   * is durable only once a later `sync()` resolves. For a snapshot received from the leader.
    */
   saveSnapshot(snap: Snapshot): void;
+  /**
+   * Writes the file of a snapshot this member took, durably, awaiting `pause()` between slices of it so that the
+   * member serves meanwhile. `recordSnapshot` follows, once the file is durable.
+   */
+  writeSnapshotFile(snap: Snapshot, pause: () => Promise<void>): Promise<void>;
+  /** Appends the WAL record of a snapshot whose file is durable; durable itself once a later `sync()` resolves. */
+  recordSnapshot(snap: Snapshot): void;
   /** Appends the HardState and entries to the WAL, without waiting for the disk. */
   write(hardState: Ready['hardState'], entries: Entry[]): void;
   /**

@@ -11,18 +11,42 @@
 // that age still open.
 
 import { KvError } from './errors';
-import { KvStore } from './kv';
+import { KvStore, StateEncoding } from './kv';
 import { Membership, parseMembershipJSON } from './members';
 
 const versionedMark = 0xffffffff;
 
 /** The bytes of a snapshot of the map and the registry. */
 export function encodeSnapshotData(kv: KvStore, members: Membership): Buffer {
-  const json = Buffer.from(JSON.stringify(members.toJSON()), 'utf8');
-  const head = Buffer.allocUnsafe(8);
-  head.writeUInt32BE(versionedMark, 0);
-  head.writeUInt32BE(json.length, 4);
-  return Buffer.concat([head, json, kv.serialize()]);
+  const encoding = new SnapshotEncoding(kv, members);
+  encoding.step(Infinity);
+  return encoding.bytes();
+}
+
+/**
+ * The map and the registry as they are when it is made, encoded into `encodeSnapshotData`'s bytes a slice at a time
+ * (see `StateEncoding`): the registry is encoded at once, the map in steps.
+ */
+export class SnapshotEncoding {
+  private readonly state: StateEncoding;
+
+  constructor(kv: KvStore, members: Membership) {
+    const json = Buffer.from(JSON.stringify(members.toJSON()), 'utf8');
+    const head = Buffer.allocUnsafe(8);
+    head.writeUInt32BE(versionedMark, 0);
+    head.writeUInt32BE(json.length, 4);
+    this.state = kv.encoding(Buffer.concat([head, json]));
+  }
+
+  /** Encodes up to `budget` more keys and events; says whether the encoding is complete. */
+  step(budget: number): boolean {
+    return this.state.step(budget);
+  }
+
+  /** The snapshot data; throws unless `step` said it is complete. */
+  bytes(): Buffer {
+    return this.state.bytes();
+  }
 }
 
 /** Replaces the map and the registry with a snapshot's; throws KvError('Corrupt') on malformed data. */

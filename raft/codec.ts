@@ -350,6 +350,26 @@ export function writeEntryInto(buf: Uint8Array, offset: number, e: Entry): numbe
   return end;
 }
 
+/** The bytes `encodeSnapshot(s)` takes. */
+export function encodedSnapshotSize(s: Snapshot): number {
+  return snapshotSize(s);
+}
+
+/**
+ * Encodes a snapshot as raftpb.Snapshot into `buf` at `offset`, where `encodedSnapshotSize(s)` bytes must be free;
+ * returns the offset just past it. Lets a caller that frames a large snapshot (the snapshot file) copy its data once.
+ */
+export function writeSnapshotInto(buf: Uint8Array, offset: number, s: Snapshot): number {
+  const end = offset + snapshotSize(s);
+  if (end > buf.length) {
+    throw new CodecError('InvalidValue', `Snapshot needs ${end - offset} bytes at offset ${offset}, but the buffer holds ${buf.length}`);
+  }
+  const w = new Writer(buf, offset);
+  writeSnapshot(w, s);
+  w.done(end);
+  return end;
+}
+
 /** Encodes a hard state as raftpb.HardState. */
 export function encodeHardState(hs: HardState): Uint8Array {
   return encodeWith(hs, hardStateSize, writeHardState);

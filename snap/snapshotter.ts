@@ -15,6 +15,7 @@
 //
 //     new Snapshotter(dir, logger?)
 //     snapshotter.saveSnap(snapshot): string              writes the file durably; returns its name ('' if empty)
+//     snapshotter.saveSnapInSlices(snapshot, pause)       the same, awaiting pause() between slices of the file
 //     snapshotter.load(): Snapshot                        the newest valid snapshot; SnapError 'NoSnapshot' if none
 //     snapshotter.loadNewestAvailable(walSnaps): Snapshot the newest valid one whose term and index the WAL records
 //     snapshotter.snapNames(): string[]                   snapshot file names, newest first
@@ -23,10 +24,10 @@
 
 import * as path from 'path';
 import { crc32c } from '@node-rs/crc32';
-import { decodeSnapshot, encodeSnapshot } from '../raft/codec';
+import { decodeSnapshot, encodedSnapshotSize, writeSnapshotInto } from '../raft/codec';
 import { Logger, discardLogger } from '../raft/logger';
 import { Snapshot, isEmptySnapshot } from '../raft/types';
-import { DurableFs, describeDisk, durableFs, errorMessage, fsyncDir, isDiskFull, mkdirAll, writeFileAtomic } from '../wal/fileutil';
+import { DurableFs, describeDisk, durableFs, errorMessage, fsyncDir, isDiskFull, mkdirAll, writeFileAtomic, writeFileAtomicInSlices } from '../wal/fileutil';
 
 /** What went wrong with a snapshot file. */
 export type SnapErrorCode =
@@ -71,13 +72,15 @@ export function snapshotName(term: number, index: number): string {
 
 /** Encodes a snapshot file's bytes. */
 export function encodeSnapFile(snapshot: Snapshot): Buffer {
-  const body = encodeSnapshot(snapshot);
-  const buf = Buffer.alloc(HEADER_BYTES + body.length);
+  // Performance: the body is encoded in place, behind the header, so megabytes of state are copied once. Every byte
+  // is written, so the buffer need not be zeroed first.
+  const bodyLength = encodedSnapshotSize(snapshot);
+  const buf = Buffer.allocUnsafe(HEADER_BYTES + bodyLength);
+  writeSnapshotInto(buf, HEADER_BYTES, snapshot);
   MAGIC.copy(buf, 0);
-  buf.writeUInt32LE(crc32c(body) >>> 0, 4);
-  buf.writeUInt32LE(body.length % 2 ** 32, 8);
-  buf.writeUInt32LE(Math.floor(body.length / 2 ** 32), 12);
-  buf.set(body, HEADER_BYTES);
+  buf.writeUInt32LE(crc32c(buf.subarray(HEADER_BYTES)) >>> 0, 4);
+  buf.writeUInt32LE(bodyLength % 2 ** 32, 8);
+  buf.writeUInt32LE(Math.floor(bodyLength / 2 ** 32), 12);
   return buf;
 }
 
@@ -136,11 +139,30 @@ export class Snapshotter {
     try {
       writeFileAtomic(this.fs, file, encodeSnapFile(snapshot));
     } catch (err) {
-      const why = errorMessage(err);
-      const disk = isDiskFull(err) ? `: ${describeDisk(this.dir)} is full` : '';
-      throw new SnapError('WriteFailed', `Saving snapshot file ${file} failed (${why})${disk}`, name);
+      throw this.writeFailed(file, name, err);
     }
     return name;
+  }
+
+  /**
+   * `saveSnap` for a member that goes on serving meanwhile: the file is written a slice at a time, awaiting `pause()`
+   * between slices, and flushed in libuv's thread pool. The same file, the same guarantees, the same errors.
+   */
+  async saveSnapInSlices(snapshot: Snapshot, pause: () => Promise<void>): Promise<string> {
+    if (isEmptySnapshot(snapshot)) return '';
+    const name = snapshotName(snapshot.metadata.term, snapshot.metadata.index);
+    const file = path.join(this.dir, name);
+    try {
+      await writeFileAtomicInSlices(this.fs, file, encodeSnapFile(snapshot), pause);
+    } catch (err) {
+      throw this.writeFailed(file, name, err);
+    }
+    return name;
+  }
+
+  private writeFailed(file: string, name: string, err: unknown): SnapError {
+    const disk = isDiskFull(err) ? `: ${describeDisk(this.dir)} is full` : '';
+    return new SnapError('WriteFailed', `Saving snapshot file ${file} failed (${errorMessage(err)})${disk}`, name);
   }
 
   /** Snapshot file names, newest first (by term, then index). */

@@ -114,6 +114,41 @@ export function writeFileAtomic(dfs: DurableFs, file: string, data: Uint8Array):
   }
 }
 
+// The most `writeFileAtomicInSlices` writes before it lets the event loop in again.
+const WRITE_SLICE_BYTES = 256 * 1024;
+
+/**
+ * `writeFileAtomic` for a large file written by a thread that has other work: the data goes out a slice at a time,
+ * awaiting `pause()` between slices, and each slice is flushed in libuv's thread pool before the next is written
+ * (fdatasync, which makes the file's new length durable with its data). Flushing as it goes matters as much as not
+ * blocking: on a journaling file system, the WAL's own fdatasync waits for every dirty block of the file system to
+ * reach the disk, so megabytes of snapshot left dirty would stall the writes of every client.
+ */
+export async function writeFileAtomicInSlices(dfs: DurableFs, file: string, data: Uint8Array, pause: () => Promise<void>): Promise<void> {
+  const tmp = `${file}.tmp`;
+  let renamed = false;
+  try {
+    const fd = dfs.openSync(tmp, 'w');
+    try {
+      const flush = (): Promise<void> => new Promise<void>((resolve, reject) => dfs.fdatasync(fd, (err) => (err === null ? resolve() : reject(err))));
+      for (let at = 0; at < data.length; at += WRITE_SLICE_BYTES) {
+        writeAll(dfs, fd, data.subarray(at, Math.min(data.length, at + WRITE_SLICE_BYTES)), at);
+        await flush();
+        await pause();
+      }
+      if (data.length === 0) await flush();
+    } finally {
+      dfs.closeSync(fd);
+    }
+    dfs.renameSync(tmp, file);
+    renamed = true;
+    fsyncDir(dfs, path.dirname(path.resolve(file)));
+  } catch (err) {
+    if (!renamed) removeQuietly(dfs, tmp);
+    throw err;
+  }
+}
+
 /** The message of an error, also of one made in another realm (a test runner's sandbox) that is not `instanceof Error`. */
 export function errorMessage(err: unknown): string {
   if (typeof err === 'object' && err !== null && 'message' in err && typeof err.message === 'string') return err.message;

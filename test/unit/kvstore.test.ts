@@ -6,7 +6,7 @@ import { CommandOp, decodeCommand, encodeCommand } from '../../kvstore/command';
 import { KvError } from '../../kvstore/errors';
 import { KvStore } from '../../kvstore/kv';
 import { Membership, decodeMemberContext, encodeMemberContext } from '../../kvstore/members';
-import { encodeSnapshotData, restoreSnapshotData } from '../../kvstore/snapshot';
+import { SnapshotEncoding, encodeSnapshotData, restoreSnapshotData } from '../../kvstore/snapshot';
 
 const put = (key: string, value: string) => ({ op: CommandOp.Put, epoch: 7, seq: 1, key, value: Buffer.from(value) });
 
@@ -124,5 +124,23 @@ describe('snapshot data', () => {
     expect(kv2.list('', 10).map((e) => e.key)).toEqual(['k']);
     expect(members2.toJSON()).toEqual(members.toJSON());
     expect(() => restoreSnapshotData(data.subarray(0, 10), kv2, members2)).toThrow(/runs past the data/);
+  });
+
+  test('encoded in slices, it holds the state as it was when taken, byte for byte what a whole encoding gives', () => {
+    const kv = new KvStore({ historyRetention: 50 });
+    for (let i = 0; i < 300; i++) kv.apply(put(`k${i % 40}`, `v${i}`));
+    const members = new Membership([{ id: 1, peerURL: 'http://a:1', clientURL: 'http://a:2', learner: false }]);
+    const whole = encodeSnapshotData(kv, members);
+
+    const encoding = new SnapshotEncoding(kv, members);
+    let steps = 1;
+    while (!encoding.step(7)) {
+      steps++;
+      // Writes after the capture, including one that compacts the history it is encoding, change nothing in it.
+      kv.apply(put(`k${steps % 45}`, `later${steps}`));
+    }
+    expect(steps).toBeGreaterThan(10);
+    expect(encoding.bytes().equals(whole)).toBe(true);
+    expect(() => new SnapshotEncoding(kv, members).bytes()).toThrow(/not complete/);
   });
 });

@@ -4,7 +4,7 @@
 import { CommandOp, encodeCommand } from '../../kvstore/command';
 import { KvStore } from '../../kvstore/kv';
 import { Membership, encodeMemberContext } from '../../kvstore/members';
-import { encodeSnapshotData } from '../../kvstore/snapshot';
+import { encodeSnapshotData, restoreSnapshotData } from '../../kvstore/snapshot';
 import { ConfChangeType, EntryType, MessageType, Snapshot, emptyConfState, newEntry, newMessage } from '../../raft/types';
 import { TestCluster, advance, outcome, runLoop, waitFor } from './node_fakes';
 
@@ -274,13 +274,49 @@ describe('sync before release', () => {
       const put = outcome(m.node.propose(CommandOp.Put, `k${i}`, Buffer.from('v')));
       await waitFor(() => put.settled, `write ${i} is applied`);
     }
-    expect(m.node.lastSnapshotIndex).toBeGreaterThan(0);
+    await waitFor(() => m.node.lastSnapshotIndex > 0, 'the snapshot is recorded');
     const events = c.eventsOf(1);
-    const save = indexOf(events, /^saveSnapshot /);
+    const file = indexOf(events, /^wroteSnapshotFile /);
+    const save = indexOf(events, /^recordSnapshot /);
     const release = indexOf(events, /^release /, save);
+    expect(save).toBeGreaterThan(file);
     expect(release).toBeGreaterThan(save);
     expect(m.disk.releasedUnsynced).toEqual([]);
     expect(indexOf(events, /^synced$/, save)).toBeLessThan(release);
+    c.stopAll();
+  });
+});
+
+describe('taking a snapshot in the background', () => {
+  // The snapshot's file takes as long as it takes (here: until the test lets it finish); the member goes on
+  // committing and answering writes meanwhile, and its log keeps everything until the snapshot is recorded.
+  test('writes are answered while the snapshot file is written, and the log is compacted only once it is recorded', async () => {
+    const c = new TestCluster([1], () => ({ snapshotCount: 5, snapshotCatchup: 2 }));
+    const m = c.member(1);
+    m.disk.holdSnapshotFiles = true;
+    c.start();
+    await waitFor(() => c.leader()?.id === 1, 'member 1 leads');
+    for (let i = 0; i < 12; i++) {
+      const put = outcome(m.node.propose(CommandOp.Put, `k${i}`, Buffer.from('v')));
+      await waitFor(() => put.settled, `write ${i} is applied`);
+      expect(put.error).toBeUndefined();
+    }
+    const events = c.eventsOf(1);
+    expect(events.filter((e) => /^writeSnapshotFile /.test(e))).toHaveLength(1);
+    expect(indexOf(events, /^recordSnapshot /)).toBe(-1);
+    expect(m.node.lastSnapshotIndex).toBe(0);
+    expect(m.storage.firstIndex()).toBe(1);
+
+    m.disk.finishSnapshotFiles();
+    await waitFor(() => m.node.lastSnapshotIndex > 0, 'the snapshot is recorded');
+    const taken = m.node.lastSnapshotIndex;
+    expect(taken).toBeGreaterThanOrEqual(5);
+    // The snapshot holds the state as it was when it was taken, not as it is when it is recorded.
+    const restored = new KvStore();
+    restoreSnapshotData(m.storage.snapshot().data, restored, new Membership([]));
+    expect(restored.revision).toBeLessThan(m.node.kv.revision);
+    // snapshotCatchup (2) entries before the snapshot stay, after the compaction point.
+    expect(m.storage.firstIndex()).toBe(taken - 2 + 1);
     c.stopAll();
   });
 });

@@ -30,8 +30,11 @@ export class FakePersistence implements Persistence {
   holdSyncs = false;
   /** When set, the next sync rejects with this error. */
   syncError: Error | null = null;
+  /** When set, writeSnapshotFile() waits until `finishSnapshotFiles()`. */
+  holdSnapshotFiles = false;
   closed = false;
   private held: { covers: number; resolve: () => void; reject: (e: Error) => void }[] = [];
+  private heldFiles: (() => void)[] = [];
 
   constructor(
     private readonly name: string,
@@ -41,6 +44,26 @@ export class FakePersistence implements Persistence {
   saveSnapshot(snap: Snapshot): void {
     this.written++;
     this.events.push(`${this.name} saveSnapshot index=${snap.metadata.index}`);
+  }
+
+  // A snapshot file is durable once written (it is flushed before it is renamed into place).
+  async writeSnapshotFile(snap: Snapshot, pause: () => Promise<void>): Promise<void> {
+    this.events.push(`${this.name} writeSnapshotFile index=${snap.metadata.index}`);
+    await pause();
+    if (this.holdSnapshotFiles) await new Promise<void>((resolve) => this.heldFiles.push(resolve));
+    this.events.push(`${this.name} wroteSnapshotFile index=${snap.metadata.index}`);
+  }
+
+  /** Completes every snapshot file write waiting while `holdSnapshotFiles` was set. */
+  finishSnapshotFiles(): void {
+    const held = this.heldFiles;
+    this.heldFiles = [];
+    for (const resolve of held) resolve();
+  }
+
+  recordSnapshot(snap: Snapshot): void {
+    this.written++;
+    this.events.push(`${this.name} recordSnapshot index=${snap.metadata.index}`);
   }
 
   write(hs: HardState, entries: Entry[]): void {
