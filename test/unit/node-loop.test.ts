@@ -321,6 +321,39 @@ describe('taking a snapshot in the background', () => {
   });
 });
 
+describe('a snapshot overtaken by the leader\'s', () => {
+  // A follower (member 1; member 2, the leader, is played by the test) applies enough entries to take a snapshot of
+  // its own, and while that snapshot's file is still being written, the leader sends a newer snapshot. The newer one
+  // is installed; the older one, once its file is done, must not be recorded over it.
+  test('is dropped when its file is done, and the received snapshot stays', async () => {
+    const c = new TestCluster([1], () => ({ bootstrap: false, snapshotCount: 5, snapshotCatchup: 2 }), [2]);
+    const m = c.member(1);
+    m.disk.holdSnapshotFiles = true;
+    m.node.deliver([newMessage({ type: MessageType.MsgHeartbeat, from: 2, to: 1, term: 1, commit: 0 })]);
+    await runLoop();
+    const entries = [1, 2, 3, 4, 5, 6].map((index) => newEntry({ term: 1, index, type: EntryType.EntryNormal, data: new Uint8Array(0) }));
+    m.node.deliver([newMessage({ type: MessageType.MsgApp, from: 2, to: 1, term: 1, logTerm: 0, index: 0, entries, commit: 6 })]);
+    await waitFor(() => m.node.applied === 6, 'member 1 applies the six entries');
+    await waitFor(() => c.eventsOf(1).some((e) => /^writeSnapshotFile index=6$/.test(e)), 'member 1 starts its own snapshot');
+
+    const kv = new KvStore();
+    kv.apply({ op: CommandOp.Put, epoch: 1, seq: 1, key: 'from-leader', value: Buffer.from('yes') });
+    const snapshot: Snapshot = {
+      data: encodeSnapshotData(kv, new Membership(c.node(1).members.list())),
+      metadata: { index: 10, term: 1, confState: { ...emptyConfState(), voters: [1, 2] } },
+    };
+    m.node.deliver([newMessage({ type: MessageType.MsgSnap, from: 2, to: 1, term: 1, snapshot })]);
+    await waitFor(() => m.node.applied === 10, 'member 1 installs the leader\'s snapshot');
+
+    m.disk.finishSnapshotFiles();
+    await waitFor(() => m.logger.messages().some((l) => l.includes('dropped the snapshot at index 6')), 'the own snapshot is dropped');
+    expect(c.eventsOf(1).filter((e) => /^recordSnapshot /.test(e))).toEqual([]);
+    expect(m.node.lastSnapshotIndex).toBe(10);
+    expect(m.storage.snapshot().metadata.index).toBe(10);
+    expect(m.node.kv.get('from-leader')?.toString()).toBe('yes');
+  });
+});
+
 describe('answering requests once applied', () => {
   test('a linearizable read on a follower waits for the leader to confirm and sees every write acknowledged before it', async () => {
     const c = threeMembers();
