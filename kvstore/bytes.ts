@@ -108,10 +108,16 @@ export class ByteReader {
     return n;
   }
 
-  /** A copy, so the result does not pin the whole snapshot in memory. */
+  /**
+   * A view of the bytes, not a copy. Performance: a restart restores tens of thousands of values, and copying each
+   * (with the garbage it made) was most of the restore. The cost is memory: the values keep the snapshot's buffer
+   * alive, and with it the bytes of values overwritten since, until every value read from it is gone. A member holds
+   * that buffer anyway (MemoryStorage keeps the snapshot it started from), so at worst it keeps one state twice.
+   * The buffer must not change afterwards; a snapshot's data never does.
+   */
   bytes(what: string): Buffer {
     const start = this.field(what);
-    return Buffer.from(this.buf.subarray(start, this.at));
+    return this.buf.subarray(start, this.at);
   }
 
   string(what: string): string {
