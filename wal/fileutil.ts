@@ -96,7 +96,6 @@ export function removeQuietly(dfs: DurableFs, file: string): void {
  */
 export function writeFileAtomic(dfs: DurableFs, file: string, data: Uint8Array): void {
   const tmp = `${file}.tmp`;
-  let renamed = false;
   try {
     const fd = dfs.openSync(tmp, 'w');
     try {
@@ -105,13 +104,23 @@ export function writeFileAtomic(dfs: DurableFs, file: string, data: Uint8Array):
     } finally {
       dfs.closeSync(fd);
     }
-    dfs.renameSync(tmp, file);
-    renamed = true;
-    fsyncDir(dfs, path.dirname(path.resolve(file)));
   } catch (err) {
-    if (!renamed) removeQuietly(dfs, tmp);
+    removeQuietly(dfs, tmp);
     throw err;
   }
+  moveIntoPlace(dfs, tmp, file);
+}
+
+// Renames a whole, flushed temporary file to `file` and syncs the directory, so the new name survives a crash. A
+// failed rename removes the temporary file; once renamed, the file stays, whatever the directory sync says.
+function moveIntoPlace(dfs: DurableFs, tmp: string, file: string): void {
+  try {
+    dfs.renameSync(tmp, file);
+  } catch (err) {
+    removeQuietly(dfs, tmp);
+    throw err;
+  }
+  fsyncDir(dfs, path.dirname(path.resolve(file)));
 }
 
 // The most `writeFileAtomicInSlices` writes before it lets the event loop in again.
@@ -126,11 +135,10 @@ const WRITE_SLICE_BYTES = 256 * 1024;
  */
 export async function writeFileAtomicInSlices(dfs: DurableFs, file: string, data: Uint8Array, pause: () => Promise<void>): Promise<void> {
   const tmp = `${file}.tmp`;
-  let renamed = false;
   try {
     const fd = dfs.openSync(tmp, 'w');
+    const flush = (): Promise<void> => new Promise<void>((resolve, reject) => dfs.fdatasync(fd, (err) => (err === null ? resolve() : reject(err))));
     try {
-      const flush = (): Promise<void> => new Promise<void>((resolve, reject) => dfs.fdatasync(fd, (err) => (err === null ? resolve() : reject(err))));
       for (let at = 0; at < data.length; at += WRITE_SLICE_BYTES) {
         writeAll(dfs, fd, data.subarray(at, Math.min(data.length, at + WRITE_SLICE_BYTES)), at);
         await flush();
@@ -140,13 +148,11 @@ export async function writeFileAtomicInSlices(dfs: DurableFs, file: string, data
     } finally {
       dfs.closeSync(fd);
     }
-    dfs.renameSync(tmp, file);
-    renamed = true;
-    fsyncDir(dfs, path.dirname(path.resolve(file)));
   } catch (err) {
-    if (!renamed) removeQuietly(dfs, tmp);
+    removeQuietly(dfs, tmp);
     throw err;
   }
+  moveIntoPlace(dfs, tmp, file);
 }
 
 /** The message of an error, also of one made in another realm (a test runner's sandbox) that is not `instanceof Error`. */
