@@ -350,24 +350,19 @@ export function writeEntryInto(buf: Uint8Array, offset: number, e: Entry): numbe
   return end;
 }
 
-/** The bytes `encodeSnapshot(s)` takes. */
-export function encodedSnapshotSize(s: Snapshot): number {
-  return snapshotSize(s);
-}
-
 /**
- * Encodes a snapshot as raftpb.Snapshot into `buf` at `offset`, where `encodedSnapshotSize(s)` bytes must be free;
- * returns the offset just past it. Lets a caller that frames a large snapshot (the snapshot file) copy its data once.
+ * raftpb.Snapshot in three parts whose concatenation is `encodeSnapshot(s)`: the data field's tag and length, the
+ * data itself (the caller's bytes, not a copy) and the metadata field. Lets a caller that writes a snapshot of
+ * megabytes to a file write its data where it lies.
  */
-export function writeSnapshotInto(buf: Uint8Array, offset: number, s: Snapshot): number {
-  const end = offset + snapshotSize(s);
-  if (end > buf.length) {
-    throw new CodecError('InvalidValue', `Snapshot needs ${end - offset} bytes at offset ${offset}, but the buffer holds ${buf.length}`);
-  }
-  const w = new Writer(buf, offset);
-  writeSnapshot(w, s);
-  w.done(end);
-  return end;
+export function encodeSnapshotParts(s: Snapshot): [Uint8Array, Uint8Array, Uint8Array] {
+  const metadataOnly = encodeWith({ ...s, data: EMPTY }, snapshotSize, writeSnapshot);
+  if (s.data.length === 0) return [EMPTY, EMPTY, metadataOnly];
+  const head = new Uint8Array(optionalBytesSize(s.data) - s.data.length);
+  const w = new Writer(head, 0);
+  w.delimited(1, s.data.length);
+  w.done(head.length);
+  return [head, s.data, metadataOnly];
 }
 
 /** Encodes a hard state as raftpb.HardState. */

@@ -24,7 +24,7 @@
 
 import * as path from 'path';
 import { crc32c } from '@node-rs/crc32';
-import { decodeSnapshot, encodedSnapshotSize, writeSnapshotInto } from '../raft/codec';
+import { decodeSnapshot, encodeSnapshotParts } from '../raft/codec';
 import { Logger, discardLogger } from '../raft/logger';
 import { Snapshot, isEmptySnapshot } from '../raft/types';
 import { DurableFs, describeDisk, durableFs, errorMessage, fsyncDir, isDiskFull, mkdirAll, writeFileAtomic, writeFileAtomicInSlices } from '../wal/fileutil';
@@ -72,16 +72,25 @@ export function snapshotName(term: number, index: number): string {
 
 /** Encodes a snapshot file's bytes. */
 export function encodeSnapFile(snapshot: Snapshot): Buffer {
-  // Performance: the body is encoded in place, behind the header, so megabytes of state are copied once. Every byte
-  // is written, so the buffer need not be zeroed first.
-  const bodyLength = encodedSnapshotSize(snapshot);
-  const buf = Buffer.allocUnsafe(HEADER_BYTES + bodyLength);
-  writeSnapshotInto(buf, HEADER_BYTES, snapshot);
-  MAGIC.copy(buf, 0);
-  buf.writeUInt32LE(crc32c(buf.subarray(HEADER_BYTES)) >>> 0, 4);
-  buf.writeUInt32LE(bodyLength % 2 ** 32, 8);
-  buf.writeUInt32LE(Math.floor(bodyLength / 2 ** 32), 12);
-  return buf;
+  return Buffer.concat(snapFilePieces(snapshot));
+}
+
+// The file as pieces whose concatenation is `encodeSnapFile(snapshot)`: the header, then the body in the parts
+// `encodeSnapshotParts` gives, the snapshot's data among them as it lies (no copy of megabytes).
+function snapFilePieces(snapshot: Snapshot): Uint8Array[] {
+  const parts = encodeSnapshotParts(snapshot);
+  let bodyLength = 0;
+  let crc = 0;
+  for (const p of parts) {
+    bodyLength += p.length;
+    crc = crc32c(Buffer.from(p.buffer, p.byteOffset, p.byteLength), crc);
+  }
+  const header = Buffer.allocUnsafe(HEADER_BYTES);
+  MAGIC.copy(header, 0);
+  header.writeUInt32LE(crc >>> 0, 4);
+  header.writeUInt32LE(bodyLength % 2 ** 32, 8);
+  header.writeUInt32LE(Math.floor(bodyLength / 2 ** 32), 12);
+  return [header, ...parts];
 }
 
 /** Decodes and checks a snapshot file's bytes against its name; throws SnapError naming the file. */
@@ -153,7 +162,7 @@ export class Snapshotter {
     const name = snapshotName(snapshot.metadata.term, snapshot.metadata.index);
     const file = path.join(this.dir, name);
     try {
-      await writeFileAtomicInSlices(this.fs, file, encodeSnapFile(snapshot), pause);
+      await writeFileAtomicInSlices(this.fs, file, snapFilePieces(snapshot), pause);
     } catch (err) {
       throw this.writeFailed(file, name, err);
     }

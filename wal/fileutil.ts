@@ -127,24 +127,35 @@ function moveIntoPlace(dfs: DurableFs, tmp: string, file: string): void {
 const WRITE_SLICE_BYTES = 256 * 1024;
 
 /**
- * `writeFileAtomic` for a large file written by a thread that has other work: the data goes out a slice at a time,
+ * `writeFileAtomic` for a large file written by a thread that has other work, given as pieces whose concatenation is
+ * the file (so that a caller need not copy megabytes into one buffer first): the data goes out a slice at a time,
  * awaiting `pause()` between slices, and each slice is flushed in libuv's thread pool before the next is written
  * (fdatasync, which makes the file's new length durable with its data). Flushing as it goes matters as much as not
  * blocking: on a journaling file system, the WAL's own fdatasync waits for every dirty block of the file system to
  * reach the disk, so megabytes of snapshot left dirty would stall the writes of every client.
  */
-export async function writeFileAtomicInSlices(dfs: DurableFs, file: string, data: Uint8Array, pause: () => Promise<void>): Promise<void> {
+export async function writeFileAtomicInSlices(dfs: DurableFs, file: string, pieces: readonly Uint8Array[], pause: () => Promise<void>): Promise<void> {
   const tmp = `${file}.tmp`;
   try {
     const fd = dfs.openSync(tmp, 'w');
     const flush = (): Promise<void> => new Promise<void>((resolve, reject) => dfs.fdatasync(fd, (err) => (err === null ? resolve() : reject(err))));
     try {
-      for (let at = 0; at < data.length; at += WRITE_SLICE_BYTES) {
-        writeAll(dfs, fd, data.subarray(at, Math.min(data.length, at + WRITE_SLICE_BYTES)), at);
-        await flush();
-        await pause();
+      let position = 0;
+      let unflushed = 0;
+      for (const piece of pieces) {
+        for (let at = 0; at < piece.length; ) {
+          const slice = piece.subarray(at, Math.min(piece.length, at + WRITE_SLICE_BYTES - unflushed));
+          writeAll(dfs, fd, slice, position);
+          at += slice.length;
+          position += slice.length;
+          unflushed += slice.length;
+          if (unflushed < WRITE_SLICE_BYTES) continue;
+          await flush();
+          unflushed = 0;
+          await pause();
+        }
       }
-      if (data.length === 0) await flush();
+      if (unflushed > 0 || position === 0) await flush();
     } finally {
       dfs.closeSync(fd);
     }
