@@ -10,7 +10,7 @@ import { Command, Option } from 'commander';
 import type { KvClient } from './client';
 import { KvError } from './errors';
 import { serveDefaults } from './defaults';
-import { EarlyServer, clientServerOptions, originOf } from './early-listen';
+import { bindMemberPorts } from './early-listen';
 import { LogLevel, configureColour, nodeLogger } from './logger';
 
 // A member is a long-running server whose every request runs the same few dozen functions, and it is restarted
@@ -65,10 +65,7 @@ program
     configureColour();
     // Both ports first, the member's modules and data after (kvstore/early-listen.ts): a client or a peer that
     // reaches a restarting member waits for it rather than being refused.
-    const servers = {
-      client: await EarlyServer.listen(originOf(String(o.listenClient), '--listen-client'), clientServerOptions),
-      peer: await EarlyServer.listen(originOf(String(o.listenPeer), '--listen-peer')),
-    };
+    const servers = await bindMemberPorts(String(o.listenClient), String(o.listenPeer));
     const { serve } = require('./serve') as typeof import('./serve');
     const id = typeof o.id === 'number' ? o.id : undefined;
     const member = await serve({

@@ -17,7 +17,7 @@ import type { Duplex } from 'node:stream';
 import { KvError } from './errors';
 
 /** The client port's server settings (headers up to 64 KiB), wherever it is created. */
-export const clientServerOptions: http.ServerOptions = { maxHeaderSize: 64 * 1024 };
+const clientServerOptions: http.ServerOptions = { maxHeaderSize: 64 * 1024 };
 
 /** The origin of an `http://host:port` URL given as `what` (a flag's name), or a KvError saying what is wrong. */
 export function originOf(text: string, what: string): string {
@@ -105,5 +105,25 @@ export class EarlyServer {
       this.server.close(() => resolve());
       this.server.closeAllConnections();
     });
+  }
+}
+
+/** A member's two ports, bound early. */
+export interface MemberPorts {
+  client: EarlyServer;
+  peer: EarlyServer;
+}
+
+/**
+ * Binds a member's client and peer ports (`http://host:port` URLs, named by their flags in errors). When the peer port
+ * cannot be bound, the client port is let go again.
+ */
+export async function bindMemberPorts(listenClient: string, listenPeer: string): Promise<MemberPorts> {
+  const client = await EarlyServer.listen(originOf(listenClient, '--listen-client'), clientServerOptions);
+  try {
+    return { client, peer: await EarlyServer.listen(originOf(listenPeer, '--listen-peer')) };
+  } catch (err) {
+    await client.close();
+    throw err;
   }
 }

@@ -19,7 +19,7 @@ import { Transport } from '../transport/transport';
 import { clientHandler } from './hotpath';
 import { CommandOp, encodeLeaseValue } from './command';
 import { createDisk, diskExists, openDisk } from './disk';
-import { EarlyServer, clientServerOptions, originOf } from './early-listen';
+import { MemberPorts, bindMemberPorts, originOf } from './early-listen';
 import { KvError } from './errors';
 import { Lessor, minLeaseTtlSeconds } from './lessor';
 import { Member, Membership, encodeMemberContext } from './members';
@@ -61,7 +61,7 @@ export interface ServeOptions {
    * The client and peer ports, already bound (`tsraft serve` binds them before it even loads the member); bound at
    * once when absent. Either way they belong to the member from then on, and are closed if it cannot start.
    */
-  servers?: { client: EarlyServer; peer: EarlyServer };
+  servers?: MemberPorts;
   /** The logger of member `id` (0 while the ID is not yet known, before a join). */
   loggerFor(id: NodeId): Logger;
 }
@@ -97,7 +97,7 @@ export async function serve(opts: ServeOptions): Promise<RunningMember> {
   // Both ports first, before anything is read or created (kvstore/early-listen.ts): a first start that could not
   // listen would otherwise leave a data directory whose member never wrote its bootstrap entries, and what reaches a
   // restarting member waits for it instead of being refused.
-  const servers = opts.servers ?? (await bindPorts(originOf(opts.listenClient, '--listen-client'), originOf(opts.listenPeer, '--listen-peer')));
+  const servers = opts.servers ?? (await bindMemberPorts(opts.listenClient, opts.listenPeer));
   try {
     return await startOn(opts, servers);
   } catch (err) {
@@ -107,17 +107,7 @@ export async function serve(opts: ServeOptions): Promise<RunningMember> {
   }
 }
 
-async function bindPorts(clientURL: string, peerURL: string): Promise<{ client: EarlyServer; peer: EarlyServer }> {
-  const client = await EarlyServer.listen(clientURL, clientServerOptions);
-  try {
-    return { client, peer: await EarlyServer.listen(peerURL) };
-  } catch (err) {
-    await client.close();
-    throw err;
-  }
-}
-
-async function startOn(opts: ServeOptions, servers: { client: EarlyServer; peer: EarlyServer }): Promise<RunningMember> {
+async function startOn(opts: ServeOptions, servers: MemberPorts): Promise<RunningMember> {
   // Listen on one address, tell the cluster another (as etcd's --listen-peer-urls and
   // --initial-advertise-peer-urls): the membership stores the advertised URLs, the sockets bind the listen URLs.
   const listenClientURL = originOf(opts.listenClient, '--listen-client');

@@ -412,7 +412,6 @@ export function encodeMessages(ms: Message[]): Uint8Array {
 
 // ## Decoding
 
-/** Reads one message's fields from `buf[pos, end)`. Offsets in errors are positions in the whole buffer. */
 // How a varint's name appears in an error: as given, as a field's tag, or as a length.
 enum Label {
   Plain,
@@ -424,6 +423,7 @@ function labelled(what: string, label: Label): string {
   return label === Label.Tag ? `the tag of a ${what} field` : label === Label.Length ? `the length of ${what}` : what;
 }
 
+/** Reads one message's fields from `buf[pos, end)`. Offsets in errors are positions in the whole buffer. */
 class Reader {
   pos: number;
 

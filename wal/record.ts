@@ -63,11 +63,6 @@ function dataSize(r: RecordInput | EntryRecordInput): number {
   return 'entry' in r ? entrySize(r.entry) : r.data.length;
 }
 
-/** A record read back, with the offset of its frame in its segment. */
-export interface ScannedRecord extends RecordInput {
-  offset: number;
-}
-
 /**
  * Extends the CRC chain over one record. `typeAndData` is the record's type byte followed by its data, which is how
  * they lie in a frame, so one CRC call covers both without copying.
@@ -149,9 +144,8 @@ export interface TornTail {
   reason: string;
 }
 
-/** What one segment holds: its records, the running CRC after them, where the next frame goes, any torn tail. */
+/** What scanning one segment found: the running CRC after its records, where the next frame goes, any torn tail. */
 export interface SegmentScan {
-  records: ScannedRecord[];
   crc: number;
   end: number;
   torn: TornTail | null;
@@ -189,6 +183,8 @@ function isVerifiedType(t: number): t is RecordType {
  * etcd's WAL makes the same choice. Everything else that is wrong throws a WalError naming the file
  * and offset.
  *
+ * Each record is handed to `onRecord` as soon as it is verified, with the offset of its frame.
+ *
  * `knownDataEnd`, when the reader already found it (wal/segment.ts `readSegment`), is `dataEnd(bytes)`: it spares a
  * second pass over the zeros of a young segment.
  */
@@ -197,11 +193,10 @@ export function scanSegment(
   bytes: Uint8Array,
   crc: number | null,
   isLast: boolean,
-  knownDataEnd?: number,
-  onRecord?: (type: RecordType, data: Uint8Array, offset: number) => void,
+  knownDataEnd: number | undefined,
+  onRecord: (type: RecordType, data: Uint8Array, offset: number) => void,
 ): SegmentScan {
-  const records: ScannedRecord[] = [];
-  // Records verified so far (handed to `onRecord` when given, else kept in `records`).
+  // Records verified (and handed to `onRecord`) so far.
   let seen = 0;
   let running = crc;
   let off = 0;
@@ -209,7 +204,7 @@ export function scanSegment(
   const writtenEnd = (): number => (written >= 0 ? written : (written = dataEnd(bytes)));
   const finish = (torn: TornTail | null): SegmentScan => {
     if (running === null) throw new WalError('Corrupt', `${file}: segment has no CRC record`, { file, offset: 0 });
-    return { records, crc: running, end: off, torn };
+    return { crc: running, end: off, torn };
   };
   // A damaged frame is a torn tail only where a crash can leave one: after the segment header (segments appear
   // whole, by rename), in the last segment, with nothing but zeros after the frame's unwritten part.
@@ -289,8 +284,7 @@ export function scanSegment(
       running = expected;
     }
     seen++;
-    if (onRecord === undefined) records.push({ type, data, offset: off });
-    else onRecord(type, data, off);
+    onRecord(type, data, off);
     off = frameEnd;
   }
 }

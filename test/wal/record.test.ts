@@ -29,8 +29,9 @@ describe('entry records', () => {
     ];
     const header = encodeFrames([{ type: RecordType.Crc, data: new Uint8Array(0) }], 7);
     const body = encodeFrames(entries.map((entry) => ({ type: RecordType.Entry, entry })), header.crc);
-    const scan = scanSegment('seg', Buffer.concat([header.bytes, body.bytes]), null, false);
-    expect(scan.records.slice(1).map((r) => Array.from(r.data))).toEqual(entries.map((e) => Array.from(encodeEntry(e))));
+    const read: number[][] = [];
+    const scan = scanSegment('seg', Buffer.concat([header.bytes, body.bytes]), null, false, undefined, (_type, data) => read.push(Array.from(data)));
+    expect(read.slice(1)).toEqual(entries.map((e) => Array.from(encodeEntry(e))));
     expect(scan.crc).toBe(body.crc);
   });
 });
