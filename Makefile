@@ -60,6 +60,9 @@ NODE3_PEER ?= 22380
 SERVE_ARGS ?=
 PORT ?= $(NODE1_CLIENT)
 TSRAFT := node dist/kvstore/cli.js
+# Members make no TLS connection: NODE_EXTRA_CA_CERTS would only make every start parse a certificate bundle
+# (kvstore/defaults.ts, memberProcessEnv).
+MEMBER := env -u NODE_EXTRA_CA_CERTS $(TSRAFT)
 INITIAL_CLUSTER = 1=http://$(HOST):$(NODE1_PEER),2=http://$(HOST):$(NODE2_PEER),3=http://$(HOST):$(NODE3_PEER)
 ALL_ENDPOINTS = http://$(HOST):$(NODE1_CLIENT),http://$(HOST):$(NODE2_CLIENT),http://$(HOST):$(NODE3_CLIENT)
 
@@ -82,7 +85,7 @@ start-node1 start-node2 start-node3: start-node%: dist/kvstore/cli.js
 	@if [ -f $(RUN_DIR)/node$*.pid ] && kill -0 $$(cat $(RUN_DIR)/node$*.pid) 2>/dev/null; then \
 		echo "node $* is already running (pid $$(cat $(RUN_DIR)/node$*.pid))"; \
 	else \
-		nohup $(TSRAFT) serve --id $* --data-dir $(DATA_ROOT)/node$* \
+		nohup $(MEMBER) serve --id $* --data-dir $(DATA_ROOT)/node$* \
 			--listen-client http://$(HOST):$(NODE$*_CLIENT) --listen-peer http://$(HOST):$(NODE$*_PEER) \
 			--initial-cluster $(INITIAL_CLUSTER) $(SERVE_ARGS) >> $(RUN_DIR)/node$*.log 2>&1 < /dev/null & \
 		echo $$! > $(RUN_DIR)/node$*.pid; \

@@ -29,6 +29,7 @@ import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { argValue as sharedArgValue, cpuMicros, freePort, percentile, request as sharedRequest, waitFor } from './harness';
+import { memberProcessEnv } from '../kvstore/defaults';
 
 interface Row {
   op: 'put' | 'put-any' | 'get-linearizable' | 'get-any' | 'get-serializable';
@@ -160,7 +161,7 @@ async function main(): Promise<void> {
         cli, 'serve', '--id', String(i + 1), '--data-dir', path.join(dir, `node${i + 1}`),
         '--listen-client', `http://127.0.0.1:${clientPorts[i]}`, '--listen-peer', `http://127.0.0.1:${peerPorts[i]}`,
         '--initial-cluster', initial, '--log-level', 'warning',
-      ], { stdio: ['ignore', log, log], env: { ...process.env, NO_COLOR: '1' } }),
+      ], { stdio: ['ignore', log, log], env: memberProcessEnv(process.env, true) }),
     );
     fs.closeSync(log);
   }

@@ -21,6 +21,7 @@ import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { cpuMicros, freePort, request, sleep, waitFor } from './harness';
+import { memberProcessEnv } from '../kvstore/defaults';
 
 export type SystemName = 'etcd' | 'tsraft';
 
@@ -108,7 +109,7 @@ export abstract class Cluster {
     const { file, args } = this.command(i);
     const log = fs.openSync(path.join(this.dir, `member${i}.log`), 'a');
     this.spawnedAt[i] = Date.now();
-    this.procs[i] = spawn(file, args, { stdio: ['ignore', log, log], env: { ...process.env, NO_COLOR: '1' } });
+    this.procs[i] = spawn(file, args, { stdio: ['ignore', log, log], env: memberProcessEnv(process.env, true) });
     fs.closeSync(log);
   }
 

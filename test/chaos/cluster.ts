@@ -9,6 +9,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import net from 'node:net';
 import { waitFor } from '../integration/harness';
+import { memberProcessEnv } from '../../kvstore/defaults';
 import { Links, PeerProxy } from './proxy';
 
 // Every member process still alive, killed when the harness exits (even on a signal: see run.ts), so a stopped
@@ -148,7 +149,7 @@ export class ChaosCluster {
         '--snapshot-catchup', String(Math.max(1, Math.floor(this.opts.snapshotCount / 2))),
         ...args,
       ],
-      { stdio: ['ignore', log, log], env: { ...process.env, NO_COLOR: '1', ...this.opts.memberEnv?.(m) } },
+      { stdio: ['ignore', log, log], env: memberProcessEnv(process.env, true, this.opts.memberEnv?.(m)) },
     );
     fs.closeSync(log);
     m.proc = proc;

@@ -7,6 +7,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { KvClient } from '../../kvstore/client';
+import { memberProcessEnv } from '../../kvstore/defaults';
 
 export const repoRoot = path.resolve(__dirname, '..', '..');
 export const cliPath = path.join(repoRoot, 'dist', 'kvstore', 'cli.js');
@@ -128,7 +129,7 @@ export class TestCluster {
         '--tick-ms', String(tickMs), '--election-ticks', String(electionTicks), '--request-timeout-ms', '3000',
         ...this.extraArgs, ...args,
       ],
-      { stdio: ['ignore', log, log], env: { ...process.env, NO_COLOR: '1' } },
+      { stdio: ['ignore', log, log], env: memberProcessEnv(process.env, true) },
     );
     fs.closeSync(log);
     m.proc = proc;
