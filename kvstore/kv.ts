@@ -484,16 +484,7 @@ export class KvStore {
     const keys = [...this.data.keys()];
     const states = [...this.data.values()];
     const events = { list: this.events, from: this.eventsStart, to: this.events.length };
-    const sessionsAndLeases = tail.finish();
-    // Performance: sized for the whole encoding from the start (a bound: a UTF-16 unit takes at most three UTF-8
-    // bytes), as growing a buffer of megabytes step by step cost more than all the encoding.
-    let size = prefix.length + 1 + 6 + 6 + 4 + 4 + sessionsAndLeases.length;
-    for (let i = 0; i < keys.length; i++) size += 4 + 3 * keys[i].length + encodedMetaSize(states[i]);
-    for (let i = events.from; i < events.to; i++) {
-      const e = events.list[i];
-      size += 1 + 6 + 4 + 3 * e.key.length + 2 + encodedMetaSize(e.kv) + encodedMetaSize(e.prev);
-    }
-    return new StateEncoding(prefix, size, { rev: this.rev, compactRev: this.compactRev }, keys, states, events, sessionsAndLeases);
+    return new StateEncoding(prefix, { rev: this.rev, compactRev: this.compactRev }, keys, states, events, tail.finish());
   }
 
   /** Replaces the whole state with one produced by `serialize`. */
@@ -570,16 +561,21 @@ export class KvStore {
  * events: a member encoding a snapshot of millions of them between turns of its loop goes on serving meanwhile.
  */
 export class StateEncoding {
-  private readonly w: ByteWriter;
+  // Two passes, both taken a step at a time: the first adds up how large the encoding can be, so that the second
+  // writes into one buffer sized from the start (a bound: a UTF-16 unit takes at most three UTF-8 bytes). Growing a
+  // buffer of megabytes step by step cost more than all the encoding; sizing it in one go held the thread for a
+  // pass over the whole state, on every member at the same index.
+  private size: number;
+  private sized = 0;
+  private w: ByteWriter | null = null;
   private key = 0;
   private event: number;
   private eventCountWritten = false;
   private result: Buffer | null = null;
 
   constructor(
-    prefix: Uint8Array,
-    capacity: number,
-    at: { rev: number; compactRev: number },
+    private readonly prefix: Uint8Array,
+    private readonly at: { rev: number; compactRev: number },
     private readonly keys: string[],
     private readonly states: KeyMeta[],
     private readonly events: { list: readonly KvEvent[]; from: number; to: number },
@@ -587,18 +583,58 @@ export class StateEncoding {
     private readonly tail: Buffer,
   ) {
     this.event = events.from;
-    this.w = new ByteWriter(capacity);
-    this.w.raw(prefix);
-    this.w.u8(stateFormat);
-    this.w.u48(at.rev);
-    this.w.u48(at.compactRev);
-    this.w.u32(keys.length);
+    this.size = prefix.length + 1 + 6 + 6 + 4 + 4 + tail.length;
   }
 
-  /** Encodes up to `budget` more keys and events; says whether the encoding is complete. */
+  /** Sizes, then encodes, up to `budget` more keys and events; says whether the encoding is complete. */
   step(budget: number): boolean {
     if (this.result !== null) return true;
-    const { w, keys, states, events } = this;
+    let left = budget;
+    let w = this.w;
+    if (w === null) {
+      left = this.sizeUpTo(left);
+      w = this.startBuffer();
+      if (w === null || left === 0) return false;
+    }
+    return this.encode(w, left);
+  }
+
+  private get itemCount(): number {
+    return this.keys.length + (this.events.to - this.events.from);
+  }
+
+  // Adds the bound of up to `budget` more keys and events to `size`; returns the budget left.
+  private sizeUpTo(budget: number): number {
+    const { keys, states, events } = this;
+    const total = this.itemCount;
+    let left = budget;
+    for (; this.sized < total && left > 0; this.sized++, left--) {
+      if (this.sized < keys.length) {
+        this.size += 4 + 3 * keys[this.sized].length + encodedMetaSize(states[this.sized]);
+      } else {
+        const e = events.list[events.from + this.sized - keys.length];
+        this.size += 1 + 6 + 4 + 3 * e.key.length + 2 + encodedMetaSize(e.kv) + encodedMetaSize(e.prev);
+      }
+    }
+    return left;
+  }
+
+  // The buffer, with the header written, once every item is counted; null before.
+  private startBuffer(): ByteWriter | null {
+    if (this.sized < this.itemCount) return null;
+    const w = new ByteWriter(this.size);
+    w.raw(this.prefix);
+    w.u8(stateFormat);
+    w.u48(this.at.rev);
+    w.u48(this.at.compactRev);
+    w.u32(this.keys.length);
+    this.w = w;
+    return w;
+  }
+
+  // Encodes up to `budget` more keys and events into the sized buffer.
+  private encode(w: ByteWriter, budget: number): boolean {
+    const { keys, states, events } = this;
     let left = budget;
     for (; this.key < keys.length && left > 0; this.key++, left--) {
       w.string(keys[this.key]);
