@@ -567,6 +567,7 @@ export class StateEncoding {
   // pass over the whole state, on every member at the same index.
   private size: number;
   private sized = 0;
+  // Invariant: null until every key and event is counted (sized equals itemCount), then the buffer of `size` bytes.
   private w: ByteWriter | null = null;
   private key = 0;
   private event: number;
