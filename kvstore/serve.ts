@@ -285,10 +285,12 @@ async function publishClientURL(node: RaftNode, clientURL: string, retryMs: numb
 }
 
 // A starting member need not wait a whole election timeout before its first election can begin (§5.2): once it can
-// reach enough peers to form a quorum with (its outgoing streams are open), it moves its clock to within two ticks
-// of the timeout's lower bound (RaftNode.advanceTicks; etcd's server advances a starting member's clock the same
-// way). Alone in its configuration it is a quorum by itself, and its clock moves to the end of the longest
-// randomised timeout, so it campaigns on the spot. The voters are read from the applied membership, which a member
+// reach enough peers to form a quorum with (its outgoing streams are open), it moves its clock to one tick short of
+// the timeout's lower bound (RaftNode.advanceTicks; etcd's server advances a starting member's clock by the same
+// amount): what is left to wait is one tick plus the randomised part of the timeout. A live leader's next
+// heartbeat resets the clock; if the member campaigns first, PreVote and the others' leader lease turn it down.
+// Alone in its configuration it is a quorum by itself, and its clock moves to the end of the longest randomised
+// timeout, so it campaigns on the spot. The voters are read from the applied membership, which a member
 // restarting before its first snapshot learns only as its first turns apply the configuration entries of its log:
 // it waits for those (for everything committed before it started, `RaftNode.replayed`) and then looks. It waits for
 // its peers at most as long as a stream takes to be declared dead, then lets the clock run.
@@ -308,7 +310,7 @@ async function advanceElectionClock(node: RaftNode, transport: Transport, electi
     if (voters.some((m) => m.id === node.id)) {
       const open = Object.entries(transport.streams().outgoing).filter(([id, state]) => state === 'open' && voters.some((m) => String(m.id) === id)).length;
       if (open + 1 >= Math.floor(voters.length / 2) + 1) {
-        node.advanceTicks(Math.max(0, electionTicks - 2));
+        node.advanceTicks(Math.max(0, electionTicks - 1));
         return;
       }
     }
