@@ -41,10 +41,16 @@ async function campaign(client: Client, prefix: string, ttlSeconds: number, valu
   const held = leadership;
   report('elected', { value, revision: held.revision });
   process.once('SIGTERM', () => {
-    void held.resign().then(() => {
-      report('resigned', { value });
-      process.exit(0);
-    });
+    held.resign().then(
+      () => {
+        report('resigned', { value });
+        process.exit(0);
+      },
+      (err: unknown) => {
+        report('error', { message: `resign: ${describe(err)}` });
+        process.exit(1);
+      },
+    );
   });
   const lost = await held.lost;
   report('lost', { reason: lost.message });

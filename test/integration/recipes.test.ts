@@ -12,6 +12,11 @@ import { TestCluster, electionTimeoutMs, repoRoot, waitFor } from './harness';
 const holderScript = path.join(repoRoot, 'dist', 'test', 'integration', 'recipes-holder.js');
 /** Lease TTL of the lock and election tests, in seconds. */
 const ttlSeconds = 2;
+/**
+ * Lease TTL of the election's candidates. The test resigns its second leader on purpose; with two seconds, keepalives
+ * starved on a loaded machine sometimes lost that leader its lease first, and it had nothing left to resign.
+ */
+const electionTtlSeconds = 4;
 /** What a handover may take beyond TTL + one election timeout: a keepalive round trip, an apply, a watch event. */
 const slackMs = 1000;
 
@@ -33,11 +38,15 @@ class Holder {
     if (this.proc.stdout !== null) readline.createInterface({ input: this.proc.stdout }).on('line', (line) => this.reports.push(JSON.parse(line) as Report));
   }
 
-  /** The `n`th report of `event` (from 0), once printed. */
+  /** The `n`th report of `event` (from 0), once printed; throws at once if the process exited without it. */
   async next(event: string, n = 0, timeoutMs = 30_000): Promise<Report> {
     return waitFor(`report "${event}" #${n} from process ${this.proc.pid ?? '?'}`, () => {
       this.throwIfFailed();
-      return this.reports.filter((r) => r.event === event)[n];
+      const found = this.reports.filter((r) => r.event === event)[n];
+      if (found === undefined && (this.proc.exitCode !== null || this.proc.signalCode !== null)) {
+        throw new Error(`process ${this.proc.pid ?? '?'} exited (${this.proc.exitCode ?? this.proc.signalCode}) without report "${event}" #${n}; it reported: ${this.reports.map((r) => r.event).join(', ')}`);
+      }
+      return found;
     }, timeoutMs, 20);
   }
 
@@ -223,7 +232,7 @@ describe('recipes on a three-member cluster', () => {
 
   test('election: one leader at a time, a new one when the leader is killed, the next at once when it resigns; observers see each', async () => {
     const election = new Election(c.client(), 'elections/primary');
-    const candidates = ['a', 'b', 'c'].map((value) => holder('campaign', endpoints(), 'elections/primary', String(ttlSeconds), value));
+    const candidates = ['a', 'b', 'c'].map((value) => holder('campaign', endpoints(), 'elections/primary', String(electionTtlSeconds), value));
     const electedOf = (): string[] => {
       for (const h of candidates) h.throwIfFailed();
       return candidates.filter((h) => h.has('elected')).map((h) => String(h.reports.find((r) => r.event === 'elected')?.value));
@@ -235,29 +244,33 @@ describe('recipes on a three-member cluster', () => {
     const observing = (async () => {
       for await (const leader of election.observe({ signal: abort.signal })) seen.push(leader);
     })();
-    const first = candidates.find((h) => h.has('elected')) as Holder;
-    await waitFor('the observer to see the first leader', () => (seen.length >= 1 ? true : undefined));
-    expect(seen[0]?.value).toBe(firstElected[0]);
-    expect((await election.leader())?.value).toBe(firstElected[0]);
+    // The observer stops whatever happens: a watch left open would keep Jest from exiting after a failure.
+    try {
+      const first = candidates.find((h) => h.has('elected')) as Holder;
+      await waitFor('the observer to see the first leader', () => (seen.length >= 1 ? true : undefined));
+      expect(seen[0]?.value).toBe(firstElected[0]);
+      expect((await election.leader())?.value).toBe(firstElected[0]);
 
-    const killedAt = Date.now();
-    await first.kill('SIGKILL');
-    const second = await waitFor('a second leader', () => (electedOf().length > 1 ? candidates.find((h) => h !== first && h.has('elected')) : undefined), 30_000);
-    expect(Date.now() - killedAt).toBeLessThanOrEqual(ttlSeconds * 1000 + electionTimeoutMs + slackMs);
-    expect(electedOf()).toHaveLength(2);
+      const killedAt = Date.now();
+      await first.kill('SIGKILL');
+      const second = await waitFor('a second leader', () => (electedOf().length > 1 ? candidates.find((h) => h !== first && h.has('elected')) : undefined), 30_000);
+      expect(Date.now() - killedAt).toBeLessThanOrEqual(electionTtlSeconds * 1000 + electionTimeoutMs + slackMs);
+      expect(electedOf()).toHaveLength(2);
 
-    const resignedAt = Date.now();
-    second.proc.kill('SIGTERM');
-    await second.next('resigned');
-    const third = await waitFor('a third leader', () => (electedOf().length > 2 ? candidates.find((h) => h !== first && h !== second && h.has('elected')) : undefined), 30_000);
-    // A resignation deletes the key at once: no waiting for a lease to expire.
-    expect(Date.now() - resignedAt).toBeLessThan(ttlSeconds * 1000);
-    await waitFor('the observer to see the third leader', () => (seen.length >= 3 ? true : undefined));
-    abort.abort();
-    await observing;
-    const value = (h: Holder): string => String(h.reports.find((r) => r.event === 'elected')?.value);
-    expect(seen.map((l) => l?.value)).toEqual([value(first), value(second), value(third)]);
-    for (let i = 1; i < seen.length; i++) expect(seen[i]?.revision).toBeGreaterThan(seen[i - 1]?.revision ?? 0);
+      const resignedAt = Date.now();
+      second.proc.kill('SIGTERM');
+      await second.next('resigned');
+      const third = await waitFor('a third leader', () => (electedOf().length > 2 ? candidates.find((h) => h !== first && h !== second && h.has('elected')) : undefined), 30_000);
+      // A resignation deletes the key at once: no waiting for a lease to expire.
+      expect(Date.now() - resignedAt).toBeLessThan(electionTtlSeconds * 1000);
+      await waitFor('the observer to see the third leader', () => (seen.length >= 3 ? true : undefined));
+      const value = (h: Holder): string => String(h.reports.find((r) => r.event === 'elected')?.value);
+      expect(seen.map((l) => l?.value)).toEqual([value(first), value(second), value(third)]);
+      for (let i = 1; i < seen.length; i++) expect(seen[i]?.revision).toBeGreaterThan(seen[i - 1]?.revision ?? 0);
+    } finally {
+      abort.abort();
+      await observing;
+    }
   }, 90_000);
 
   test('a held lock reports its loss when its lease goes; a waiter that gives up leaves the line', async () => {
