@@ -161,7 +161,7 @@ async function main(): Promise<void> {
         cli, 'serve', '--id', String(i + 1), '--data-dir', path.join(dir, `node${i + 1}`),
         '--listen-client', `http://127.0.0.1:${clientPorts[i]}`, '--listen-peer', `http://127.0.0.1:${peerPorts[i]}`,
         '--initial-cluster', initial, '--log-level', 'warning',
-      ], { stdio: ['ignore', log, log], env: memberProcessEnv(process.env, true) }),
+      ], { stdio: ['ignore', log, log], env: memberProcessEnv(process.env) }),
     );
     fs.closeSync(log);
   }

@@ -109,7 +109,7 @@ export abstract class Cluster {
     const { file, args } = this.command(i);
     const log = fs.openSync(path.join(this.dir, `member${i}.log`), 'a');
     this.spawnedAt[i] = Date.now();
-    this.procs[i] = spawn(file, args, { stdio: ['ignore', log, log], env: memberProcessEnv(process.env, true) });
+    this.procs[i] = spawn(file, args, { stdio: ['ignore', log, log], env: memberProcessEnv(process.env) });
     fs.closeSync(log);
   }
 

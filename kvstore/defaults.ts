@@ -17,17 +17,16 @@ export const serveDefaults = {
 } as const satisfies Partial<ServeOptions>;
 
 // A member makes no TLS connection (every URL it is given is http://), yet Node reads and parses the certificate
-// bundle named by NODE_EXTRA_CA_CERTS when its process starts, before any of tsraft runs. With Debian's bundle of
-// some 140 certificates that is about 60 ms of CPU, paid again at every restart before the member can bind its
-// ports; on two busy cores it doubles. Whatever launches members (the Makefile, the benchmarks, the test clusters)
-// leaves the variable out.
+// bundle named by NODE_EXTRA_CA_CERTS when its process starts, before any of tsraft runs. With Debian's bundle that
+// is about 40 ms of CPU, paid again at every restart before the member can bind its ports. Whatever launches members
+// (the Makefile, the benchmarks, the test clusters) leaves the variable out.
 
 /**
- * The environment for a member process started from `base`: the same, without NODE_EXTRA_CA_CERTS, and with
- * NO_COLOR set when the log goes to a file (`logToFile`), plus `extra`.
+ * The environment for a member process started from `base` with its log going to a file: the same, without
+ * NODE_EXTRA_CA_CERTS, with NO_COLOR set, plus `extra`.
  */
-export function memberProcessEnv(base: NodeJS.ProcessEnv, logToFile: boolean, extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...base, ...(logToFile ? { NO_COLOR: '1' } : {}), ...extra };
+export function memberProcessEnv(base: NodeJS.ProcessEnv, extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...base, NO_COLOR: '1', ...extra };
   delete env.NODE_EXTRA_CA_CERTS;
   return env;
 }

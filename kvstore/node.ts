@@ -207,8 +207,8 @@ export class RaftNode {
   /**
    * Moves the election clock forward by `ticks`, as if that much time had passed without a word from a leader. A
    * starting member calls it once it can reach a quorum (kvstore/serve.ts): the first election of a new cluster,
-   * or of a cluster restarting all at once, then comes after the randomised part of the timeout rather than after
-   * all of it, and a leader that is alive resets the clock with its next heartbeat anyway. etcd's
+   * or of a cluster restarting all at once, then comes one tick plus the randomised part of the timeout after it
+   * rather than a whole timeout, and a leader that is alive resets the clock with its next heartbeat anyway. etcd's
    * server does the same when it starts (its "advance ticks"). PreVote keeps a member that advanced too far from
    * disturbing a leader it has not yet heard from: the others, hearing from that leader, refuse to vote.
    */

@@ -149,7 +149,7 @@ export class ChaosCluster {
         '--snapshot-catchup', String(Math.max(1, Math.floor(this.opts.snapshotCount / 2))),
         ...args,
       ],
-      { stdio: ['ignore', log, log], env: memberProcessEnv(process.env, true, this.opts.memberEnv?.(m)) },
+      { stdio: ['ignore', log, log], env: memberProcessEnv(process.env, this.opts.memberEnv?.(m)) },
     );
     fs.closeSync(log);
     m.proc = proc;

@@ -129,7 +129,7 @@ export class TestCluster {
         '--tick-ms', String(tickMs), '--election-ticks', String(electionTicks), '--request-timeout-ms', '3000',
         ...this.extraArgs, ...args,
       ],
-      { stdio: ['ignore', log, log], env: memberProcessEnv(process.env, true) },
+      { stdio: ['ignore', log, log], env: memberProcessEnv(process.env) },
     );
     fs.closeSync(log);
     m.proc = proc;

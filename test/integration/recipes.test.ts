@@ -14,7 +14,7 @@ const holderScript = path.join(repoRoot, 'dist', 'test', 'integration', 'recipes
 const ttlSeconds = 2;
 /**
  * Lease TTL of the election's candidates. The test resigns its second leader on purpose; with two seconds, keepalives
- * starved on a loaded machine sometimes lost that leader its lease first, and it had nothing left to resign.
+ * starved on a loaded machine could lose that leader its lease first, leaving it nothing to resign.
  */
 const electionTtlSeconds = 4;
 /** What a handover may take beyond TTL + one election timeout: a keepalive round trip, an apply, a watch event. */
