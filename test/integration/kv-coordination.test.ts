@@ -70,6 +70,10 @@ describe('coordination on a three-member cluster', () => {
     await kv.put('old', 'a');
     const { revision } = await kv.put('old', 'b');
     await kv.compact(revision);
+    // The client sends writes to the leader, and a watch starts from what the member it asks has applied, as in
+    // etcd: a linearizable read on member 1 first makes sure member 1 has applied the compaction too.
+    const barrier = await fetch(`${c.url(1)}/kv/old`);
+    expect([barrier.status, await barrier.text()]).toEqual([200, 'b']);
     const res = await fetch(`${c.url(1)}/watch/old?startRevision=1`);
     expect(res.status).toBe(410);
     expect(await res.json()).toEqual({ error: { code: 'Compacted', message: expect.stringMatching(/oldest revision available is/) as unknown, compactRevision: revision } });
