@@ -245,6 +245,12 @@ export class RaftNode {
     this.loop.report(() => this.raw.reportUnreachable(id));
   }
 
+  // A peer's stream is open again after failing, most often because the peer restarted. The leader heartbeats at
+  // once rather than at its next tick: a restarted follower serves nothing until it hears who leads.
+  reportReachable(): void {
+    this.loop.report(() => this.raw.ping());
+  }
+
   reportSnapshot(id: NodeId, ok: boolean): void {
     this.loop.report(() => this.raw.reportSnapshot(id, ok ? SnapshotStatus.SnapshotFinish : SnapshotStatus.SnapshotFailure));
   }

@@ -130,6 +130,15 @@ export class RawNode {
     this.raft.electionElapsed++;
   }
 
+  /**
+   * A leader sends its heartbeats now instead of at its next heartbeat tick; any other node does nothing (raft-rs
+   * calls this `ping`). For a driver that learns a peer is back: the heartbeat tells a restarted follower who leads,
+   * and its answer tells the leader how far the follower's log reaches, a heartbeat interval sooner.
+   */
+  ping(): void {
+    this.raft.step(blank(MessageType.MsgBeat, 0));
+  }
+
   /** Starts an election now (with a pre-vote round if configured). */
   campaign(): void {
     this.raft.step(blank(MessageType.MsgHup, 0));

@@ -62,6 +62,8 @@ export interface PeerSenderOptions {
   timing: StreamTiming;
   snapshotTimeoutMs: number;
   onUnreachable(peerId: NodeId): void;
+  /** The stream opened again after failing: the peer is back. */
+  onReachable(peerId: NodeId): void;
   onSnapshotResult(peerId: NodeId, ok: boolean): void;
   /** The peer answered that this member is no longer in the cluster. */
   onRemoved(): void;
@@ -287,6 +289,7 @@ export class PeerSender {
     if (!this.reachable_) {
       this.reachable_ = true;
       this.opts.logger.info(`peer ${this.opts.peerId} at ${this.url} is reachable again`);
+      this.opts.onReachable(this.opts.peerId);
     }
     this.flush();
   }

@@ -27,6 +27,8 @@ export interface TransportOptions {
   /** Accepted messages, to be stepped on the node's loop. */
   deliver(msgs: Message[]): void;
   reportUnreachable(id: NodeId): void;
+  /** A peer reported unreachable has an open stream again. */
+  reportReachable(id: NodeId): void;
   reportSnapshot(id: NodeId, ok: boolean): void;
   /** A peer said this node was removed from the cluster. */
   onRemoved(): void;
@@ -129,6 +131,7 @@ export class Transport {
         timing: this.timing,
         snapshotTimeoutMs: this.opts.snapshotTimeoutMs ?? 60_000,
         onUnreachable: this.opts.reportUnreachable,
+        onReachable: this.opts.reportReachable,
         onSnapshotResult: this.opts.reportSnapshot,
         onRemoved: this.opts.onRemoved,
       }),

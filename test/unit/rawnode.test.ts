@@ -252,6 +252,23 @@ describe('RawNode', () => {
     expect(rn.raft.trk.progress.get(2)?.toString()).toContain('StateProbe');
   });
 
+  test('ping makes a leader heartbeat every follower at once, between ticks, and does nothing on a follower', () => {
+    const s = storageWithSnapshot([1, 2, 3]);
+    const rn = newNode(s);
+    rn.ping();
+    expect(rn.hasReady()).toBe(false);
+    rn.campaign();
+    for (const id of [2, 3]) rn.step(newMessage({ type: MessageType.MsgVoteResp, from: id, to: 1, term: 1 }));
+    stabilize(rn, s);
+    expect(rn.basicStatus().raftState).toBe(StateType.StateLeader);
+    rn.ping();
+    const heartbeats = rn.ready().messages.filter((m) => m.type === MessageType.MsgHeartbeat);
+    expect(heartbeats.map((m) => [m.to, m.term]).sort()).toEqual([
+      [2, 1],
+      [3, 1],
+    ]);
+  });
+
   test('config validation reports etcd texts', () => {
     const s = new MemoryStorage();
     const cases: [Partial<ConstructorParameters<typeof RawNode>[0]>, string][] = [

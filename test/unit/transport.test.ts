@@ -35,6 +35,7 @@ interface Member {
   transport: Transport;
   delivered: Message[];
   unreachable: NodeId[];
+  reachable: NodeId[];
   removed: number;
 }
 
@@ -74,7 +75,7 @@ describe('Transport', () => {
   });
 
   function make(id: NodeId, members: NodeId[], options: { maxQueued?: number; removed?: NodeId[]; timing?: Partial<StreamTiming> } = {}): Member {
-    const m: Member = { transport: null as unknown as Transport, delivered: [], unreachable: [], removed: 0 };
+    const m: Member = { transport: null as unknown as Transport, delivered: [], unreachable: [], reachable: [], removed: 0 };
     m.transport = new Transport({
       localId: id,
       clusterId,
@@ -82,6 +83,7 @@ describe('Transport', () => {
       memberStatus: (from) => (members.includes(from) ? 'member' : options.removed?.includes(from) === true ? 'removed' : 'unknown'),
       deliver: (msgs) => m.delivered.push(...msgs),
       reportUnreachable: (peer) => m.unreachable.push(peer),
+      reportReachable: (peer) => m.reachable.push(peer),
       reportSnapshot: () => undefined,
       onRemoved: () => m.removed++,
       maxQueued: options.maxQueued ?? 4096,
@@ -129,6 +131,8 @@ describe('Transport', () => {
     await until(() => one.transport.streams().outgoing['4'] === 'open');
     one.transport.send([heartbeat(1, 4, 1)]);
     await until(() => four.delivered.length === 1);
+    // The first stream is no return: nothing was reported unreachable before it.
+    expect(one.reachable).toEqual([]);
 
     await four.transport.stop();
     await until(() => one.unreachable.includes(4) && !one.transport.isReachable(4));
@@ -140,6 +144,8 @@ describe('Transport', () => {
     const again = make(4, [1]);
     await again.transport.listen('127.0.0.1', port);
     await until(() => one.transport.isReachable(4) && one.transport.streams().outgoing['4'] === 'open');
+    // The node hears of the return once, when the stream opens again (a leader then heartbeats at once).
+    expect(one.reachable).toEqual([4]);
     one.transport.send([heartbeat(1, 4, 3)]);
     await until(() => again.delivered.length === 1);
     expect(again.delivered[0]?.term).toBe(3);
