@@ -69,7 +69,7 @@ export function openDisk(dataDir: string, logger: Logger, options: DiskOptions =
   // The WAL is locked before anything is read, and each segment read once: its markers pick the snapshot, and the
   // replay from that snapshot reuses the bytes. A member with no snapshot file has nothing to pick: it starts from
   // the empty snapshot whatever its markers say, and its replay reads every segment anyway, so the pass over the
-  // markers is skipped (it would decode the whole log a second time, a third of a young member's start).
+  // markers is skipped (it decodes the whole log a second time: a tenth of the CPU of starting with 8,000 entries).
   let snapshot = emptySnapshot();
   const wal =
     snapshotter.snapNames().length === 0
