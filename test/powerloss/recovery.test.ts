@@ -56,7 +56,7 @@ test('a damaged snapshot received from a leader is not silently replaced by an o
   );
 });
 
-test('a member with no snapshot file replays its whole log in one pass, and damage in its oldest segment still refuses', async () => {
+test('a member with no snapshot file replays its whole log, and damage in its oldest segment still refuses', async () => {
   const dataDir = path.join(root, 'member');
   const p = createDisk(dataDir, meta, new RecordingLogger(), options).persistence;
   for (let i = 1; i <= 150; i += 10) p.write({ term: 1, vote: 1, commit: i + 9 }, entries(i, i + 9, 1));
