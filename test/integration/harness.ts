@@ -3,9 +3,9 @@
 
 import { ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { freePort } from '../../bench/harness';
 import { KvClient } from '../../kvstore/client';
 import { memberProcessEnv } from '../../kvstore/defaults';
 
@@ -17,18 +17,10 @@ export const tickMs = 50;
 export const electionTicks = 10;
 export const electionTimeoutMs = tickMs * electionTicks;
 
-/** A port nobody listens on right now. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
+// Ports come from the benchmarks' chooser: below the kernel's ephemeral range, and never the same one twice in a
+// process. Ports the kernel handed out were once handed out twice in a row, and two members of one cluster got the
+// same peer port.
+export { freePort };
 
 /** Polls `check` until it returns a value other than undefined, or fails after `timeoutMs`. */
 export async function waitFor<T>(what: string, check: () => Promise<T | undefined> | T | undefined, timeoutMs = 20_000, everyMs = 50): Promise<T> {
@@ -71,8 +63,14 @@ export class TestCluster {
   static async start(n: number, extraArgs: string[] = []): Promise<TestCluster> {
     const c = new TestCluster(extraArgs);
     for (let id = 1; id <= n; id++) await c.allocate(id);
-    for (let id = 1; id <= n; id++) c.spawn(id, ['--initial-cluster', c.initialCluster()]);
-    await c.waitHealthy([...c.members.keys()]);
+    try {
+      for (let id = 1; id <= n; id++) c.spawn(id, ['--initial-cluster', c.initialCluster()]);
+      await c.waitHealthy([...c.members.keys()]);
+    } catch (err) {
+      // The test never gets the cluster to destroy: members left running would keep Jest from exiting.
+      await c.destroy();
+      throw err;
+    }
     return c;
   }
 
@@ -148,12 +146,16 @@ export class TestCluster {
     await m.exited;
   }
 
+  /** Waits until each member answers /health; fails at once, with the end of its log, if one has exited. */
   async waitHealthy(ids: number[], timeoutMs = 20_000): Promise<void> {
     for (const id of ids) {
-      await waitFor(`member ${id} to become healthy`, async () => {
+      const m = this.member(id);
+      const state = await waitFor(`member ${id} to become healthy`, async () => {
+        if (m.exited !== null && m.proc === null) return 'exited';
         const res = await fetch(`${this.url(id)}/health`, { signal: AbortSignal.timeout(1000) });
-        return res.ok ? true : undefined;
+        return res.ok ? 'healthy' : undefined;
       }, timeoutMs);
+      if (state === 'exited') throw new Error(`Member ${id} exited before it became healthy; its log ends:\n${this.log(id).slice(-2000)}`);
     }
   }
 
