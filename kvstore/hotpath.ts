@@ -1,14 +1,19 @@
 // # The client API's hot path
 //
-// Almost every request a busy member serves is a single-key `GET /kv/:key` or `PUT /kv/:key`. Routing those
+// Almost every request a busy member serves is a single-key `GET`, `PUT` or `DELETE /kv/:key`. Routing those
 // through the framework (router, middleware chain, body parser, response helpers) costs more CPU than the Raft
 // work behind them, and on a member that shares its cores that CPU is the limit on throughput. So they are
 // answered here with `node:http` alone, with the same status codes, headers and bodies as kvstore/api.ts.
 //
 // Only the plain forms take this path: a key without `/`, within the size limit, that decodes cleanly; a GET with no
-// query or just `consistency=`; a PUT with a `content-length` within the limit and no content or transfer encoding.
-// Everything else (errors of the request itself, every other route) goes to the express app, which stays the one
-// definition of the API and of its error answers.
+// query or just `consistency=`; a PUT with a `content-length` within the limit and no content or transfer encoding;
+// a DELETE with no query. Everything else (errors of the request itself, every other route) goes to the express
+// app, which stays the one definition of the API and of its error answers.
+//
+// A member loads express only when the first request needs it (kvstore/serve.ts), and that load holds its thread
+// for 60 to 150 ms. A restarted member whose clients only read, write and delete keys never pays it: under a fault
+// schedule, where members restart every few seconds, a DELETE through express stalled each restarted member just
+// as it caught up, and every client that picked it waited.
 
 import http from 'node:http';
 import { CommandOp } from './command';
@@ -31,7 +36,8 @@ export function clientHandler(node: RaftNode, opts: HotPathOptions, fallback: ht
       fallback(req, res);
       return;
     }
-    const answer = route.method === 'GET' ? get(node, route.key, route.serializable, res) : put(node, route.key, req, res);
+    const answer =
+      route.method === 'GET' ? get(node, route.key, route.serializable, res) : route.method === 'PUT' ? put(node, route.key, req, res) : del(node, route.key, res);
     answer.catch((err: unknown) => {
       const { status, body } = errorStatusAndBody(err);
       const text = JSON.stringify(body);
@@ -43,16 +49,17 @@ export function clientHandler(node: RaftNode, opts: HotPathOptions, fallback: ht
   };
 }
 
-interface KeyRoute {
-  method: 'GET' | 'PUT';
+/** A request the hot path serves: its method, its decoded key, and for a GET whether it may be answered locally. */
+export interface KeyRoute {
+  method: 'GET' | 'PUT' | 'DELETE';
   key: string;
   serializable: boolean;
 }
 
-// The route if the request is in a plain form the hot path serves; undefined sends it to the full API.
-function plainKeyRoute(req: http.IncomingMessage, opts: HotPathOptions): KeyRoute | undefined {
+/** The route if the request is in a plain form the hot path serves; undefined sends it to the full API. */
+export function plainKeyRoute(req: http.IncomingMessage, opts: HotPathOptions): KeyRoute | undefined {
   const method = req.method;
-  if (method !== 'GET' && method !== 'PUT') return undefined;
+  if (method !== 'GET' && method !== 'PUT' && method !== 'DELETE') return undefined;
   const url = req.url ?? '';
   if (!url.startsWith('/kv/')) return undefined;
   const q = url.indexOf('?');
@@ -107,8 +114,18 @@ export function revisionHeaders(storeRevision: number, kv: KeyMeta): Record<stri
 async function put(node: RaftNode, key: string, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
   const value = await readBody(req);
   const result = await node.propose(CommandOp.Put, key, value);
-  const text = JSON.stringify({ key, created: !result.existed, revision: result.revision });
-  res.writeHead(result.existed ? 200 : 201, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text) });
+  sendJSON(res, result.existed ? 200 : 201, { key, created: !result.existed, revision: result.revision });
+}
+
+async function del(node: RaftNode, key: string, res: http.ServerResponse): Promise<void> {
+  const result = await node.propose(CommandOp.Delete, key, new Uint8Array(0));
+  if (!result.existed) throw new KvError('KeyNotFound', `Key "${key}" not found`);
+  sendJSON(res, 200, { key, deleted: true, revision: result.revision });
+}
+
+function sendJSON(res: http.ServerResponse, status: number, body: object): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text) });
   res.end(text);
 }
 
