@@ -6,7 +6,7 @@
 // Every error is `{ "error": { "code", "message" } }`; see docs/http-api.md.
 
 import express, { NextFunction, Request, Response } from 'express';
-import { ConfChangeType, NodeId, None, StateType } from '../raft/types';
+import { ConfChangeType, NodeId, None } from '../raft/types';
 import { isUtf8 } from 'node:buffer';
 import { CommandOp, SessionId, encodeCompactValue, encodeTxnValue, parseSession } from './command';
 import { KvError } from './errors';
@@ -18,7 +18,8 @@ import { revisionHeaders } from './hotpath';
 import { Txn, parseTxn } from './txn';
 import { checkWatchStart, streamWatch, watchStart } from './watch';
 import { errorStatusAndBody } from './errorbody';
-import { dashboardRouter, describeEntry, logTailLength, readableFromAnyOrigin } from './dashboard/route';
+import { dashboardRouter, readableFromAnyOrigin } from './dashboard/route';
+import { healthJSON, statusJSON } from './status';
 import { Member, encodeMemberContext } from './members';
 import { RaftNode } from './node';
 
@@ -43,9 +44,7 @@ export function clientApp(node: RaftNode, opts: ApiOptions): express.Express {
   const json = express.json({ type: () => true, limit: 64 * 1024 });
 
   app.get('/health', (_req, res) => {
-    if (node.isStopped) throw new KvError('Stopped', `Member ${node.id} has stopped`);
-    if (node.leaderId === None) throw new KvError('NoLeader', 'No leader is known yet');
-    res.json({ health: 'ok', id: node.id, leader: node.leaderId });
+    res.json(healthJSON(node));
   });
 
   app.get('/kv', async (req, res) => {
@@ -369,43 +368,4 @@ function pickTransferee(node: RaftNode): NodeId {
   const first = voters[0];
   if (first === undefined) throw new KvError('BadRequest', 'No other voter to transfer leadership to');
   return first.id;
-}
-
-/** The JSON of `GET /status`. */
-export function statusJSON(node: RaftNode, clusterId: string): Record<string, unknown> {
-  const progress: Record<string, unknown> = {};
-  for (const [id, p] of node.progress()) progress[String(id)] = p;
-  const hs = node.hardState();
-  return {
-    id: node.id,
-    clusterId,
-    role: roleName(node.role),
-    term: hs.term,
-    vote: hs.vote,
-    leader: node.leaderId,
-    commit: hs.commit,
-    applied: node.applied,
-    snapshotIndex: node.lastSnapshotIndex,
-    logTail: node.logTail(logTailLength).map(describeEntry),
-    keys: node.kv.size,
-    leases: node.kv.leaseCount,
-    revision: node.kv.revision,
-    compactRevision: node.kv.compactRevision,
-    members: node.members.list(),
-    progress,
-    counters: node.counters(),
-  };
-}
-
-function roleName(role: StateType): string {
-  switch (role) {
-    case StateType.StateLeader:
-      return 'leader';
-    case StateType.StateCandidate:
-      return 'candidate';
-    case StateType.StatePreCandidate:
-      return 'pre-candidate';
-    default:
-      return 'follower';
-  }
 }

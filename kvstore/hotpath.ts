@@ -7,13 +7,14 @@
 //
 // Only the plain forms take this path: a key without `/`, within the size limit, that decodes cleanly; a GET with no
 // query or just `consistency=`; a PUT with a `content-length` within the limit and no content or transfer encoding;
-// a DELETE with no query. Everything else (errors of the request itself, every other route) goes to the express
+// a DELETE with no query; and the monitoring routes, `GET /status` and `GET /health`. Everything else (errors of the request itself, every other route) goes to the express
 // app, which stays the one definition of the API and of its error answers.
 //
 // A member loads express only when the first request needs it (kvstore/serve.ts), and that load holds its thread
-// for 60 to 150 ms. A restarted member whose clients only read, write and delete keys never pays it: under a fault
-// schedule, where members restart every few seconds, a DELETE through express stalled each restarted member just
-// as it caught up, and every client that picked it waited.
+// for 60 to 150 ms. A restarted member whose clients only read, write and delete keys, and whose monitors only
+// poll its status and health, never pays it: under a fault schedule, where members restart every few seconds, a
+// DELETE or a status poll through express stalled each restarted member just as it caught up, and every client
+// that picked it waited.
 
 import http from 'node:http';
 import { CommandOp } from './command';
@@ -21,6 +22,7 @@ import { errorStatusAndBody } from './errorbody';
 import { KvError } from './errors';
 import { KeyMeta } from './kv';
 import { RaftNode } from './node';
+import { healthJSON, statusJSON } from './status';
 
 /** Limits the hot path must enforce exactly as the full API does. */
 export interface HotPathOptions {
@@ -28,9 +30,18 @@ export interface HotPathOptions {
   maxValueBytes: number;
 }
 
-/** A request listener serving the plain single-key reads and writes itself and handing the rest to `fallback`. */
-export function clientHandler(node: RaftNode, opts: HotPathOptions, fallback: http.RequestListener): http.RequestListener {
+/** A request listener serving the plain single-key requests and the monitoring routes itself, the rest by `fallback`. */
+export function clientHandler(node: RaftNode, clusterId: string, opts: HotPathOptions, fallback: http.RequestListener): http.RequestListener {
   return (req, res) => {
+    const monitoring = req.method === 'GET' ? monitoringRoutes.get(req.url ?? '') : undefined;
+    if (monitoring !== undefined) {
+      try {
+        monitoring(node, clusterId, res);
+      } catch (err) {
+        sendError(res, err);
+      }
+      return;
+    }
     const route = plainKeyRoute(req, opts);
     if (route === undefined) {
       fallback(req, res);
@@ -38,16 +49,25 @@ export function clientHandler(node: RaftNode, opts: HotPathOptions, fallback: ht
     }
     const answer =
       route.method === 'GET' ? get(node, route.key, route.serializable, res) : route.method === 'PUT' ? put(node, route.key, req, res) : del(node, route.key, res);
-    answer.catch((err: unknown) => {
-      const { status, body } = errorStatusAndBody(err);
-      const text = JSON.stringify(body);
-      const headers: http.OutgoingHttpHeaders = { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text) };
-      if (status === 503) headers['retry-after'] = '1';
-      if (!res.headersSent) res.writeHead(status, headers);
-      res.end(text);
-    });
+    answer.catch((err: unknown) => sendError(res, err));
   };
 }
+
+function sendError(res: http.ServerResponse, err: unknown): void {
+  const { status, body } = errorStatusAndBody(err);
+  const text = JSON.stringify(body);
+  const headers: http.OutgoingHttpHeaders = { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text) };
+  if (status === 503) headers['retry-after'] = '1';
+  if (!res.headersSent) res.writeHead(status, headers);
+  res.end(text);
+}
+
+// The monitoring routes, without a query (kvstore/status.ts). A dashboard page of another member's origin reads
+// `/status`, as the express route allows.
+const monitoringRoutes = new Map<string, (node: RaftNode, clusterId: string, res: http.ServerResponse) => void>([
+  ['/status', (node, clusterId, res) => sendJSON(res, 200, statusJSON(node, clusterId), { 'access-control-allow-origin': '*' })],
+  ['/health', (node, _clusterId, res) => sendJSON(res, 200, healthJSON(node))],
+]);
 
 /** A request the hot path serves: its method, its decoded key, and for a GET whether it may be answered locally. */
 export interface KeyRoute {
@@ -123,9 +143,9 @@ async function del(node: RaftNode, key: string, res: http.ServerResponse): Promi
   sendJSON(res, 200, { key, deleted: true, revision: result.revision });
 }
 
-function sendJSON(res: http.ServerResponse, status: number, body: object): void {
+function sendJSON(res: http.ServerResponse, status: number, body: object, headers: http.OutgoingHttpHeaders = {}): void {
   const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text) });
+  res.writeHead(status, { ...headers, 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text) });
   res.end(text);
 }
 

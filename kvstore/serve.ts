@@ -221,6 +221,7 @@ async function startOn(opts: ServeOptions, servers: MemberPorts): Promise<Runnin
   // needs it rather than before it serves its first read or write.
   let app: http.RequestListener | undefined;
   const fullApi: http.RequestListener = (req, res) => {
+    if (app === undefined) log.debug(`loading the full client API for ${req.method ?? ''} ${(req.url ?? '').split('?')[0] ?? ''}`);
     app ??= (require('./api') as typeof import('./api')).clientApp(raftNode, {
       clusterId,
       maxKeyBytes: opts.maxKeyBytes,
@@ -234,7 +235,7 @@ async function startOn(opts: ServeOptions, servers: MemberPorts): Promise<Runnin
   const peerHandlers = transport.handlers();
   servers.peer.serve(peerHandlers.request, peerHandlers.upgrade);
   transport.adopt(servers.peer.server);
-  servers.client.serve(clientHandler(raftNode, opts, fullApi));
+  servers.client.serve(clientHandler(raftNode, clusterId, opts, fullApi));
   const api = servers.client.server;
   raftNode.start();
   lessor.start();

@@ -9,29 +9,12 @@
 // one. That route's answer may therefore be read from another origin too (the request itself is a plain-text POST,
 // which any page could already send; reading the new leader's ID adds nothing).
 //
-// `GET /status` also carries what the page shows that the rest of the API does not: the tail of the log.
+// `GET /status` also carries what the page shows that the rest of the API does not: the tail of the log
+// (kvstore/status.ts).
 
 import fs from 'node:fs';
 import path from 'node:path';
 import express, { Request, Response, NextFunction } from 'express';
-import { confChangeAsV2, decodeConfChange, decodeConfChangeV2 } from '../../raft/index';
-import { describeConfChanges } from '../../raft/describe';
-import { Entry, EntryType } from '../../raft/types';
-import { CommandOp, decodeCommand } from '../command';
-
-/** One entry of the log tail in `GET /status`. */
-export interface LogTailEntry {
-  index: number;
-  term: number;
-  /**
-   * `put k`, `delete k`, `publish 2` (member 2's client URL), `conf change v4` (etcd's compact form: v voter, l learner,
-   * r remove), `leave joint`, or `empty` (a new leader's first entry, §8).
-   */
-  summary: string;
-}
-
-/** How many entries of the log `GET /status` shows. */
-export const logTailLength = 8;
 
 // The page's files sit beside this module in the source tree; compiled code runs from dist/, which does not copy
 // them, so look in both places.
@@ -53,38 +36,4 @@ export function dashboardRouter(): express.Router {
 export function readableFromAnyOrigin(_req: Request, res: Response, next: NextFunction): void {
   res.set('Access-Control-Allow-Origin', '*');
   next();
-}
-
-/** A one-line description of a log entry, without its value (values may be large or binary). */
-export function describeEntry(e: Entry): LogTailEntry {
-  return { index: e.index, term: e.term, summary: summarize(e) };
-}
-
-function summarize(e: Entry): string {
-  try {
-    if (e.type !== EntryType.EntryNormal) {
-      const cc = confChangeAsV2(e.type === EntryType.EntryConfChange ? decodeConfChange(e.data) : decodeConfChangeV2(e.data));
-      return cc.changes.length === 0 ? 'leave joint' : `conf change ${describeConfChanges(cc.changes)}`;
-    }
-    if (e.data.length === 0) return 'empty';
-    const cmd = decodeCommand(e.data);
-    switch (cmd.op) {
-      case CommandOp.Put:
-        return `put ${cmd.key}`;
-      case CommandOp.Delete:
-        return `delete ${cmd.key}`;
-      case CommandOp.PublishClientURL:
-        return `publish ${cmd.key}`;
-      case CommandOp.Txn:
-        return 'transaction';
-      case CommandOp.Compact:
-        return 'compact';
-      case CommandOp.LeaseGrant:
-        return 'lease grant';
-      case CommandOp.LeaseRevoke:
-        return 'lease revoke';
-    }
-  } catch {
-    return 'undecodable';
-  }
 }
