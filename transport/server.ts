@@ -23,6 +23,9 @@ import { Message, MessageType, NodeId } from '../raft/types';
 import { STREAM_PATH, STREAM_PROTOCOL, TransportError, headers } from './errors';
 import { FrameDecoder, KEEPALIVE } from './framing';
 
+/** The requests a follower hands on to its leader as they were made, with their maker as the sender. */
+const relayedUnchanged: ReadonlySet<MessageType> = new Set([MessageType.MsgProp, MessageType.MsgReadIndex, MessageType.MsgTransferLeader]);
+
 /** Whether an ID belongs to the cluster, as the node's applied membership says. */
 export type MemberStatus = 'member' | 'removed' | 'unknown';
 
@@ -125,13 +128,16 @@ export class StreamAcceptor {
     stream.socket.destroy();
   }
 
-  // Whether `m` may arrive on the stream from `sender`: addressed to this member, and from the sender itself. One
-  // exception: a follower forwards a leadership transfer as it was asked for, from the member that is to lead
-  // (thesis §3.10; etcd's convention), so a MsgTransferLeader may name any current member as its sender.
+  // Whether `m` may arrive on the stream from `sender`: addressed to this member, and from the sender itself. The
+  // exceptions are the requests a follower relays to its leader unchanged, still naming the member that made them
+  // (etcd's convention): a proposal or a read index request that reached a member which is not the leader (one that
+  // sent it to a leader just deposed, or to a leader that was paused and has just stepped down on waking), and a
+  // leadership transfer, which names the member that is to lead (thesis §3.10). Those may name any current member.
+  // Refusing them cost more than the one message: the stream closed, with every message behind it in the same read.
   private sentBy(m: Message, sender: NodeId): boolean {
     if (m.to !== this.opts.localId) return false;
     if (m.from === sender) return true;
-    return m.type === MessageType.MsgTransferLeader && this.opts.memberStatus(m.from) === 'member';
+    return relayedUnchanged.has(m.type) && this.opts.memberStatus(m.from) === 'member';
   }
 
   private receive(stream: InboundStream, piece: Buffer): void {

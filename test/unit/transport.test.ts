@@ -215,7 +215,7 @@ describe('Transport', () => {
     expect(five.delivered).toEqual([]);
   });
 
-  test('a leadership transfer forwarded by a follower may name another member as its sender, but not a stranger', async () => {
+  test('requests a follower relays to its leader may name another member as their sender, but not a stranger', async () => {
     const five = make(5, [1, 2]);
     const port = await five.transport.listen('127.0.0.1', 0);
     const good = { [headers.clusterId]: clusterId, [headers.from]: '1', [headers.to]: '5' };
@@ -224,14 +224,34 @@ describe('Transport', () => {
     sockets.push(socket);
     socket.on('error', () => undefined);
     socket.resume();
-    // Member 1 forwards member 2's request to lead, as the core words it: from the transferee.
-    socket.write(encodeFrames([newMessage({ type: MessageType.MsgTransferLeader, from: 2, to: 5, term: 3 })]));
-    await until(() => five.delivered.length === 1);
-    expect(five.delivered[0]).toMatchObject({ type: MessageType.MsgTransferLeader, from: 2 });
+    // Member 1 hands on what member 2 asked of it, as the core words it: a request to lead from the transferee, and
+    // a proposal and a read index request that reached member 1 after it stopped leading, from member 2.
+    const relayed = [MessageType.MsgTransferLeader, MessageType.MsgProp, MessageType.MsgReadIndex].map((type) => newMessage({ type, from: 2, to: 5, term: 3 }));
+    socket.write(encodeFrames(relayed));
+    await until(() => five.delivered.length === 3);
+    expect(five.delivered.map((m) => [m.type, m.from])).toEqual(relayed.map((m) => [m.type, 2]));
+    // Any other message must come from the stream's own sender.
     const closed = new Promise((resolve) => socket.on('close', resolve));
-    socket.write(encodeFrames([newMessage({ type: MessageType.MsgTransferLeader, from: 9, to: 5, term: 3 })]));
+    socket.write(encodeFrames([newMessage({ type: MessageType.MsgAppResp, from: 2, to: 5, term: 3 })]));
     await closed;
-    expect(five.delivered).toHaveLength(1);
+    expect(five.delivered).toHaveLength(3);
+  });
+
+  test('a relayed request naming a stranger as its sender closes the stream', async () => {
+    const five = make(5, [1, 2]);
+    const port = await five.transport.listen('127.0.0.1', 0);
+    const good = { [headers.clusterId]: clusterId, [headers.from]: '1', [headers.to]: '5' };
+    for (const type of [MessageType.MsgTransferLeader, MessageType.MsgProp, MessageType.MsgReadIndex]) {
+      const { socket } = await dialStream(port, good);
+      if (socket === null) throw new Error('stream refused');
+      sockets.push(socket);
+      socket.on('error', () => undefined);
+      socket.resume();
+      const closed = new Promise((resolve) => socket.on('close', resolve));
+      socket.write(encodeFrames([newMessage({ type, from: 9, to: 5, term: 3 })]));
+      await closed;
+    }
+    expect(five.delivered).toEqual([]);
   });
 
   test('a stream refused as removed tells the sender it was removed', async () => {
