@@ -101,9 +101,16 @@ interface SessionRecord {
   result: ApplyResult;
 }
 
-/** The snapshot layout of the state: see `serialize`. Format 2 (before leases) is still read. */
-const stateFormat = 3;
+/** The snapshot layout of the state: see `serialize`. Formats 2 (before leases) and 3 are still read. */
+const stateFormat = 4;
+const stateFormatWithoutRepeats = 3;
 const stateFormatWithoutLeases = 2;
+
+// The flag before an optional state in a snapshot's event: none, the state itself, or (format 4 on, for the state
+// before an event) the state after the previous event on the same key, which is then not written twice.
+const stateAbsent = 0;
+const statePresent = 1;
+const stateAsBefore = 2;
 
 /** The map every node holds an identical copy of, once it has applied the same prefix of the log. */
 export class KvStore {
@@ -450,14 +457,16 @@ export class KvStore {
   /**
    * The whole state as bytes:
    *
-   *   format u8 (3) | revision u48 | compactRevision u48
+   *   format u8 (4) | revision u48 | compactRevision u48
    *   | keyCount u32 | (key | value | createRevision u48 | modRevision u48 | version u48 | lease u48) per key
    *   | eventCount u32 | (type u8 | revision u48 | key | state after? | state before?) per event
    *   | sessionCount u32 | (client | seq u48 | usedAt u48 | result JSON) per session
    *   | the lease table (LeaseTable.serialize)
    *
-   * with strings and byte strings length-prefixed (u32), and an optional state as a u8 flag and the state.
-   * Format 2 is the same without the leases: no lease in a key's state, no lease table.
+   * with strings and byte strings length-prefixed (u32), and an optional state as a u8 flag (0 none, 1 present)
+   * and the state. The state before an event is nearly always the state after the previous event on its key, so
+   * that is written as flag 2 alone: in a history of puts, the events then take half the bytes. Format 3 is the
+   * same without flag 2; format 2 also without the leases: no lease in a key's state, no lease table.
    */
   serialize(): Buffer {
     const encoding = this.encoding();
@@ -491,10 +500,21 @@ export class KvStore {
   restore(bytes: Uint8Array): void {
     const r = new ByteReader(bytes);
     const format = r.u8('state format');
-    if (format !== stateFormat && format !== stateFormatWithoutLeases) throw new KvError('Corrupt', `Snapshot state has unknown format ${format}`);
-    const withLeases = format === stateFormat;
+    if (format !== stateFormat && format !== stateFormatWithoutRepeats && format !== stateFormatWithoutLeases) {
+      throw new KvError('Corrupt', `Snapshot state has unknown format ${format}`);
+    }
+    const withLeases = format !== stateFormatWithoutLeases;
     const readMeta = (): KeyMeta => readKeyMeta(r, withLeases);
-    const readOptionalMeta = (): KeyMeta | undefined => (r.u8('state flag') === 0 ? undefined : readMeta());
+    // The state after the latest event read so far on each key, for flag 2.
+    const after = new Map<string, KeyMeta | undefined>();
+    const readOptionalMeta = (key: string, what: string): KeyMeta | undefined => {
+      const flag = r.u8(`${what} flag`);
+      if (flag === stateAbsent) return undefined;
+      if (flag === statePresent) return readMeta();
+      const repeated = flag === stateAsBefore && format === stateFormat ? after.get(key) : undefined;
+      if (repeated === undefined) throw new KvError('Corrupt', `Snapshot event on "${key}" has a ${what} flag ${flag} that names no earlier state`);
+      return repeated;
+    };
     const rev = r.u48('revision');
     const compactRev = r.u48('compaction revision');
     const data = new Map<string, KeyMeta>();
@@ -503,7 +523,12 @@ export class KvStore {
     for (let n = r.u32('event count'); n > 0; n--) {
       const type = r.u8('event type');
       if (type !== 1 && type !== 2) throw new KvError('Corrupt', `Snapshot event has unknown type ${type}`);
-      events.push({ type: type === 1 ? 'put' : 'delete', revision: r.u48('event revision'), key: r.string('event key'), kv: readOptionalMeta(), prev: readOptionalMeta() });
+      const revision = r.u48('event revision');
+      const key = r.string('event key');
+      const kv = readOptionalMeta(key, 'state after');
+      const prev = readOptionalMeta(key, 'state before');
+      events.push({ type: type === 1 ? 'put' : 'delete', revision, key, kv, prev });
+      after.set(key, kv);
     }
     const sessions = new Map<string, SessionRecord>();
     for (let n = r.u32('session count'); n > 0; n--) {
@@ -572,6 +597,10 @@ export class StateEncoding {
   private key = 0;
   private event: number;
   private eventCountWritten = false;
+  // The state after the latest event sized, and encoded, on each key: a state before that is the same object is
+  // written as flag 2 (`serialize`).
+  private readonly sizedAfter = new Map<string, KeyMeta | undefined>();
+  private readonly encodedAfter = new Map<string, KeyMeta | undefined>();
   private result: Buffer | null = null;
 
   constructor(
@@ -614,7 +643,9 @@ export class StateEncoding {
         this.size += 4 + 3 * keys[this.sized].length + encodedMetaSize(states[this.sized]);
       } else {
         const e = events.list[events.from + this.sized - keys.length];
-        this.size += 1 + 6 + 4 + 3 * e.key.length + 2 + encodedMetaSize(e.kv) + encodedMetaSize(e.prev);
+        const prevSize = isRepeat(e, this.sizedAfter) ? 0 : encodedMetaSize(e.prev);
+        this.sizedAfter.set(e.key, e.kv);
+        this.size += 1 + 6 + 4 + 3 * e.key.length + 2 + encodedMetaSize(e.kv) + prevSize;
       }
     }
     return left;
@@ -652,7 +683,9 @@ export class StateEncoding {
       w.u48(e.revision);
       w.string(e.key);
       writeOptionalMeta(w, e.kv);
-      writeOptionalMeta(w, e.prev);
+      if (isRepeat(e, this.encodedAfter)) w.u8(stateAsBefore);
+      else writeOptionalMeta(w, e.prev);
+      this.encodedAfter.set(e.key, e.kv);
     }
     if (this.event < events.to) return false;
     w.raw(this.tail);
@@ -700,8 +733,25 @@ function encodedMetaSize(kv: KeyMeta | undefined): number {
 }
 
 function writeOptionalMeta(w: ByteWriter, kv: KeyMeta | undefined): void {
-  w.u8(kv === undefined ? 0 : 1);
+  w.u8(kv === undefined ? stateAbsent : statePresent);
   if (kv !== undefined) writeMeta(w, kv);
+}
+
+// Whether the state before `e` is the state after the previous event on its key, as `after` records them. Nearly
+// always the same object (a state is never changed once made); compared by content all the same, so that a store
+// and its copy restored from a snapshot, whose states are separate objects, encode the same bytes.
+function isRepeat(e: KvEvent, after: Map<string, KeyMeta | undefined>): boolean {
+  const before = e.prev;
+  const last = after.get(e.key);
+  if (before === undefined || last === undefined) return false;
+  return (
+    before === last ||
+    (before.createRevision === last.createRevision &&
+      before.modRevision === last.modRevision &&
+      before.version === last.version &&
+      before.lease === last.lease &&
+      before.value.equals(last.value))
+  );
 }
 
 function parseResult(text: string): ApplyResult {

@@ -4,7 +4,9 @@
 import fc from 'fast-check';
 import { Command, CommandOp, SessionId, encodeCompactValue, encodeLeaseValue, encodeTxnValue } from '../../kvstore/command';
 import { KvError } from '../../kvstore/errors';
+import { ByteWriter } from '../../kvstore/bytes';
 import { KeyMeta, KvStore } from '../../kvstore/kv';
+import { LeaseTable } from '../../kvstore/lease';
 import { Membership } from '../../kvstore/members';
 import { encodeSnapshotData, restoreSnapshotData } from '../../kvstore/snapshot';
 import { Compare, Txn, TxnOp } from '../../kvstore/txn';
@@ -178,6 +180,71 @@ describe('snapshots', () => {
     expect(other.read('a', 3)?.value.toString()).toBe('2');
     expect(other.apply(txn({ success: [{ op: 'put', key: 'a', value: '2' }] }, { client: 'c', seq: 4 })).duplicate).toBe(true);
     expect(other.serialize()).toEqual(kv.serialize());
+  });
+
+  test("an event's state before is written once, as the state after the event before it on that key", () => {
+    // 2,000 puts of 1 KiB over 10 keys: with each value written once the snapshot is about 2 MiB; writing every
+    // event's state before as well would double it.
+    const kv = new KvStore();
+    for (let i = 0; i < 2000; i++) kv.apply(put(`k${i % 10}`, String(i % 10).repeat(1024)));
+    const bytes = kv.serialize();
+    expect(bytes.length).toBeGreaterThan(2000 * 1024);
+    expect(bytes.length).toBeLessThan(2000 * 1024 * 1.1);
+    const copy = new KvStore();
+    copy.restore(bytes);
+    // Put i is revision i + 2: k3 was first written at revision 5.
+    expect(copy.read('k3', 4)).toBeUndefined();
+    expect(copy.read('k3', 5)?.value.toString()).toBe('3'.repeat(1024));
+    expect(copy.serialize()).toEqual(bytes);
+  });
+
+  test('a snapshot in format 3, every state written out, still restores', () => {
+    // Format 3: format u8 | revision u48 | compactRevision u48 | keys | events | sessions | lease table.
+    const w = new ByteWriter();
+    w.u8(3);
+    w.u48(3);
+    w.u48(0);
+    const state = (value: string, mod: number, version: number): void => {
+      w.bytes(Buffer.from(value));
+      for (const n of [2, mod, version, 0]) w.u48(n);
+    };
+    w.u32(1);
+    w.string('k');
+    state('v2', 3, 2);
+    w.u32(2);
+    // Revision 2 created k as v1, revision 3 replaced it with v2.
+    w.u8(1);
+    w.u48(2);
+    w.string('k');
+    w.u8(1);
+    state('v1', 2, 1);
+    w.u8(0);
+    w.u8(1);
+    w.u48(3);
+    w.string('k');
+    w.u8(1);
+    state('v2', 3, 2);
+    w.u8(1);
+    state('v1', 2, 1);
+    w.u32(0);
+    new LeaseTable().serialize(w);
+    const kv = new KvStore();
+    kv.restore(w.finish());
+    expect(meta(kv.read('k'))).toEqual({ value: 'v2', c: 2, m: 3, v: 2 });
+    expect(meta(kv.read('k', 2))).toEqual({ value: 'v1', c: 2, m: 2, v: 1 });
+  });
+
+  test('a state before that names no earlier event on its key is refused as corrupt', () => {
+    const kv = new KvStore();
+    kv.apply(put('a', '1'));
+    kv.apply(put('a', '2'));
+    const bytes = Buffer.from(kv.serialize());
+    // The last event's final byte is its state-before flag (2: as before); the event before it is on key "a" too.
+    // Rename the last event's key from "a" to "b", which has no earlier event: the flag then names nothing.
+    const at = bytes.lastIndexOf(Buffer.from([0, 0, 0, 1, 0x61]), bytes.length - 1);
+    const damaged = Buffer.from(bytes);
+    damaged[at + 4] = 0x62;
+    expect(() => new KvStore().restore(damaged)).toThrow(/event on "b" has a state before flag 2 that names no earlier state/);
   });
 });
 
