@@ -72,6 +72,7 @@ describe('a watch across a kill -9 of the leader', () => {
     })();
 
     await waitFor('the watch to deliver 20 writes from member 3', () => (seen.length >= 20 ? true : undefined), 30_000);
+    const lastRevisionBeforeKill = seen[seen.length - 1]?.revision ?? 0;
     killed = true;
     await c.stop(3, 'SIGKILL');
     await waitFor('30 writes acknowledged after the kill', () => (ackedAfterKill >= 30 ? true : undefined), 60_000);
@@ -103,8 +104,10 @@ describe('a watch across a kill -9 of the leader', () => {
     }
     const counts = { acked: 0, unknown: 0, refused: 0 };
     for (const o of outcomes.values()) counts[o.state]++;
-    // The run must have written on both sides of the kill for the test to mean anything.
-    expect(counts.acked).toBeGreaterThanOrEqual(52);
+    // The resumed watch delivered the writes made after the kill: of the 30 acknowledged then, at most one (the
+    // write in flight at the kill; there is one writer) can be older than what the watch had seen, and w/last is
+    // newer still.
+    expect(events.filter((e) => e.revision > lastRevisionBeforeKill).length).toBeGreaterThanOrEqual(30);
     expect(events.length).toBeGreaterThanOrEqual(counts.acked);
     expect(events.length).toBeLessThanOrEqual(counts.acked + counts.unknown);
 
