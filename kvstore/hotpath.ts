@@ -7,8 +7,9 @@
 //
 // Only the plain forms take this path: a key without `/`, within the size limit, that decodes cleanly; a GET with no
 // query or just `consistency=`; a PUT with a `content-length` within the limit and no content or transfer encoding;
-// a DELETE with no query; and the monitoring routes, `GET /status` and `GET /health`. Everything else (errors of the request itself, every other route) goes to the express
-// app, which stays the one definition of the API and of its error answers.
+// a DELETE with no query; and the monitoring routes, `GET /status` and `GET /health`. Everything else (errors of the
+// request itself, every other route) goes to the express app, which stays the one definition of the API and of its
+// error answers.
 //
 // A member loads express only when the first request needs it (kvstore/serve.ts), and that load holds its thread
 // for 60 to 150 ms. A restarted member whose clients only read, write and delete keys, and whose monitors only
@@ -143,9 +144,10 @@ async function del(node: RaftNode, key: string, res: http.ServerResponse): Promi
   sendJSON(res, 200, { key, deleted: true, revision: result.revision });
 }
 
-function sendJSON(res: http.ServerResponse, status: number, body: object, headers: http.OutgoingHttpHeaders = {}): void {
+function sendJSON(res: http.ServerResponse, status: number, body: object, extraHeaders?: http.OutgoingHttpHeaders): void {
   const text = JSON.stringify(body);
-  res.writeHead(status, { ...headers, 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text) });
+  const headers: http.OutgoingHttpHeaders = { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text) };
+  res.writeHead(status, extraHeaders === undefined ? headers : { ...extraHeaders, ...headers });
   res.end(text);
 }
 

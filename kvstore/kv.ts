@@ -507,11 +507,12 @@ export class KvStore {
     const readMeta = (): KeyMeta => readKeyMeta(r, withLeases);
     // The state after the latest event read so far on each key, for flag 2.
     const after = new Map<string, KeyMeta | undefined>();
-    const readOptionalMeta = (key: string, what: string): KeyMeta | undefined => {
+    const readOptionalMeta = (key: string, what: 'state after' | 'state before'): KeyMeta | undefined => {
       const flag = r.u8(`${what} flag`);
       if (flag === stateAbsent) return undefined;
       if (flag === statePresent) return readMeta();
-      const repeated = flag === stateAsBefore && format === stateFormat ? after.get(key) : undefined;
+      const mayRepeat = flag === stateAsBefore && format === stateFormat && what === 'state before';
+      const repeated = mayRepeat ? after.get(key) : undefined;
       if (repeated === undefined) throw new KvError('Corrupt', `Snapshot event on "${key}" has a ${what} flag ${flag} that names no earlier state`);
       return repeated;
     };
@@ -597,8 +598,8 @@ export class StateEncoding {
   private key = 0;
   private event: number;
   private eventCountWritten = false;
-  // The state after the latest event sized, and encoded, on each key: a state before that is the same object is
-  // written as flag 2 (`serialize`).
+  // The state after the latest event sized, and encoded, on each key: a state before equal to it is written as
+  // flag 2 (`serialize`).
   private readonly sizedAfter = new Map<string, KeyMeta | undefined>();
   private readonly encodedAfter = new Map<string, KeyMeta | undefined>();
   private result: Buffer | null = null;

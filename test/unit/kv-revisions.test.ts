@@ -245,6 +245,10 @@ describe('snapshots', () => {
     const damaged = Buffer.from(bytes);
     damaged[at + 4] = 0x62;
     expect(() => new KvStore().restore(damaged)).toThrow(/event on "b" has a state before flag 2 that names no earlier state/);
+    // Flag 2 stands for a state before only: as the state after (the flag right after the key) it is refused too.
+    const asAfter = Buffer.from(bytes);
+    asAfter[at + 5] = 2;
+    expect(() => new KvStore().restore(asAfter)).toThrow(/event on "a" has a state after flag 2 that names no earlier state/);
   });
 });
 
