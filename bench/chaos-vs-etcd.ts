@@ -36,10 +36,16 @@ import { performance } from 'node:perf_hooks';
 import { SeededRand } from '../raft/rand';
 import { Op, checkHistory } from '../test/chaos/checker';
 import { Answer, Workload, exchange, tsraftAnswer } from '../test/chaos/workload';
-import { argValue, machineLine, median, percentile, request, sleep } from './harness';
+import { argValue, checkArgs, machineLine, median, percentile, request, sleep } from './harness';
 import { Cluster, EtcdCluster, SystemName, TsraftCluster, clusterOf } from './systems';
 
 const args = process.argv.slice(2);
+checkArgs(
+  args,
+  'node dist/bench/chaos-vs-etcd.js [--seconds 20] [--rounds 1] [--seed N] [--clients 8] [--op-timeout-ms 1000] [--fault-every-ms 4000] [--series]',
+  ['--seconds', '--rounds', '--seed', '--clients', '--op-timeout-ms', '--fault-every-ms'],
+  { switches: ['--series'], numeric: ['--seconds', '--rounds', '--clients', '--op-timeout-ms', '--fault-every-ms'] },
+);
 const seconds = Number(argValue(args, '--seconds') ?? '20');
 const rounds = Number(argValue(args, '--rounds') ?? '1');
 const series = args.includes('--series');

@@ -28,7 +28,7 @@ import fs from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
-import { argValue as sharedArgValue, cpuMicros, freePort, percentile, request as sharedRequest, waitFor } from './harness';
+import { argValue as sharedArgValue, checkArgs, cpuMicros, freePort, percentile, request as sharedRequest, waitFor } from './harness';
 import { memberProcessEnv } from '../kvstore/defaults';
 
 interface Row {
@@ -59,6 +59,12 @@ interface Counters {
 }
 
 const args = process.argv.slice(2);
+checkArgs(
+  args,
+  'node dist/bench/e2e.js [--seconds 3] [--clients 1,16,64,256] [--ops put,put-any,get-linearizable,get-any,get-serializable] [--cpu-prof DIR]',
+  ['--seconds', '--clients', '--ops', '--cpu-prof'],
+  { numeric: ['--seconds'] },
+);
 const seconds = Number(argValue('--seconds') ?? '3');
 const clientCounts = (argValue('--clients') ?? '1,16,64,256').split(',').map(Number);
 const valueBytes = 256;

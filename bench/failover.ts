@@ -22,11 +22,14 @@ import fs from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
-import { argValue, machineLine, median, sleep, waitFor } from './harness';
+import { argValue, checkArgs, machineLine, median, sleep, waitFor } from './harness';
 import { valueFor } from './load';
 import { Cluster, EtcdCluster, SystemName, WrongAnswer, clusterOf } from './systems';
 
 const args = process.argv.slice(2);
+checkArgs(args, 'node dist/bench/failover.js [--kills 10] [--batch 5] [--clients 8] [--client-timeout-ms 1000]', ['--kills', '--batch', '--clients', '--client-timeout-ms'], {
+  numeric: ['--kills', '--batch', '--clients', '--client-timeout-ms'],
+});
 const kills = Number(argValue(args, '--kills') ?? '10');
 const batch = Number(argValue(args, '--batch') ?? '5');
 const clients = Number(argValue(args, '--clients') ?? '8');

@@ -131,6 +131,31 @@ export function argValue(args: readonly string[], name: string): string | undefi
   return i >= 0 ? args[i + 1] : undefined;
 }
 
+/**
+ * Checks a benchmark's command line before anything runs: `--help` prints `usage` and exits; an unknown argument, a
+ * flag of `valued` without its value, or a value of `numeric` that is not a positive number is refused with the
+ * usage and exit status 2. A mistyped flag would otherwise be ignored, and a run of minutes made with the defaults.
+ */
+export function checkArgs(args: readonly string[], usage: string, valued: readonly string[], opts: { switches?: readonly string[]; numeric?: readonly string[] } = {}): void {
+  const refuse = (problem: string): never => {
+    process.stderr.write(`${problem}\nusage: ${usage}\n`);
+    process.exit(2);
+  };
+  if (args.includes('--help') || args.includes('-h')) {
+    process.stdout.write(`usage: ${usage}\n`);
+    process.exit(0);
+  }
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i] ?? '';
+    if (opts.switches?.includes(arg) === true) continue;
+    if (!valued.includes(arg)) refuse(`Unknown argument "${arg}"`);
+    const value = args[i + 1];
+    if (value === undefined || value.startsWith('--')) refuse(`${arg} needs a value`);
+    if (opts.numeric?.includes(arg) === true && !(Number(value) > 0)) refuse(`${arg} must be a positive number, not "${value}"`);
+    i++;
+  }
+}
+
 /** A short description of the machine, for the header of a result. */
 export function machineLine(): string {
   const cpus = (() => {

@@ -16,6 +16,7 @@
 // Both wall-clock and CPU time are reported; the CPU figures (cpuNsPerOp, cpuRatioToBaseline) suffer less when other
 // processes compete for the cores.
 
+import { checkArgs } from './harness';
 import { RawNode } from '../raft/rawnode';
 import { MemoryStorage } from '../raft/storage';
 import { Message, MessageType, newEntry, newMessage, isEmptyHardState } from '../raft/types';
@@ -109,6 +110,7 @@ function median(values: number[]): number {
 }
 
 function main(): void {
+  checkArgs(process.argv.slice(2), 'node dist/bench/raft.js (no flags)', []);
   const proposals = Number(process.env.BENCH_PROPOSALS ?? 200_000);
   const runs = Number(process.env.BENCH_RUNS ?? 5);
   const cases: Array<{ name: string; voters: number[] }> = [

@@ -32,11 +32,17 @@ import { CommandOp, encodeCommand } from '../kvstore/command';
 import { openDisk } from '../kvstore/disk';
 import { KvStore } from '../kvstore/kv';
 import { encodeSnapshotData } from '../kvstore/snapshot';
-import { argValue, cpuMicros, machineLine, rssBytes, sleep, waitFor } from './harness';
+import { argValue, checkArgs, cpuMicros, machineLine, rssBytes, sleep, waitFor } from './harness';
 import { valueFor } from './load';
 import { TsraftCluster } from './systems';
 
 const args = process.argv.slice(2);
+checkArgs(
+  args,
+  'node dist/bench/scale.js [--entries 1000000] [--snapshot-mib 100] [--only wal,snapshot,catchup] [--serve-timeout-s 900] [--keep]',
+  ['--entries', '--snapshot-mib', '--only', '--serve-timeout-s'],
+  { switches: ['--keep'], numeric: ['--entries', '--snapshot-mib', '--serve-timeout-s'] },
+);
 const entries = Number(argValue(args, '--entries') ?? '1000000');
 const snapshotMiB = Number(argValue(args, '--snapshot-mib') ?? '100');
 const only = (argValue(args, '--only') ?? 'wal,snapshot,catchup').split(',');

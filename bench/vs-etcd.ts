@@ -30,7 +30,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { argValue, machineLine, median } from './harness';
+import { argValue, checkArgs, machineLine, median } from './harness';
 import { LoadResult, Workload, prepare, runLoad, valueBytes } from './load';
 import { EtcdCluster, LoopCounters, SystemName, clusterOf } from './systems';
 
@@ -61,6 +61,9 @@ interface Measured extends LoadResult {
 }
 
 const args = process.argv.slice(2);
+checkArgs(args, 'node dist/bench/vs-etcd.js [--seconds 2] [--warmup 5] [--rounds 3] [--rows put-1,mixed-8,...]', ['--seconds', '--warmup', '--rounds', '--rows'], {
+  numeric: ['--seconds', '--rounds'],
+});
 const seconds = Number(argValue(args, '--seconds') ?? '2');
 const warmup = Number(argValue(args, '--warmup') ?? '5');
 const rounds = Number(argValue(args, '--rounds') ?? '3');
@@ -100,6 +103,12 @@ const ms = (n: number): string => (n >= 100 ? n.toFixed(0) : n >= 10 ? n.toFixed
 async function main(): Promise<void> {
   if (EtcdCluster.binary() === undefined) {
     console.log('bench-vs-etcd: no etcd binary on PATH (install Debian\'s etcd-server package); skipped.');
+    return;
+  }
+  const unknown = only?.filter((id) => !rows.some((r) => r.id === id)) ?? [];
+  if (unknown.length > 0) {
+    process.stderr.write(`Unknown row ${unknown.join(', ')}: the rows are ${rows.map((r) => r.id).join(', ')}\n`);
+    process.exitCode = 2;
     return;
   }
   const selected = rows.filter((r) => only === undefined || only.includes(r.id));

@@ -24,10 +24,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Workload } from '../test/chaos/workload';
-import { argValue, machineLine, median, sleep } from './harness';
+import { argValue, checkArgs, machineLine, median, sleep } from './harness';
 import { TsraftCluster } from './systems';
 
 const args = process.argv.slice(2);
+checkArgs(args, 'node dist/bench/warmup.js [--rounds 3] [--phases 6] [--phase-ms 2000]', ['--rounds', '--phases', '--phase-ms'], {
+  numeric: ['--rounds', '--phases', '--phase-ms'],
+});
 const rounds = Number(argValue(args, '--rounds') ?? '3');
 const phases = Number(argValue(args, '--phases') ?? '6');
 const phaseMs = Number(argValue(args, '--phase-ms') ?? '2000');

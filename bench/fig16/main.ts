@@ -3,6 +3,7 @@
 // leader stops; default 10,000), --out DIR.
 
 import path from 'node:path';
+import { checkArgs } from '../harness';
 import { paperConditions } from './experiment';
 import { comparisonTable, runFigure, writeFigure } from './figure';
 
@@ -12,6 +13,7 @@ function option(name: string): string | undefined {
 }
 
 async function main(): Promise<void> {
+  checkArgs(process.argv.slice(2), 'node dist/bench/fig16/main.js [--trials 1000] [--cap-ms 10000] [--out DIR]', ['--trials', '--cap-ms', '--out']);
   const trials = Number(option('--trials') ?? '1000');
   if (!Number.isInteger(trials) || trials < 1) throw new Error(`--trials must be a positive integer, not ${option('--trials')}`);
   const capMs = Number(option('--cap-ms') ?? String(paperConditions.capMs));
