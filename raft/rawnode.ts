@@ -132,8 +132,9 @@ export class RawNode {
 
   /**
    * A leader sends its heartbeats (§5.2, the empty AppendEntries that keep its authority) now instead of at its next
-   * heartbeat tick; any other node does nothing (raft-rs calls this `ping`). For a driver that learns a peer is back: the heartbeat tells a restarted follower who leads,
-   * and its answer tells the leader how far the follower's log reaches, a heartbeat interval sooner.
+   * heartbeat tick; any other node does nothing (raft-rs calls this `ping`). For a driver that learns a peer is
+   * back: the heartbeat tells a restarted follower who leads, and its answer tells the leader how far the follower's
+   * log reaches, a heartbeat interval sooner.
    */
   ping(): void {
     this.raft.step(blank(MessageType.MsgBeat, 0));

@@ -3,17 +3,15 @@
 // leader stops; default 10,000), --out DIR.
 
 import path from 'node:path';
-import { checkArgs } from '../harness';
+import { argValue, checkArgs } from '../harness';
 import { paperConditions } from './experiment';
 import { comparisonTable, runFigure, writeFigure } from './figure';
 
-function option(name: string): string | undefined {
-  const i = process.argv.indexOf(name);
-  return i >= 0 ? process.argv[i + 1] : undefined;
-}
+const args = process.argv.slice(2);
+const option = (name: string): string | undefined => argValue(args, name);
 
 async function main(): Promise<void> {
-  checkArgs(process.argv.slice(2), 'node dist/bench/fig16/main.js [--trials 1000] [--cap-ms 10000] [--out DIR]', ['--trials', '--cap-ms', '--out']);
+  checkArgs(args, 'node dist/bench/fig16/main.js [--trials 1000] [--cap-ms 10000] [--out DIR]', ['--trials', '--cap-ms', '--out']);
   const trials = Number(option('--trials') ?? '1000');
   if (!Number.isInteger(trials) || trials < 1) throw new Error(`--trials must be a positive integer, not ${option('--trials')}`);
   const capMs = Number(option('--cap-ms') ?? String(paperConditions.capMs));
