@@ -7,7 +7,7 @@
 // must have seen the key; the first read that misses it must end within TTL + slack.
 
 import { execFile } from 'node:child_process';
-import { KvClient } from '../../kvstore/client';
+import { KvClient, LeaseKeepAlive } from '../../kvstore/client';
 import { KvError } from '../../kvstore/errors';
 import { TestCluster, cliPath, electionTimeoutMs, waitFor } from './harness';
 
@@ -69,6 +69,17 @@ function tsraft(endpoints: string, ...args: string[]): Promise<{ code: number; s
     });
   });
 }
+
+// Keepalive loops the tests start, stopped after each test so that a failed expectation does not leave one
+// running: its timers would keep Jest from exiting.
+const keepers: LeaseKeepAlive[] = [];
+function keptAlive(keeper: LeaseKeepAlive): LeaseKeepAlive {
+  keepers.push(keeper);
+  return keeper;
+}
+afterEach(() => {
+  for (const keeper of keepers.splice(0)) keeper.stop();
+});
 
 describe('leases on a three-member cluster', () => {
   let c: TestCluster;
@@ -160,7 +171,7 @@ describe('leases on a three-member cluster', () => {
     const left = await client.grantLease(ttl);
     await client.put('kept', 'k', { lease: kept.id });
     await client.put('left', 'l', { lease: left.id });
-    const keeper = c.client(c.running(), 2000).keepAlive(kept.id);
+    const keeper = keptAlive(c.client(c.running(), 2000).keepAlive(kept.id));
     let lostError: KvError | undefined;
     void keeper.lost.then((err) => {
       lostError = err;
@@ -195,7 +206,7 @@ describe('leases on a three-member cluster', () => {
     const client = c.client();
     const kept = await client.grantLease(ttl);
     await client.put('survivor', 's', { lease: kept.id });
-    const keeper = c.client(c.running(), 2000).keepAlive(kept.id);
+    const keeper = keptAlive(c.client(c.running(), 2000).keepAlive(kept.id));
     let lostError: KvError | undefined;
     void keeper.lost.then((err) => {
       lostError = err;
@@ -223,7 +234,7 @@ describe('leases on a three-member cluster', () => {
     const left = await client.grantLease(ttl);
     await client.put('paused/kept', 'k', { lease: kept.id });
     await client.put('paused/left', 'l', { lease: left.id });
-    const keeper = c.client(c.running(), 2000).keepAlive(kept.id);
+    const keeper = keptAlive(c.client(c.running(), 2000).keepAlive(kept.id));
     let lostError: KvError | undefined;
     void keeper.lost.then((err) => {
       lostError = err;

@@ -98,26 +98,29 @@ describe('recipes on a three-member cluster', () => {
     const reading = (async () => {
       for await (const update of watchConfig(reader, 'config/limit', { signal: abort.signal })) seen.push(update);
     })();
-    await waitFor('the first read', () => (seen.length >= 1 ? true : undefined));
-
     const expected: ConfigValue[] = [{ value: '10', revision: initial.revision }];
-    const change = async (value: string | null): Promise<void> => {
-      const revision = value === null ? (await writer.txn({ success: [{ op: 'delete', key: 'config/limit' }] })).revision : (await writer.put('config/limit', value)).revision;
-      expected.push({ value, revision });
-      // Writes to other keys must not show up.
-      await writer.put('config/other', String(revision));
-    };
-    for (let i = 11; i < 16; i++) await change(String(i));
-    await waitFor('the changes before the restart', () => (seen.length >= expected.length ? true : undefined));
-    await c.stop(2, 'SIGKILL');
-    for (let i = 16; i < 20; i++) await change(String(i));
-    await change(null);
-    c.spawn(2);
-    await c.waitHealthy([2]);
-    await change('20');
-    await waitFor('every change', () => (seen.length >= expected.length ? true : undefined), 30_000);
-    abort.abort();
-    await reading;
+    // The reader stops whatever happens: a watch left open would keep Jest from exiting after a failure.
+    try {
+      await waitFor('the first read', () => (seen.length >= 1 ? true : undefined));
+      const change = async (value: string | null): Promise<void> => {
+        const revision = value === null ? (await writer.txn({ success: [{ op: 'delete', key: 'config/limit' }] })).revision : (await writer.put('config/limit', value)).revision;
+        expected.push({ value, revision });
+        // Writes to other keys must not show up.
+        await writer.put('config/other', String(revision));
+      };
+      for (let i = 11; i < 16; i++) await change(String(i));
+      await waitFor('the changes before the restart', () => (seen.length >= expected.length ? true : undefined));
+      await c.stop(2, 'SIGKILL');
+      for (let i = 16; i < 20; i++) await change(String(i));
+      await change(null);
+      c.spawn(2);
+      await c.waitHealthy([2]);
+      await change('20');
+      await waitFor('every change', () => (seen.length >= expected.length ? true : undefined), 30_000);
+    } finally {
+      abort.abort();
+      await reading;
+    }
     expect(seen).toEqual(expected);
   }, 60_000);
 
