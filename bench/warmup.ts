@@ -10,9 +10,11 @@
 // acknowledged write after the restart, each following phase of `--phase-ms` reports successful operations per
 // second and the members' CPU time per successful operation.
 //
-// The same run is made twice per round, alternating which goes first: with Node's default JIT tier-up (the members
-// started as `node --interrupt-budget=67584 ...`, V8's default, which `tsraft serve` leaves alone when it is given
-// on Node's command line) and as `tsraft serve` tunes it (kvstore/cli.ts). The table shows medians over rounds.
+// The same run is made for three JIT settings per round, in an order that rotates: Node's default tier-up (the
+// members started as `node --interrupt-budget=67584 ...`, V8's default, which `tsraft serve` leaves alone when it is
+// given on Node's command line), a quarter of that budget throughout, and as `tsraft serve` tunes it (a large budget
+// while it starts, the quarter once it serves: kvstore/cli.ts). Each run also reports the time from the spawn to the
+// first acknowledged write, which the phases leave out. The table shows medians over rounds.
 //
 //   node dist/bench/warmup.js [--rounds 3] [--phases 6] [--phase-ms 2000]
 //
@@ -37,6 +39,7 @@ const phaseMs = Number(argValue(args, '--phase-ms') ?? '2000');
 
 const variants = [
   { name: 'V8 default', nodeArgs: ['--interrupt-budget=67584'] },
+  { name: 'quarter', nodeArgs: ['--interrupt-budget=16384'] },
   { name: 'tsraft serve', nodeArgs: [] },
 ] as const;
 
@@ -67,7 +70,13 @@ async function phase(cluster: TsraftCluster): Promise<Phase> {
   return { okPerSec: ok / ((performance.now() - t0) / 1000), cpuMicrosPerOp: ok === 0 ? 0 : (cluster.cpuMicros() - cpu0) / ok };
 }
 
-async function run(nodeArgs: readonly string[]): Promise<Phase[]> {
+interface Run {
+  /** From the spawn of the members to the first acknowledged write. */
+  firstWriteMs: number;
+  phases: Phase[];
+}
+
+async function run(nodeArgs: readonly string[]): Promise<Run> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsraft-warmup-'));
   const cluster = new TsraftCluster(dir, [], [...nodeArgs]);
   try {
@@ -75,8 +84,8 @@ async function run(nodeArgs: readonly string[]): Promise<Phase[]> {
     for (let i = 0; i < 3; i++) await phase(cluster);
     await Promise.all([0, 1, 2].map((i) => cluster.kill(i)));
     for (let i = 0; i < 3; i++) cluster.spawnMember(i);
-    const agent = new http.Agent({ keepAlive: false });
     const started = performance.now();
+    const agent = new http.Agent({ keepAlive: false });
     for (;;) {
       const leader = await cluster.leader();
       if (leader !== undefined) {
@@ -90,10 +99,11 @@ async function run(nodeArgs: readonly string[]): Promise<Phase[]> {
       if (performance.now() - started > 30_000) throw new Error('the restarted cluster took no write within 30 s');
       await sleep(20);
     }
+    const firstWriteMs = performance.now() - started;
     agent.destroy();
     const out: Phase[] = [];
     for (let i = 0; i < phases; i++) out.push(await phase(cluster));
-    return out;
+    return { firstWriteMs, phases: out };
   } finally {
     await cluster.stop();
   }
@@ -102,19 +112,24 @@ async function run(nodeArgs: readonly string[]): Promise<Phase[]> {
 async function main(): Promise<void> {
   console.log(`warm-up after a restart of every member: ${machineLine()}`);
   console.log(`${rounds} rounds, ${phases} phases of ${phaseMs} ms after the first write, 8 clients (chaos workload, random member)`);
-  const runs: { variant: string; round: number; phases: Phase[] }[] = [];
+  const runs: ({ variant: string; round: number } & Run)[] = [];
   for (let round = 0; round < rounds; round++) {
-    const order = round % 2 === 0 ? variants : [...variants].reverse();
+    const first = round % variants.length;
+    const order = [...variants.slice(first), ...variants.slice(0, first)];
     for (const v of order) {
-      const phasesOf = await run(v.nodeArgs);
-      runs.push({ variant: v.name, round, phases: phasesOf });
-      console.log(`  round ${round + 1} ${v.name.padEnd(12)} ${phasesOf.map((p) => `${p.okPerSec.toFixed(0)} ok/s ${p.cpuMicrosPerOp.toFixed(0)} us`).join(' | ')}`);
+      const r = await run(v.nodeArgs);
+      runs.push({ variant: v.name, round, ...r });
+      const cells = r.phases.map((p) => `${p.okPerSec.toFixed(0)} ok/s ${p.cpuMicrosPerOp.toFixed(0)} us`);
+      console.log(`  round ${round + 1} ${v.name.padEnd(12)} first write ${r.firstWriteMs.toFixed(0)} ms | ${cells.join(' | ')}`);
     }
   }
   const med = (variant: string, i: number, f: (p: Phase) => number): number =>
     median(runs.filter((r) => r.variant === variant).map((r) => f(r.phases[i] ?? { okPerSec: 0, cpuMicrosPerOp: 0 })));
   console.log('');
-  console.log(`| seconds after the first write | ${variants.map((v) => `${v.name}: ok/s, CPU/op`).join(' | ')} | ok/s ratio |`);
+  const firstWrites = variants.map((v) => `${v.name} ${median(runs.filter((r) => r.variant === v.name).map((r) => r.firstWriteMs)).toFixed(0)} ms`);
+  console.log(`spawn to first write, medians: ${firstWrites.join(', ')}`);
+  console.log('');
+  console.log(`| seconds after the first write | ${variants.map((v) => `${v.name}: ok/s, CPU/op`).join(' | ')} | ok/s, tsraft serve / V8 default |`);
   console.log(`| --- | ${variants.map(() => '---').join(' | ')} | --- |`);
   for (let i = 0; i < phases; i++) {
     const cells = variants.map((v) => `${med(v.name, i, (p) => p.okPerSec).toFixed(0)}, ${med(v.name, i, (p) => p.cpuMicrosPerOp).toFixed(0)} us`);
