@@ -24,9 +24,9 @@ import { LogLevel, configureColour, nodeLogger } from './logger';
 //   it takes two to four seconds.
 //
 // So a member starts with the large budget and switches to the small one half a second after it begins to serve,
-// once the catch-up that follows the start is over. Measured in docs/operations.md ("A restarted member's first
-// seconds"). A budget given on Node's own command line (`node --interrupt-budget=N dist/kvstore/cli.js serve`) is
-// left as it is.
+// by when a restarted follower has usually heard from the leader and caught up. Measured in docs/operations.md
+// ("A restarted member's first seconds"). A budget given on Node's own command line (`node --interrupt-budget=N
+// dist/kvstore/cli.js serve`) is left as it is.
 const STARTING_INTERRUPT_BUDGET = 4 * 67_584;
 const SERVING_INTERRUPT_BUDGET = 16_384;
 const SERVING_BUDGET_DELAY_MS = 500;
