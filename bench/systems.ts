@@ -142,6 +142,14 @@ export class EtcdCluster extends Cluster {
   /** etcd's member IDs (decimal strings), by member index, learned from the member list. */
   private ids: string[] = [];
 
+  /** `extraArgs` go to each `etcd` after the benchmark's own flags. */
+  constructor(
+    dir: string,
+    private readonly extraArgs: string[] = [],
+  ) {
+    super(dir);
+  }
+
   /** The etcd binary, or undefined if it is not installed. */
   static binary(): string | undefined {
     const found = spawnSync('sh', ['-c', 'command -v etcd'], { encoding: 'utf8' });
@@ -167,7 +175,7 @@ export class EtcdCluster extends Cluster {
         '--listen-peer-urls', peer, '--initial-advertise-peer-urls', peer,
         '--initial-cluster', cluster, '--initial-cluster-state', 'new',
         '--heartbeat-interval', '100', '--election-timeout', '1000', '--pre-vote',
-        '--logger', 'zap', '--log-level', 'warn',
+        '--logger', 'zap', '--log-level', 'warn', ...this.extraArgs,
       ],
     };
   }
@@ -346,9 +354,16 @@ export class TsraftCluster extends Cluster {
   }
 }
 
+/** Settings a benchmark may give both systems alike. */
+export interface ClusterOptions {
+  /** Applied entries between snapshots (both systems call the flag `--snapshot-count`); each system's default if absent. */
+  snapshotCount?: number;
+}
+
 /** A cluster of `system` in `dir` (not started). */
-export function clusterOf(system: SystemName, dir: string): Cluster {
-  return system === 'etcd' ? new EtcdCluster(dir) : new TsraftCluster(dir);
+export function clusterOf(system: SystemName, dir: string, options: ClusterOptions = {}): Cluster {
+  const args = options.snapshotCount === undefined ? [] : ['--snapshot-count', String(options.snapshotCount)];
+  return system === 'etcd' ? new EtcdCluster(dir, args) : new TsraftCluster(dir, args);
 }
 
 function b64(text: string): string {

@@ -23,7 +23,10 @@
 // its p99 still falling for ten more seconds. A member's first seconds after a start are measured on their own by
 // `make bench-warmup` and, under faults, by `make bench-chaos-vs-etcd`.
 //
-//   node dist/bench/vs-etcd.js [--seconds 2] [--warmup 5] [--rounds 3] [--rows put-1,mixed-8,...]
+// Each system runs with its own defaults, snapshots included: etcd 3.4 takes one every 100,000 entries, tsraft every
+// 10,000. `--snapshot-count N` gives both the same count, to see what the snapshots cost a row.
+//
+//   node dist/bench/vs-etcd.js [--seconds 2] [--warmup 5] [--rounds 3] [--rows put-1,mixed-8,...] [--snapshot-count N]
 //
 // Rows are written as JSON to bench/out/vs-etcd.json. Without an etcd binary it says so and exits 0.
 
@@ -61,18 +64,21 @@ interface Measured extends LoadResult {
 }
 
 const args = process.argv.slice(2);
-checkArgs(args, 'node dist/bench/vs-etcd.js [--seconds 2] [--warmup 5] [--rounds 3] [--rows put-1,mixed-8,...]', ['--seconds', '--warmup', '--rounds', '--rows'], {
-  numeric: ['--seconds', '--rounds'],
+const usage = 'node dist/bench/vs-etcd.js [--seconds 2] [--warmup 5] [--rounds 3] [--rows put-1,mixed-8,...] [--snapshot-count N]';
+checkArgs(args, usage, ['--seconds', '--warmup', '--rounds', '--rows', '--snapshot-count'], {
+  numeric: ['--seconds', '--rounds', '--snapshot-count'],
 });
 const seconds = Number(argValue(args, '--seconds') ?? '2');
 const warmup = Number(argValue(args, '--warmup') ?? '5');
 const rounds = Number(argValue(args, '--rounds') ?? '3');
 const only = argValue(args, '--rows')?.split(',');
+const snapshotCountArg = argValue(args, '--snapshot-count');
+const clusterOptions = snapshotCountArg === undefined ? {} : { snapshotCount: Number(snapshotCountArg) };
 // The fewest clients the warm-up runs with (see the top of this file).
 const warmupClients = 16;
 
 async function measure(system: SystemName, w: Workload, round: number): Promise<Measured> {
-  const cluster = clusterOf(system, fs.mkdtempSync(path.join(os.tmpdir(), `vs-etcd-${system}-`)));
+  const cluster = clusterOf(system, fs.mkdtempSync(path.join(os.tmpdir(), `vs-etcd-${system}-`)), clusterOptions);
   try {
     await cluster.start();
     const leader = (await cluster.leader()) ?? 0;
@@ -113,7 +119,10 @@ async function main(): Promise<void> {
   }
   const selected = rows.filter((r) => only === undefined || only.includes(r.id));
   console.log(`tsraft vs ${EtcdCluster.version()}: ${machineLine()}`);
-  console.log(`${selected.length} rows, ${rounds} rounds, ${warmup} s warm-up + ${seconds} s per row, ${valueBytes}-byte values, fresh 3-member clusters on loopback`);
+  console.log(
+    `${selected.length} rows, ${rounds} rounds, ${warmup} s warm-up + ${seconds} s per row, ${valueBytes}-byte values, fresh 3-member clusters on loopback` +
+      (snapshotCountArg === undefined ? '' : `, a snapshot every ${snapshotCountArg} entries on both`),
+  );
   const results: { row: string; label: string; runs: Measured[] }[] = [];
   for (const w of selected) {
     const runs: Measured[] = [];
@@ -166,7 +175,7 @@ async function main(): Promise<void> {
   const outDir = path.join(__dirname, '..', '..', 'bench', 'out');
   fs.mkdirSync(outDir, { recursive: true });
   const out = path.join(outDir, 'vs-etcd.json');
-  fs.writeFileSync(out, `${JSON.stringify({ machine: machineLine(), etcd: EtcdCluster.version(), seconds, warmup, rounds, valueBytes, results }, null, 2)}\n`);
+  fs.writeFileSync(out, `${JSON.stringify({ machine: machineLine(), etcd: EtcdCluster.version(), seconds, warmup, rounds, valueBytes, ...clusterOptions, results }, null, 2)}\n`);
   console.log(`\nruns written to ${out}`);
   const wrong = results.reduce((s, r) => s + r.runs.reduce((t, m) => t + m.wrong, 0), 0);
   if (wrong > 0) {

@@ -30,4 +30,6 @@ test('an unknown flag, a missing value or a value that is not a positive number 
   expect([missing.status, missing.stderr]).toEqual([2, expect.stringContaining('--rounds needs a value') as unknown]);
   const notNumber = run('warmup.js', ['--phase-ms', 'fast']);
   expect([notNumber.status, notNumber.stderr]).toEqual([2, expect.stringContaining('--phase-ms must be a positive number, not "fast"') as unknown]);
+  const snapshots = run('vs-etcd.js', ['--snapshot-count', '0']);
+  expect([snapshots.status, snapshots.stderr]).toEqual([2, expect.stringContaining('--snapshot-count must be a positive number, not "0"') as unknown]);
 });
