@@ -110,6 +110,13 @@ describe('recipes on a three-member cluster', () => {
       };
       for (let i = 11; i < 16; i++) await change(String(i));
       await waitFor('the changes before the restart', () => (seen.length >= expected.length ? true : undefined));
+      // Member 2 must not lead when it is killed. This test is about the watch, not failover: a write made through
+      // member 1 just after a leader's kill can be forwarded to the dead leader and end with an unknown outcome.
+      await waitFor('a leader other than member 2', async () => {
+        if ((await c.leader()) !== 2) return true;
+        await c.client([1, 2, 3]).transferLeader(1);
+        return (await c.leader()) !== 2 ? true : undefined;
+      }, 30_000, 200);
       await c.stop(2, 'SIGKILL');
       for (let i = 16; i < 20; i++) await change(String(i));
       await change(null);
