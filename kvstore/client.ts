@@ -1,7 +1,9 @@
 // # A client of the HTTP API
 //
 // Used by the command line, the tests and the benchmark. Given several endpoints it finds one that answers and
-// prefers the leader's (a write sent there skips one forwarding hop). Reads are retried anywhere; a write is
+// prefers the leader's (a write sent there skips one forwarding hop). The preferred endpoint is the last one that
+// answered; one that fails (no answer in time, a refused connection, a 503) hands that place to the next, so a
+// paused or partitioned member costs one timeout, not one per call. Reads are retried anywhere; a write is
 // retried only when it certainly changed nothing: the connection was refused, or the server answered 503 (no
 // leader, nothing proposed). When a write may have been applied (504, a reset connection, a timeout) the client
 // says so and stops: retrying could apply it twice.
@@ -436,8 +438,9 @@ export class KvClient {
     // abandoned attempt could still be applied.
     const attemptMs = req.write === true ? budget : Math.max(500, Math.floor(budget / this.endpoints.length));
     let lastError: KvError = new KvError('Unavailable', 'No endpoint answered');
+    const first = this.preferred;
     for (let attempt = 0; Date.now() < deadline; attempt++) {
-      const index = (this.preferred + attempt) % this.endpoints.length;
+      const index = (first + attempt) % this.endpoints.length;
       const endpoint = this.endpoints[index] ?? '';
       let reply: Reply;
       try {
@@ -448,6 +451,7 @@ export class KvClient {
           throw new KvError('OutcomeUnknown', `Lost the connection to ${endpoint} after sending the write (${describe(err)}); it may or may not have been applied`);
         }
         lastError = new KvError('Unavailable', `${endpoint}: ${describe(err)}`);
+        this.passOver(first, index);
         await pause(attempt, this.endpoints.length);
         continue;
       }
@@ -460,12 +464,20 @@ export class KvClient {
       // state machine will apply the write at most once whoever receives the retry.
       if (reply.status === 503 || (reply.status === 504 && req.retryUnknown === true)) {
         lastError = error;
+        this.passOver(first, index);
         await pause(attempt, this.endpoints.length);
         continue;
       }
       throw error;
     }
     throw lastError;
+  }
+
+  // The endpoint a call started at failed: the next call starts at the one after it. Only the first attempt moves
+  // it, by one place per call: were every failure to move it, a call that fails everywhere would bring it back
+  // round to the endpoint that failed first.
+  private passOver(first: number, index: number): void {
+    if (index === first && this.preferred === first) this.preferred = (first + 1) % this.endpoints.length;
   }
 }
 

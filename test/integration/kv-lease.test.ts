@@ -17,9 +17,10 @@ const ttl = 3;
 const slackMs = 4000;
 // The TTL of a lease a test keeps alive across a failover. Its holder must find the new leader before the time it
 // last heard back runs out: a keepalive interval (a third of the TTL), the old leader's election timeout and
-// campaign, and the client's attempts at members that do not answer (a paused one holds each for its full
-// timeout). Three seconds leaves too little of that to chance on two loaded cores.
-const keptTtl = 2 * ttl;
+// campaign, and the client's attempts at members that do not answer (a paused one holds an attempt for its full
+// timeout, after which the client starts elsewhere). Three seconds leaves too little of that to chance on two
+// loaded cores, and six once lost a lease while a chaos run shared those cores: nine.
+const keptTtl = 3 * ttl;
 
 interface Poll {
   start: number;
