@@ -76,6 +76,25 @@ export class ByteWriter {
   }
 }
 
+/**
+ * `bytes` copied into a buffer of exactly their size. What the store keeps must own its memory: `Buffer.from`
+ * carves a small copy out of Node's shared 8 KB pool, and a view keeps its whole buffer alive, so a 10-byte value
+ * kept that way can hold 8 KB (a slab) for as long as the key keeps it, or a whole received frame when it is a view
+ * of an entry.
+ */
+export function ownedCopy(bytes: Uint8Array): Buffer {
+  const out = Buffer.allocUnsafeSlow(bytes.length);
+  out.set(bytes);
+  return out;
+}
+
+/** A string's UTF-8 bytes in a buffer of exactly their size (see `ownedCopy`). */
+export function ownedUtf8(text: string): Buffer {
+  const out = Buffer.allocUnsafeSlow(Buffer.byteLength(text, 'utf8'));
+  out.write(text, 0, 'utf8');
+  return out;
+}
+
 /** Reads what a ByteWriter wrote; throws KvError('Corrupt') naming the field that runs past the end. */
 export class ByteReader {
   private at = 0;

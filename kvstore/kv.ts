@@ -40,7 +40,7 @@
 // it was appended in the term of the leader that decided it (see `applyLeaseRevoke`).
 
 import { Command, CommandOp, SessionId, decodeCompactValue, decodeLeaseGrantValue, decodeLeaseRevokeValue, decodeTxnValue } from './command';
-import { ByteReader, ByteWriter } from './bytes';
+import { ByteReader, ByteWriter, ownedCopy, ownedUtf8 } from './bytes';
 import { KvError, KvErrorCode } from './errors';
 import { Lease, LeaseTable } from './lease';
 import { KeyValueJSON, Txn, TxnOpResult, TxnResult, compareHolds } from './txn';
@@ -177,7 +177,7 @@ export class KvStore {
       case CommandOp.Put: {
         const existed = this.data.has(cmd.key);
         this.rev++;
-        this.put(cmd.key, Buffer.from(cmd.value), 0);
+        this.put(cmd.key, ownedCopy(cmd.value), 0);
         return { existed, revision: this.rev };
       }
       case CommandOp.Delete: {
@@ -294,7 +294,7 @@ export class KvStore {
       switch (o.op) {
         case 'put': {
           const created = !this.data.has(o.key);
-          this.put(o.key, Buffer.from(o.value, 'utf8'), o.lease ?? 0);
+          this.put(o.key, ownedUtf8(o.value), o.lease ?? 0);
           return { op: 'put', key: o.key, created };
         }
         case 'delete': {
@@ -557,7 +557,7 @@ export class KvStore {
       const length = buf.readUInt32BE(at);
       at += 4;
       if (at + length > buf.length) throw new KvError('Corrupt', `Snapshot ends inside a ${what} of ${length} bytes`);
-      const out = Buffer.from(buf.subarray(at, at + length));
+      const out = ownedCopy(buf.subarray(at, at + length));
       at += length;
       return out;
     };

@@ -2,7 +2,7 @@
 // registry, and the snapshot data that carries both.
 
 import { ConfChangeType, emptyConfState } from '../../raft/types';
-import { CommandOp, decodeCommand, encodeCommand } from '../../kvstore/command';
+import { CommandOp, decodeCommand, encodeCommand, encodeTxnValue } from '../../kvstore/command';
 import { KvError } from '../../kvstore/errors';
 import { KvStore } from '../../kvstore/kv';
 import { Membership, decodeMemberContext, encodeMemberContext } from '../../kvstore/members';
@@ -29,6 +29,19 @@ describe('commands', () => {
 });
 
 describe('KvStore', () => {
+  test('a stored value owns a buffer of its own size, whether put alone or in a transaction', () => {
+    const kv = new KvStore();
+    // The command's value is a view into a larger buffer, as the value of a received entry is.
+    const frame = Buffer.alloc(4096, 'x');
+    kv.apply({ ...put('alone', ''), value: frame.subarray(100, 110) });
+    kv.apply({ op: CommandOp.Txn, epoch: 7, seq: 2, key: '', value: encodeTxnValue({ compares: [], success: [{ op: 'put', key: 'txn', value: 'twelve bytes' }], failure: [] }) });
+    for (const [key, length] of [['alone', 10], ['txn', 12]] as const) {
+      const value = kv.get(key);
+      expect(value?.length).toBe(length);
+      expect(value?.buffer.byteLength).toBe(length);
+    }
+  });
+
   test('apply reports whether the key existed; delete removes it', () => {
     const kv = new KvStore();
     expect(kv.apply(put('a', '1')).existed).toBe(false);
