@@ -12,8 +12,9 @@
 //       is on stable storage (Figure 2, "Persistent state ... updated on stable storage before responding");
 //    d. committed entries: applied to the key-value map in log order by kvstore/apply.ts (§5.3, thesis §4.1),
 //       while b's fsync runs (they are durable on a majority already);
-// 3. calls `advance()`, and every `snapshotCount` applied entries captures the state for a snapshot (§7), which is
-//    encoded and written between turns and recorded, compacting the log, by the turn after its file is durable.
+// 3. calls `advance()`, and every `snapshotCount` applied entries (at indexes of this member's own:
+//    kvstore/snapshot-schedule.ts) captures the state for a snapshot (§7), which is encoded and written between
+//    turns and recorded, compacting the log, by the turn after its file is durable.
 //
 // Step 1 drains every queue before step 2, so under load one Ready (and so one fsync) covers many requests. The
 // fsync of step 2b runs off the event loop: whatever arrives meanwhile is queued for the next Ready, so the disk
@@ -33,6 +34,7 @@ import { Message, MessageType, NodeId, None, Snapshot, SnapshotMetadata, StateTy
 import { KvApplier } from './apply';
 import type { NodeCounters, NodeHooks, NodeOptions, Persistence } from './node';
 import { Requests } from './requests';
+import { nextSnapshotAt } from './snapshot-schedule';
 import type { SnapshotEncoding } from './snapshot';
 
 // The longest a turn runs Readys back to back before it lets the event loop in.
@@ -388,7 +390,7 @@ export class ReadyLoop {
     const { storage, applier } = this.parts;
     if (this.snapshotting) return;
     const applied = applier.applied;
-    const dueByCount = applied - this.snapshotIndex >= this.opts.snapshotCount;
+    const dueByCount = applied >= nextSnapshotAt(this.opts.id, this.snapshotIndex, this.opts.snapshotCount);
     const dueByConfChange = applier.confChangedSinceLastSnapshot && storage.firstIndex() > 1 && applied > this.snapshotIndex;
     if (!dueByCount && !dueByConfChange) return;
     this.snapshotting = true;
