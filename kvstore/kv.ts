@@ -442,10 +442,9 @@ export class KvStore {
     }
     this.compactRev = revision;
     while (this.eventsStart < this.events.length && (this.events[this.eventsStart]?.revision ?? Infinity) < revision) this.eventsStart++;
-    // In place, as MemoryStorage compacts its log: replacing the array would make V8 discard the optimised code of
-    // every function that reads the field (raft/storage.ts says why).
+    // A new array, never a change in place: a snapshot being encoded holds the old one (see `encoding`).
     if (this.eventsStart > 1024 && this.eventsStart * 2 > this.events.length) {
-      this.events.splice(0, this.eventsStart);
+      this.events = this.events.slice(this.eventsStart);
       this.eventsStart = 0;
     }
   }

@@ -158,4 +158,20 @@ describe('snapshot data', () => {
     expect(encoding.bytes().equals(whole)).toBe(true);
     expect(() => new SnapshotEncoding(kv, members).bytes()).toThrow(/not complete/);
   });
+
+  // The history's array is cut down once more than 1,024 events are below the compaction point; the encoding holds
+  // the array it captured, so the store must give itself a new one rather than cut that one in place.
+  test('a compaction that drops more than 1,024 events while the snapshot is encoded changes nothing in it', () => {
+    const retention = 1100;
+    const kv = new KvStore({ historyRetention: retention });
+    // The second automatic compaction, at revision 3 * retention + 1, is the first to cut the array.
+    while (kv.revision < 3 * retention - 20) kv.apply(put(`k${kv.revision % 40}`, `v${kv.revision}`));
+    const members = new Membership([]);
+    const whole = encodeSnapshotData(kv, members);
+    const encoding = new SnapshotEncoding(kv, members);
+    const compactedBefore = kv.compactRevision;
+    while (!encoding.step(100)) kv.apply(put(`k${kv.revision % 40}`, `later${kv.revision}`));
+    expect(kv.compactRevision).toBeGreaterThan(compactedBefore);
+    expect(encoding.bytes().equals(whole)).toBe(true);
+  });
 });
