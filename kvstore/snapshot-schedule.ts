@@ -15,8 +15,8 @@
 // apart, on every member at its own indexes, and the log a member holds between two is at most one and a half
 // times the count.
 //
-// Only the timing is the member's own. What a snapshot holds, and the history the store forgets, are still rules of
-// the log (kvstore/kv.ts), the same on every member.
+// Only the timing is the member's own, as §7 allows: each server takes its snapshots independently. What a snapshot
+// holds, and the history the store forgets, are still rules of the log (kvstore/kv.ts), the same on every member.
 
 /** Where on the grid of `snapshotCount` entries member `id` takes its snapshots (0 <= phase < snapshotCount). */
 export function snapshotPhase(id: number, snapshotCount: number): number {
