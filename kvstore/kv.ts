@@ -558,13 +558,13 @@ export class KvStore {
       const length = buf.readUInt32BE(at);
       at += 4;
       if (at + length > buf.length) throw new KvError('Corrupt', `Snapshot ends inside a ${what} of ${length} bytes`);
-      const out = ownedCopy(buf.subarray(at, at + length));
+      const out = buf.subarray(at, at + length);
       at += length;
       return out;
     };
     while (at < buf.length) {
       const key = take('key').toString('utf8');
-      data.set(key, { value: take('value'), createRevision: 1, modRevision: 1, version: 1, lease: 0 });
+      data.set(key, { value: ownedCopy(take('value')), createRevision: 1, modRevision: 1, version: 1, lease: 0 });
     }
     this.install(data, [], 1, 1, new Map(), new LeaseTable());
   }

@@ -164,7 +164,7 @@ describe('snapshot data', () => {
   test('a compaction that drops more than 1,024 events while the snapshot is encoded changes nothing in it', () => {
     const retention = 1100;
     const kv = new KvStore({ historyRetention: retention });
-    // The second automatic compaction, at revision 3 * retention + 1, is the first to cut the array.
+    // The second automatic compaction, at revision 3 * retention, is the first to cut the array.
     while (kv.revision < 3 * retention - 20) kv.apply(put(`k${kv.revision % 40}`, `v${kv.revision}`));
     const members = new Membership([]);
     const whole = encodeSnapshotData(kv, members);

@@ -4,10 +4,10 @@
 import { CommandOp, encodeCommand } from '../../kvstore/command';
 import { KvStore } from '../../kvstore/kv';
 import { Membership, encodeMemberContext } from '../../kvstore/members';
+import { nextSnapshotAt } from '../../kvstore/snapshot-schedule';
 import { encodeSnapshotData, restoreSnapshotData } from '../../kvstore/snapshot';
 import { ConfChangeType, EntryType, MessageType, Snapshot, emptyConfState, newEntry, newMessage } from '../../raft/types';
 import { TestCluster, advance, outcome, runLoop, waitFor } from './node_fakes';
-import { nextSnapshotAt } from '../../kvstore/snapshot-schedule';
 
 beforeEach(() => {
   jest.useFakeTimers();
