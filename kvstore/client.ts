@@ -57,6 +57,11 @@ export interface LeaseKeepAlive {
    * ran out as counted from the sending of the last successful one. Never resolves after `stop()`.
    */
   readonly lost: Promise<KvError>;
+  /**
+   * How long the lease is vouched for from now, on this process's clock: its TTL counted from the sending of the
+   * last keepalive that succeeded, less the time since. 0 until the first keepalive is answered, and once lost.
+   */
+  remainingMs(): number;
 }
 
 /** What `leaseTimeToLive` returns: the TTL granted, the seconds left as the leader sees them, the attached keys. */
@@ -196,6 +201,7 @@ export class KvClient {
     // Counted from the sending of the last keepalive that succeeded, so the client's view of the lease never
     // outlasts the leader's. Before the first answer nothing is known; the first keepalive gets the call budget.
     let validUntil = performance.now() + this.timeoutMs;
+    let vouched = false;
     const stop = (): void => {
       stopped = true;
       if (timer !== undefined) clearTimeout(timer);
@@ -208,6 +214,7 @@ export class KvClient {
         const { ttl } = await this.renewLease(id, Math.max(1, Math.floor(Math.min(this.timeoutMs, validUntil - sentAt))));
         if (stopped) return;
         validUntil = sentAt + ttl * 1000;
+        vouched = true;
         timer = setTimeout(() => void beat(), (ttl * 1000) / 3);
       } catch (err) {
         if (stopped) return;
@@ -215,6 +222,7 @@ export class KvClient {
         const left = validUntil - performance.now();
         if (error.code === 'LeaseNotFound' || left <= 0) {
           stop();
+          vouched = false;
           reportLost(error.code === 'LeaseNotFound' ? error : new KvError(error.code, `Lease ${id} could not be renewed before it expired: ${error.message}`));
           return;
         }
@@ -226,7 +234,8 @@ export class KvClient {
       opts.signal?.addEventListener('abort', stop);
       void beat();
     }
-    return { stop, lost };
+    const remainingMs = (): number => (vouched ? Math.max(0, validUntil - performance.now()) : 0);
+    return { stop, lost, remainingMs };
   }
 
   /** Revokes a lease: its keys are deleted in one revision. Rejects with KvError('LeaseNotFound') when it is gone. */

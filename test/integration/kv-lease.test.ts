@@ -72,10 +72,13 @@ function tsraft(endpoints: string, ...args: string[]): Promise<{ code: number; s
 }
 
 // Keepalive loops the tests start, stopped after each test so that a failed expectation does not leave one
-// running: its timers would keep Jest from exiting.
+// running: its timers would keep Jest from exiting. A keeper vouches for nothing until its first keepalive is
+// answered, and before that it retries only for one call's budget: a fault injected sooner would test that budget,
+// not a failover, so each test waits for the first answer.
 const keepers: LeaseKeepAlive[] = [];
-function keptAlive(keeper: LeaseKeepAlive): LeaseKeepAlive {
+async function keptAlive(keeper: LeaseKeepAlive): Promise<LeaseKeepAlive> {
   keepers.push(keeper);
+  await waitFor('the first keepalive answered', async () => (keeper.remainingMs() > 0 ? true : undefined), 10_000, 20);
   return keeper;
 }
 afterEach(() => {
@@ -172,7 +175,7 @@ describe('leases on a three-member cluster', () => {
     const left = await client.grantLease(ttl);
     await client.put('kept', 'k', { lease: kept.id });
     await client.put('left', 'l', { lease: left.id });
-    const keeper = keptAlive(c.client(c.running(), 2000).keepAlive(kept.id));
+    const keeper = await keptAlive(c.client(c.running(), 2000).keepAlive(kept.id));
     let lostError: KvError | undefined;
     void keeper.lost.then((err) => {
       lostError = err;
@@ -207,7 +210,7 @@ describe('leases on a three-member cluster', () => {
     const client = c.client();
     const kept = await client.grantLease(ttl);
     await client.put('survivor', 's', { lease: kept.id });
-    const keeper = keptAlive(c.client(c.running(), 2000).keepAlive(kept.id));
+    const keeper = await keptAlive(c.client(c.running(), 2000).keepAlive(kept.id));
     let lostError: KvError | undefined;
     void keeper.lost.then((err) => {
       lostError = err;
@@ -235,7 +238,7 @@ describe('leases on a three-member cluster', () => {
     const left = await client.grantLease(ttl);
     await client.put('paused/kept', 'k', { lease: kept.id });
     await client.put('paused/left', 'l', { lease: left.id });
-    const keeper = keptAlive(c.client(c.running(), 2000).keepAlive(kept.id));
+    const keeper = await keptAlive(c.client(c.running(), 2000).keepAlive(kept.id));
     let lostError: KvError | undefined;
     void keeper.lost.then((err) => {
       lostError = err;

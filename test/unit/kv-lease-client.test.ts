@@ -91,6 +91,21 @@ describe('the client keeps a lease alive', () => {
     expect(renewals.filter((r) => r.answer === 'unavailable').length).toBeGreaterThan(1);
   });
 
+  test('remainingMs vouches for nothing before the first answer, then for the TTL from the last good send, and 0 once lost', async () => {
+    answer = 'unavailable';
+    const keeper = new KvClient([url], { timeoutMs: 3000 }).keepAlive(7);
+    await until('a refused renewal', () => renewals.length >= 1);
+    expect(keeper.remainingMs()).toBe(0);
+    answer = 'ok';
+    await until('a vouched lease', () => keeper.remainingMs() > 0);
+    // Every good renewal was sent before the server logged it, so none vouches past the last one logged + TTL.
+    const lastLogged = renewals.filter((r) => r.answer === 'ok').pop()?.at ?? 0;
+    expect(keeper.remainingMs()).toBeLessThanOrEqual(1000 - (Date.now() - lastLogged) + 5);
+    answer = 'gone';
+    await keeper.lost;
+    expect(keeper.remainingMs()).toBe(0);
+  });
+
   test('an aborted signal stops the keeper', async () => {
     const abort = new AbortController();
     new KvClient([url]).keepAlive(7, { signal: abort.signal });
