@@ -244,7 +244,7 @@ async function startOn(opts: ServeOptions, servers: MemberPorts): Promise<Runnin
       (clientURL !== listenClientURL || peerURL !== listenPeerURL ? `, advertising ${clientURL} and ${peerURL}` : ''),
   );
   void publishClientURL(raftNode, clientURL, opts.tickMs, log);
-  void advanceElectionClock(raftNode, transport, opts.electionTicks, opts.tickMs);
+  void advanceElectionClock(raftNode, transport, opts.electionTicks, opts.tickMs, log);
 
   function stop(reason = 'stopped', failed = false): Promise<void> {
     if (stopping !== null) return stopping;
@@ -296,7 +296,7 @@ async function publishClientURL(node: RaftNode, clientURL: string, retryMs: numb
 // restarting before its first snapshot learns only as its first turns apply the configuration entries of its log:
 // it waits for those (for everything committed before it started, `RaftNode.replayed`) and then looks. It waits for
 // its peers at most as long as a stream takes to be declared dead, then lets the clock run.
-async function advanceElectionClock(node: RaftNode, transport: Transport, electionTicks: number, tickMs: number): Promise<void> {
+async function advanceElectionClock(node: RaftNode, transport: Transport, electionTicks: number, tickMs: number, log: Logger): Promise<void> {
   const deadline = Date.now() + Math.max(2_000, electionTicks * tickMs);
   while (!node.isStopped && Date.now() < deadline && node.leaderId === None) {
     // Until the committed configuration is applied, the core may not count itself a voter and ticks are lost on it.
@@ -313,6 +313,7 @@ async function advanceElectionClock(node: RaftNode, transport: Transport, electi
       const open = Object.entries(transport.streams().outgoing).filter(([id, state]) => state === 'open' && voters.some((m) => String(m.id) === id)).length;
       if (open + 1 >= Math.floor(voters.length / 2) + 1) {
         node.advanceTicks(Math.max(0, electionTicks - 1));
+        log.info(`advanced the election clock by ${Math.max(0, electionTicks - 1)} ticks: ${open + 1} of ${voters.length} voters reachable`);
         return;
       }
     }
