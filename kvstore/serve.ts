@@ -114,6 +114,9 @@ async function startOn(opts: ServeOptions, servers: MemberPorts): Promise<Runnin
   const listenPeerURL = originOf(opts.listenPeer, '--listen-peer');
   const clientURL = opts.advertiseClient === undefined ? listenClientURL : originOf(opts.advertiseClient, '--advertise-client');
   const peerURL = opts.advertisePeer === undefined ? listenPeerURL : originOf(opts.advertisePeer, '--advertise-peer');
+  if (!Number.isSafeInteger(opts.snapshotCount) || opts.snapshotCount < 1) {
+    throw new KvError('BadRequest', `--snapshot-count must be a whole number of entries, at least 1, not ${opts.snapshotCount}`);
+  }
   let log = opts.loggerFor(opts.id ?? 0);
 
   let id: NodeId;

@@ -8,7 +8,9 @@
 //
 // So each member takes its snapshots on a grid of its own: at the indexes `phase + k × snapshotCount`, where the
 // phase comes from the member's ID (the fractional parts of multiples of the golden ratio spread evenly for any
-// number of members: IDs 1, 2 and 3 get 0.62, 0.24 and 0.85 of the count). A member takes a snapshot at the first
+// number of members: IDs 1, 2 and 3 get 0.62, 0.24 and 0.85 of the count). The fraction is taken in 32-bit integer
+// arithmetic (Knuth's multiplicative hash), which stays exact for an ID of any size, where a floating-point product
+// past 2^52 has no fractional part left. A member takes a snapshot at the first
 // point of its grid at least half the count after its last one. The snapshot is of the state as applied when the
 // point is reached, which a busy member may have passed by a batch; the grid does not move with it, and the half
 // count of slack keeps such a snapshot from pushing the next one to the point after. So snapshots come the count
@@ -20,8 +22,8 @@
 
 /** Where on the grid of `snapshotCount` entries member `id` takes its snapshots (0 <= phase < snapshotCount). */
 export function snapshotPhase(id: number, snapshotCount: number): number {
-  const golden = 0.6180339887498949;
-  return Math.floor(((id * golden) % 1) * snapshotCount);
+  const goldenFraction = Math.imul(id >>> 0, 0x9e3779b9) >>> 0;
+  return Math.floor((goldenFraction / 2 ** 32) * snapshotCount);
 }
 
 /** The index from which member `id`, whose last snapshot is at `lastSnapshot`, takes its next one. */

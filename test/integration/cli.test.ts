@@ -135,6 +135,22 @@ describe('tsraft write retries', () => {
   });
 });
 
+describe('tsraft serve with a snapshot count of 0', () => {
+  test('refuses to start, names the flag, and creates no data directory', async () => {
+    const dataDir = path.join(os.tmpdir(), `tsraft-count-${process.pid}`);
+    try {
+      const [client, peer] = [`http://127.0.0.1:${await freePort()}`, `http://127.0.0.1:${await freePort()}`];
+      const run = await tsraft('', 'serve', '--id', '1', '--data-dir', dataDir, '--listen-client', client, '--listen-peer', peer,
+        '--initial-cluster', `1=${peer}`, '--snapshot-count', '0');
+      expect(run.code).toBe(1);
+      expect(run.stderr).toMatch(/--snapshot-count must be a whole number of entries, at least 1, not 0/);
+      expect(fs.existsSync(dataDir)).toBe(false);
+    } finally {
+      fs.rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('tsraft serve that cannot listen', () => {
   test('names the address, exits 1, and creates no data directory', async () => {
     const taken = http.createServer();

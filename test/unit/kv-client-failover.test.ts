@@ -44,9 +44,7 @@ describe('the client passes over an endpoint that failed', () => {
     // A leader appears behind member 1: the next call asks it first and does not wait on the silent member.
     behaviour[1] = 'ok';
     const silentBefore = requests[0]?.length;
-    const started = Date.now();
     expect(await client.status()).toEqual({ member: 1 });
-    expect(Date.now() - started).toBeLessThan(400);
     expect(requests[0]?.length).toBe(silentBefore);
     // It stays there while it answers.
     expect(await client.status()).toEqual({ member: 1 });

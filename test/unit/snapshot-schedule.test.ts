@@ -14,6 +14,12 @@ describe('when a member takes its snapshot', () => {
     expect(Math.min(...gaps)).toBeGreaterThan(count / 10);
   });
 
+  test('IDs 1, 2 and 3 sit at 0.62, 0.24 and 0.85 of the count; IDs past 2^52 still spread', () => {
+    expect([1, 2, 3].map((id) => snapshotPhase(id, 100))).toEqual([61, 23, 85]);
+    const large = [2 ** 52 + 1, 2 ** 52 + 2, 2 ** 52 + 3, Number.MAX_SAFE_INTEGER].map((id) => snapshotPhase(id, 10_000));
+    expect(new Set(large).size).toBe(4);
+  });
+
   test('on the grid, the next snapshot comes the count later; a snapshot a batch late keeps the grid', () => {
     const count = 10_000;
     for (const id of [1, 2, 3]) {
