@@ -15,8 +15,9 @@ import net from 'node:net';
  * on a shared machine once counted another cluster's "not found" answers as wrong answers of its own).
  */
 export async function freePort(): Promise<number> {
+  const [low, span] = portSlice();
   for (let attempt = 0; attempt < 200; attempt++) {
-    const port = 20_000 + Math.floor(Math.random() * 12_000);
+    const port = low + Math.floor(Math.random() * span);
     // Never the same port twice in one process: a cluster's members take theirs only after all are chosen.
     if (handedOut.has(port)) continue;
     const free = await new Promise<boolean>((resolve) => {
@@ -26,10 +27,22 @@ export async function freePort(): Promise<number> {
     });
     if (free) {
       handedOut.add(port);
+      // Forget the oldest once half the slice is remembered: those clusters are long gone, and a full set would
+      // leave nothing to choose.
+      if (handedOut.size > span / 2) handedOut.delete(handedOut.values().next().value as number);
       return port;
     }
   }
-  throw new Error('No free port between 20000 and 32000');
+  throw new Error(`No free port between ${low} and ${low + span}`);
+}
+
+// The range 20000-32000, or under Jest one eighth of it per worker. Workers are separate processes, so the set
+// below cannot keep them apart: a member's ports are probed free and bound only when it starts, and stand unbound
+// while a test has it stopped, and another worker's probe would find them free in either gap.
+function portSlice(): [number, number] {
+  const worker = Number(process.env.JEST_WORKER_ID);
+  if (!Number.isInteger(worker) || worker < 1) return [20_000, 12_000];
+  return [20_000 + ((worker - 1) % 8) * 1_500, 1_500];
 }
 
 const handedOut = new Set<number>();

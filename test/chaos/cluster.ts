@@ -7,8 +7,7 @@
 import { ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import net from 'node:net';
-import { waitFor } from '../integration/harness';
+import { freePort, waitFor } from '../integration/harness';
 import { memberProcessEnv } from '../../kvstore/defaults';
 import { Links, PeerProxy } from './proxy';
 
@@ -53,21 +52,6 @@ export interface ClusterOptions {
   log(line: string): void;
 }
 
-// A port for a member to listen on, below Linux's ephemeral range (32768-60999): a port the kernel hands out to
-// outgoing connections (thousands of them in a run) may be taken between this probe and the member's bind.
-async function listenPort(): Promise<number> {
-  for (let attempt = 0; ; attempt++) {
-    const port = 20_000 + Math.floor(Math.random() * 12_000);
-    const free = await new Promise<boolean>((resolve) => {
-      const probe = net.createServer();
-      probe.once('error', () => resolve(false));
-      probe.listen(port, '127.0.0.1', () => probe.close(() => resolve(true)));
-    });
-    if (free) return port;
-    if (attempt > 100) throw new Error('No free port between 20000 and 32000');
-  }
-}
-
 /** Real members, their proxies and the link table. */
 export class ChaosCluster {
   readonly members = new Map<number, ChaosMember>();
@@ -81,12 +65,12 @@ export class ChaosCluster {
 
   /** Allocates ports and a proxy for member `id`. */
   async allocate(id: number): Promise<ChaosMember> {
-    const listenPeerPort = await listenPort();
+    const listenPeerPort = await freePort();
     const proxy = new PeerProxy(id, listenPeerPort, this.links);
-    const proxyPort = await proxy.listen(await listenPort());
+    const proxyPort = await proxy.listen(await freePort());
     const m: ChaosMember = {
       id,
-      clientPort: await listenPort(),
+      clientPort: await freePort(),
       listenPeerPort,
       proxyPort,
       proxy,
