@@ -16,7 +16,7 @@ import { RawNode, Ready, SnapshotStatus } from '../raft/rawnode';
 import { SeededRand } from '../raft/rand';
 import { MemoryStorage } from '../raft/storage';
 import { StateType as ProgressState } from '../raft/tracker/state';
-import { ConfChange, Entry, HardState, Message, NodeId, Snapshot, StateType } from '../raft/types';
+import { ConfChange, Entry, HardState, Message, NodeId, None, Snapshot, StateType } from '../raft/types';
 import { KvApplier } from './apply';
 import { CommandOp } from './command';
 import { KvError } from './errors';
@@ -243,6 +243,28 @@ export class RaftNode {
 
   reportUnreachable(id: NodeId): void {
     this.loop.report(() => this.raw.reportUnreachable(id));
+  }
+
+  // A leader that crashed is found out by the election timeout (§5.2): a second or more of a cluster that takes no
+  // writes, though each follower could tell at once. Its dial to the leader's peer address was refused, and a
+  // refusal means no process listens there: the leader's process is gone, and with it the leadership of its term
+  // (a restarted process comes back a follower). So the follower forgets its leader, which lets it grant the other
+  // followers' pre-votes at once (with CheckQuorum they refuse while they believe in a leader), and moves its
+  // election clock to one tick short of the timeout's lower bound, as a starting member does (advanceTicks). What
+  // is left to wait is one tick plus the randomised part of the timeout, still there to keep the survivors from
+  // splitting the vote. Safety never rests on timing; at worst a follower that was wrong about the leader runs a
+  // pre-vote that the others, still hearing from the leader, turn down. A peer that is merely slow or cut off keeps
+  // its connections open or drops them silently; only a refusal counts.
+  reportGone(id: NodeId): void {
+    this.loop.report(() => {
+      const { raftState, lead } = this.raw.basicStatus();
+      if (raftState !== StateType.StateFollower || lead !== id) return;
+      this.raw.forgetLeader();
+      // The core ignores the request when lease-based reads rely on the old leader's lease.
+      if (this.raw.basicStatus().lead !== None) return;
+      this.opts.logger.info(`leader ${id}'s peer address refuses connections: its process is gone; forgot it and advanced the election clock`);
+      for (let i = 1; i < this.opts.electionTicks; i++) this.raw.tick();
+    });
   }
 
   // A peer's stream is open again after failing, most often because the peer restarted. The leader heartbeats at

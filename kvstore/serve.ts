@@ -180,6 +180,7 @@ async function startOn(opts: ServeOptions, servers: MemberPorts): Promise<Runnin
     },
     deliver: (msgs) => node?.deliver(msgs),
     reportUnreachable: (peer) => node?.reportUnreachable(peer),
+    reportGone: (peer) => node?.reportGone(peer),
     reportReachable: () => node?.reportReachable(),
     reportSnapshot: (peer, ok) => node?.reportSnapshot(peer, ok),
     onRemoved: () => void stop('a peer reports this member was removed from the cluster'),

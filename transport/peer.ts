@@ -62,6 +62,11 @@ export interface PeerSenderOptions {
   timing: StreamTiming;
   snapshotTimeoutMs: number;
   onUnreachable(peerId: NodeId): void;
+  /**
+   * A dial was refused: nothing listens at the peer's address, so its process is not running (killed, crashed, or
+   * stopped). Stronger than unreachable, which a slow or cut-off peer also is.
+   */
+  onGone(peerId: NodeId): void;
   /** The stream opened again after failing: the peer is back. */
   onReachable(peerId: NodeId): void;
   onSnapshotResult(peerId: NodeId, ok: boolean): void;
@@ -255,9 +260,11 @@ export class PeerSender {
         this.fail(`stream refused with ${status}: ${Buffer.concat(chunks).toString('utf8')}`);
       });
     });
-    req.on('error', (err) => {
+    req.on('error', (err: NodeJS.ErrnoException) => {
       clearTimeout(timer);
-      if (current()) this.fail(err.message);
+      if (!current()) return;
+      this.fail(err.message);
+      if (err.code === 'ECONNREFUSED') this.opts.onGone(this.opts.peerId);
     });
     req.end();
   }

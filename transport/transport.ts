@@ -27,6 +27,8 @@ export interface TransportOptions {
   /** Accepted messages, to be stepped on the node's loop. */
   deliver(msgs: Message[]): void;
   reportUnreachable(id: NodeId): void;
+  /** Nothing listens at a peer's address: its process is not running (transport/peer.ts). */
+  reportGone(id: NodeId): void;
   /** A peer reported unreachable has an open stream again. */
   reportReachable(id: NodeId): void;
   reportSnapshot(id: NodeId, ok: boolean): void;
@@ -135,6 +137,7 @@ export class Transport {
         timing: this.timing,
         snapshotTimeoutMs: this.opts.snapshotTimeoutMs ?? 60_000,
         onUnreachable: this.opts.reportUnreachable,
+        onGone: this.opts.reportGone,
         onReachable: this.opts.reportReachable,
         onSnapshotResult: this.opts.reportSnapshot,
         onRemoved: this.opts.onRemoved,

@@ -1,4 +1,5 @@
-// Killing the leader: a new one is elected and writes succeed again, and no write that was acknowledged is lost.
+// Killing the leader: the survivors find its port refusing their dials and elect a new one without waiting out the
+// election timeout, writes succeed again, and no write that was acknowledged is lost.
 //
 // The bound on recovery is generous on purpose: on a quiet machine writes resume within about two election timeouts
 // (`make bench-failover` measures it), but the test shares its cores with everything else `make test` runs, and a
@@ -52,6 +53,8 @@ describe('leader failure', () => {
     expect(recoveredMs).toBeLessThanOrEqual(10 * electionTimeoutMs);
     const newLeader = await c.leader();
     expect(survivors).toContain(newLeader);
+    // The survivors did not wait for the election timeout to learn of it: the dead leader's port refused their dials.
+    expect(survivors.some((id) => c.log(id).includes(`leader ${leader}'s peer address refuses connections`))).toBe(true);
     for (const id of survivors) {
       const reader = c.client([id]);
       for (const [key, value] of acked) {

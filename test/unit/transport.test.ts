@@ -1,6 +1,7 @@
 // The peer transport on loopback: messages arrive in order over one stream per direction, one write per batch; a
 // restarted peer is reached again; a wrong cluster, sender or recipient is refused with its HTTP status before any
-// frame is read; queues stay bounded; failures are reported unreachable; silent streams are noticed and re-dialled.
+// frame is read; queues stay bounded; failures are reported unreachable, and refused dials as a peer gone; silent
+// streams are noticed and re-dialled.
 
 import http from 'node:http';
 import net, { AddressInfo } from 'node:net';
@@ -35,6 +36,8 @@ interface Member {
   transport: Transport;
   delivered: Message[];
   unreachable: NodeId[];
+  /** Peers whose address refused a dial: no process listens there. */
+  gone: NodeId[];
   reachable: NodeId[];
   removed: number;
 }
@@ -75,7 +78,7 @@ describe('Transport', () => {
   });
 
   function make(id: NodeId, members: NodeId[], options: { maxQueued?: number; removed?: NodeId[]; timing?: Partial<StreamTiming> } = {}): Member {
-    const m: Member = { transport: null as unknown as Transport, delivered: [], unreachable: [], reachable: [], removed: 0 };
+    const m: Member = { transport: null as unknown as Transport, delivered: [], unreachable: [], gone: [], reachable: [], removed: 0 };
     m.transport = new Transport({
       localId: id,
       clusterId,
@@ -83,6 +86,7 @@ describe('Transport', () => {
       memberStatus: (from) => (members.includes(from) ? 'member' : options.removed?.includes(from) === true ? 'removed' : 'unknown'),
       deliver: (msgs) => m.delivered.push(...msgs),
       reportUnreachable: (peer) => m.unreachable.push(peer),
+      reportGone: (peer) => m.gone.push(peer),
       reportReachable: (peer) => m.reachable.push(peer),
       reportSnapshot: () => undefined,
       onRemoved: () => m.removed++,
@@ -134,8 +138,11 @@ describe('Transport', () => {
     // The first stream is no return: nothing was reported unreachable before it.
     expect(one.reachable).toEqual([]);
 
+    expect(one.gone).toEqual([]);
     await four.transport.stop();
     await until(() => one.unreachable.includes(4) && !one.transport.isReachable(4));
+    // Nothing listens on the port any more: the dials that follow are refused, which says the process is gone.
+    await until(() => one.gone.includes(4));
     // While the peer is down, messages are dropped at once and each drop is reported.
     const reportsBefore = one.unreachable.length;
     one.transport.send([heartbeat(1, 4, 2)]);
@@ -320,6 +327,8 @@ describe('Transport', () => {
     one.transport.syncPeers([{ id: 3, peerURL: `http://127.0.0.1:${mute.port}` }]);
     await until(() => mute.upgrades() >= 3, 5000);
     expect(one.unreachable.includes(3)).toBe(true);
+    // A peer that accepts and then says nothing may be paused or cut off, not gone.
+    expect(one.gone).toEqual([]);
   });
 
   test('an accepted stream that goes silent is closed by the receiver', async () => {
