@@ -121,6 +121,8 @@ export class ChaosCluster {
   spawn(id: number, args: string[] = []): void {
     const m = this.member(id);
     if (m.proc !== null) return;
+    // Peers that dial before the proxy listens again are refused, as they would be by a process still starting.
+    m.proxy.reopen().catch((err: unknown) => this.failures.push(`the proxy of member ${id} could not listen again: ${err instanceof Error ? err.message : String(err)}`));
     const log = fs.openSync(m.logFile, 'a');
     const proc = spawn(
       process.execPath,
@@ -145,6 +147,7 @@ export class ChaosCluster {
         live.delete(proc);
         m.proc = null;
         m.paused = false;
+        void m.proxy.refuse();
         // A removed member stops itself with status 0; anything else not caused by the harness is a failure.
         if (!m.expectExit && !(code === 0 && m.removed) && !(code === 0 && this.removedInLog(m))) {
           this.failures.push(`member ${id} exited on its own (${signal ?? `status ${String(code)}`}); see ${m.logFile}`);

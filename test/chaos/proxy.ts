@@ -87,9 +87,17 @@ interface Connection {
 const fromHeader = /\r\nx-tsraft-from:\s*([0-9]+)\r\n/i;
 const maxHeaderBytes = 64 * 1024;
 
-/** A TCP proxy in front of member `to`'s peer port. */
+/**
+ * A TCP proxy in front of member `to`'s peer port. While the member's process is not running the proxy does not
+ * listen either, so a dial is refused as it is at a dead process's port (members take a refusal from their
+ * leader's address as its death, kvstore/node.ts); a cut link into a dead member refuses too, as a firewall that
+ * rejects rather than drops would.
+ */
 export class PeerProxy {
   private server: net.Server | null = null;
+  private port = 0;
+  // Every change of the listener, in the order asked: a reopening waits for the closing before it.
+  private changes: Promise<void> = Promise.resolve();
   private readonly connections = new Set<Connection>();
   private readonly unsubscribe: () => void;
   /** Connections accepted, and connections reset by the drop fault (for the run's summary). */
@@ -118,9 +126,24 @@ export class PeerProxy {
       server.listen(port, '127.0.0.1', () => {
         this.server = server;
         const address = server.address();
-        resolve(typeof address === 'object' && address !== null ? address.port : 0);
+        this.port = typeof address === 'object' && address !== null ? address.port : 0;
+        resolve(this.port);
       });
     });
+  }
+
+  /** The member's process is gone: stop listening, so dials are refused, and reset what is open. */
+  refuse(): Promise<void> {
+    this.changes = this.changes.then(() => this.stopListening());
+    return this.changes;
+  }
+
+  /** The member's process is starting: listen again on the same port. */
+  reopen(): Promise<void> {
+    this.changes = this.changes.then(async () => {
+      if (this.server === null) await this.listen(this.port);
+    });
+    return this.changes;
   }
 
   /** Destroys every connection (e.g. the member behind the proxy was killed). */
@@ -128,9 +151,14 @@ export class PeerProxy {
     for (const c of [...this.connections]) this.drop(c);
   }
 
-  /** Stops listening and destroys every connection. */
+  /** Stops listening and destroys every connection, for good. */
   close(): Promise<void> {
     this.unsubscribe();
+    this.changes = this.changes.then(() => this.stopListening());
+    return this.changes;
+  }
+
+  private stopListening(): Promise<void> {
     this.resetAll();
     const server = this.server;
     this.server = null;
