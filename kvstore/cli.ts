@@ -5,7 +5,7 @@
 // talks to whichever of `--endpoints` answers. Output is meant for people; errors go to standard error with a
 // non-zero exit status.
 
-import v8 from 'node:v8';
+import { enterServingBudget, enterStartingBudget, keepYoungGenerationSmall } from './v8-tuning';
 import { Command, Option } from 'commander';
 import type { KvClient } from './client';
 import { KvError } from './errors';
@@ -13,30 +13,8 @@ import { serveDefaults } from './defaults';
 import { bindMemberPorts } from './early-listen';
 import { LogLevel, configureColour, nodeLogger } from './logger';
 
-// V8 tiers a function up to optimised code (TurboFan, compiled on background threads) once enough interpreted work
-// has gone through it, counted in an "interrupt budget" of bytecode. A member wants two different things of this:
-//
-// - While it starts it runs code that runs once: module bodies, the WAL replay, the snapshot restore, the first
-//   election or the catch-up. Optimising that is wasted work, and on a busy machine the compiler threads take the
-//   cores the start itself needs. A budget four times V8's default keeps them out of the way.
-// - Once it serves, every request runs the same few dozen functions, and the sooner those are optimised the sooner
-//   the member reaches its steady CPU per request. With V8's default that took 10 s and more of load; a quarter of
-//   it takes two to four seconds.
-//
-// So a member starts with the large budget and switches to the small one half a second after it begins to serve,
-// by when a restarted follower has usually heard from the leader and caught up. Measured in docs/operations.md
-// ("A restarted member's first seconds"). A budget given on Node's own command line (`node --interrupt-budget=N
-// dist/kvstore/cli.js serve`) is left as it is.
-const STARTING_INTERRUPT_BUDGET = 4 * 67_584;
-const SERVING_INTERRUPT_BUDGET = 16_384;
-const SERVING_BUDGET_DELAY_MS = 500;
-
-const jitChosenOnCommandLine = process.execArgv.some((a) => a.startsWith('--interrupt-budget'));
-
-// The budget is read each time V8 resets a function's counter, so a change applies from then on.
-function setInterruptBudget(bytes: number): void {
-  if (!jitChosenOnCommandLine) v8.setFlagsFromString(`--interrupt-budget=${bytes}`);
-}
+// Before anything the member allocates can make V8 grow its young generation (kvstore/v8-tuning.ts).
+keepYoungGenerationSmall();
 
 const defaultEndpoints = 'http://127.0.0.1:2379,http://127.0.0.1:12379,http://127.0.0.1:22379';
 
@@ -72,7 +50,7 @@ program
   .option('--leader-wait-ms <n>', 'how long a write or read may wait for a leader before failing with NoLeader (default: half the election timeout or of the request timeout, the shorter)', integer)
   .addOption(new Option('--log-level <level>', 'least severe level printed').choices(['debug', 'info', 'warning', 'error']).default('info'))
   .action(async (o: Record<string, unknown>) => {
-    setInterruptBudget(STARTING_INTERRUPT_BUDGET);
+    enterStartingBudget();
     configureColour();
     // Both ports first, the member's modules and data after (kvstore/early-listen.ts): a client or a peer that
     // reaches a restarting member waits for it rather than being refused.
@@ -101,7 +79,7 @@ program
       ...(typeof o.leaderWaitMs === 'number' ? { leaderWaitMs: o.leaderWaitMs } : {}),
       loggerFor: (memberId) => nodeLogger(memberId, o.logLevel as LogLevel),
     });
-    setTimeout(() => setInterruptBudget(SERVING_INTERRUPT_BUDGET), SERVING_BUDGET_DELAY_MS).unref();
+    enterServingBudget();
     for (const signal of ['SIGINT', 'SIGTERM'] as const) {
       process.once(signal, () => void member.stop(`received ${signal}`));
     }
