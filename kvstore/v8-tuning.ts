@@ -45,7 +45,7 @@ export function enterServingBudget(): void {
 // ## How large the young generation grows
 //
 // New objects are born in the young generation, and a scavenge copies out the ones still alive when it fills; the
-// program waits meanwhile. V8 starts it at 1 MiB and doubles it, up to 16 MiB a half, whenever enough of it survives.
+// program waits meanwhile. V8 starts it small and doubles it, up to 32 MiB, whenever enough of it survives.
 // A member keeps part of what each request allocates (the log entries until the next snapshot, the key history,
 // the value), so enough survives: its young generation grows to the ceiling, and each scavenge then copies more at
 // once while every request in flight waits. Kept at its first size, scavenges come more often and each is short,
