@@ -96,7 +96,8 @@ const maxHeaderBytes = 64 * 1024;
 export class PeerProxy {
   private server: net.Server | null = null;
   private port = 0;
-  // Every change of the listener, in the order asked: a reopening waits for the closing before it.
+  // Every change of the listener, in the order asked: a reopening waits for the closing before it. A change that
+  // failed (reported to its caller) does not stop the ones after it.
   private changes: Promise<void> = Promise.resolve();
   private readonly connections = new Set<Connection>();
   private readonly unsubscribe: () => void;
@@ -134,13 +135,13 @@ export class PeerProxy {
 
   /** The member's process is gone: stop listening, so dials are refused, and reset what is open. */
   refuse(): Promise<void> {
-    this.changes = this.changes.then(() => this.stopListening());
+    this.changes = this.changes.catch(() => undefined).then(() => this.stopListening());
     return this.changes;
   }
 
   /** The member's process is starting: listen again on the same port. */
   reopen(): Promise<void> {
-    this.changes = this.changes.then(async () => {
+    this.changes = this.changes.catch(() => undefined).then(async () => {
       if (this.server === null) await this.listen(this.port);
     });
     return this.changes;
@@ -154,7 +155,7 @@ export class PeerProxy {
   /** Stops listening and destroys every connection, for good. */
   close(): Promise<void> {
     this.unsubscribe();
-    this.changes = this.changes.then(() => this.stopListening());
+    this.changes = this.changes.catch(() => undefined).then(() => this.stopListening());
     return this.changes;
   }
 
