@@ -249,7 +249,8 @@ export class RaftNode {
   // writes, though each follower could tell at once. Its dial to the leader's peer address was refused, and a
   // refusal means no process listens there: the leader's process is gone, and with it the leadership of its term
   // (a restarted process comes back a follower). So the follower forgets its leader, which lets it grant the other
-  // followers' pre-votes at once (with CheckQuorum they refuse while they believe in a leader), and moves its
+  // followers' pre-votes at once (with CheckQuorum a follower refuses them while it believes in a leader, thesis
+  // §4.2.3), and moves its
   // election clock to one tick short of the timeout's lower bound, as a starting member does (advanceTicks). What
   // is left to wait is one tick plus the randomised part of the timeout, still there to keep the survivors from
   // splitting the vote. Safety never rests on timing; at worst a follower that was wrong about the leader runs a
@@ -263,7 +264,8 @@ export class RaftNode {
       // The core ignores the request when lease-based reads rely on the old leader's lease.
       if (this.raw.basicStatus().lead !== None) return;
       this.opts.logger.info(`leader ${id}'s peer address refuses connections: its process is gone; forgot it and advanced the election clock`);
-      for (let i = 1; i < this.opts.electionTicks; i++) this.raw.tick();
+      // Queued ticks run after the reports of the same turn, so these count from the forgotten leader on.
+      this.advanceTicks(this.opts.electionTicks - 1);
     });
   }
 

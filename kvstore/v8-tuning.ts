@@ -2,9 +2,14 @@
 //
 // Two settings of the JavaScript engine decide much of a member's latency, and neither default suits a server that
 // restarts under load and keeps part of what it allocates. Both are set at run time, so they hold however the
-// member was launched; either one given on Node's own command line is left as it is.
+// member was launched; either one given to Node itself (its command line, or NODE_OPTIONS) is left as it is.
 
 import v8 from 'node:v8';
+
+// Whether a V8 flag containing `name` was given to Node itself.
+function givenToNode(name: string): boolean {
+  return [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)].some((a) => a.includes(name));
+}
 
 // ## When the JIT optimises
 //
@@ -25,7 +30,7 @@ const STARTING_INTERRUPT_BUDGET = 4 * 67_584;
 const SERVING_INTERRUPT_BUDGET = 16_384;
 const SERVING_BUDGET_DELAY_MS = 500;
 
-const budgetOnCommandLine = process.execArgv.some((a) => a.startsWith('--interrupt-budget'));
+const budgetOnCommandLine = givenToNode('--interrupt-budget');
 
 // The budget is read each time V8 resets a function's counter, so a change applies from then on.
 function setInterruptBudget(bytes: number): void {
@@ -54,9 +59,9 @@ export function enterServingBudget(): void {
 // from 4,340 a second to 5,250 to 5,930 (docs/operations.md, "A small young generation"). V8 reads the growth factor
 // each time it grows the space, so setting it at once, before the first growth, keeps the space at its first size
 // (2 MiB in all, measured in a member under load, against 32 MiB with V8's growth).
-const youngGenerationOnCommandLine = process.execArgv.some((a) => a.includes('semi-space'));
+const youngGenerationOnCommandLine = givenToNode('semi-space');
 
-/** Keeps the young generation at its first size (unless Node's command line sizes it). */
+/** Keeps the young generation at its first size (unless Node was told how to size it). */
 export function keepYoungGenerationSmall(): void {
   if (!youngGenerationOnCommandLine) v8.setFlagsFromString('--semi-space-growth-factor=1');
 }
