@@ -143,9 +143,16 @@ class DiskPersistence implements Persistence {
     this.wal.save(hardState, entries, false);
   }
 
-  // The fdatasync runs in libuv's thread pool, so requests and peer messages are read while the disk works.
-  sync(): Promise<void> {
-    return this.wal.syncAsync();
+  // The fdatasync runs in libuv's thread pool, so requests and peer messages are read while the disk works, unless
+  // the loop asks for it on its own thread. A failure then rejects the promise, as it would from the pool.
+  sync(onLoopThread = false): Promise<void> {
+    if (!onLoopThread) return this.wal.syncAsync();
+    try {
+      this.wal.sync();
+      return Promise.resolve();
+    } catch (err) {
+      return Promise.reject(err);
+    }
   }
 
   // Segments wholly before the snapshot are no longer needed to restart; keep one extra for inspection.

@@ -42,10 +42,12 @@ export interface Persistence {
   /** Appends the HardState and entries to the WAL, without waiting for the disk. */
   write(hardState: Ready['hardState'], entries: Entry[]): void;
   /**
-   * Makes everything written so far durable (fdatasync). Asynchronous, so the event loop keeps accepting requests
-   * and peer messages while the disk works; they join the next Ready.
+   * Makes everything written so far durable (fdatasync). Normally in libuv's thread pool, so the event loop keeps
+   * accepting requests and peer messages while the disk works; they join the next Ready. With `onLoopThread` the
+   * fdatasync runs on the calling thread instead and the promise is settled when this returns: for a member with
+   * nothing to overlap (see kvstore/loop.ts, "Where the fdatasync runs").
    */
-  sync(): Promise<void>;
+  sync(onLoopThread?: boolean): Promise<void>;
   /**
    * Lets the WAL and snapshot files older than `snap` go. The loop calls it only after a `sync()` that covers the
    * snapshot, its WAL record and the HardState written after it: purged files cannot come back, so the newer state
@@ -110,6 +112,8 @@ export interface NodeCounters {
   fsyncs: number;
   /** Time the loop waited for those fsyncs, in microseconds: the disk's share of a write's latency. */
   fsyncMicros: number;
+  /** Of `fsyncs`, those run on the loop's own thread because the member was quiet (kvstore/loop.ts). */
+  fsyncsOnLoop: number;
   /** Client writes handed to the core. */
   proposals: number;
   /** ReadIndex requests made (one per turn that had linearizable reads waiting). */

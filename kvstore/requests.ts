@@ -91,6 +91,13 @@ export class Requests {
     private readonly leaderWaitMs: number,
   ) {}
 
+  /** How many requests this member holds unanswered, queued or handed over: writes, reads, changes, transfers. */
+  get outstanding(): number {
+    let reads = this.queuedReads.length;
+    for (const b of this.reads.values()) reads += b.waiters.length;
+    return this.proposals.size + this.confChanges.size + this.queuedTransfers.length + this.transfers.length + reads;
+  }
+
   // ## Accepting requests (from HTTP handlers, any time)
 
   /** Queues a write; resolves once it is applied on this member. */

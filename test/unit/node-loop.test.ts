@@ -216,6 +216,24 @@ describe('batching and forwarding', () => {
     c.stopAll();
   });
 
+  test('a quiet member runs its fdatasync on the loop thread; a member holding several requests, in the pool', async () => {
+    const c = await ledByTwo();
+    const onLoop = (): number[] => [1, 2, 3].map((id) => c.member(id).disk.syncsOnLoopThread);
+    const before = onLoop();
+    // One client writing through follower 1: every member appends one entry, and only member 1 holds a request.
+    const one = outcome(c.node(1).propose(CommandOp.Put, 'one', Buffer.from('v')));
+    await waitFor(() => one.settled && c.node(3).applied === c.node(2).applied, 'the write is applied everywhere');
+    const afterOne = onLoop();
+    expect(afterOne.map((n, i) => n - (before[i] ?? 0))).toEqual([1, 1, 1]);
+    expect(c.node(1).counters().fsyncsOnLoop).toBe(afterOne[0]);
+
+    // Three writes held by the leader at once: one append of three entries, everywhere in the pool.
+    const three = ['a', 'b', 'c'].map((k) => outcome(c.node(2).propose(CommandOp.Put, k, Buffer.from('v'))));
+    await waitFor(() => three.every((p) => p.settled) && c.node(3).applied === c.node(2).applied, 'the writes are applied everywhere');
+    expect(onLoop()).toEqual(afterOne);
+    c.stopAll();
+  });
+
   test('a member whose election clock is advanced campaigns first', async () => {
     const c = new TestCluster([1, 2, 3], () => ({ electionTicks: 30 }));
     c.start();

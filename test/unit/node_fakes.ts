@@ -73,7 +73,11 @@ export class FakePersistence implements Persistence {
     this.events.push(`${this.name} write ${state} entries=${entries.length}`);
   }
 
-  sync(): Promise<void> {
+  /** Syncs the loop asked to run on its own thread; the fake settles them as it settles the others. */
+  syncsOnLoopThread = 0;
+
+  sync(onLoopThread = false): Promise<void> {
+    if (onLoopThread) this.syncsOnLoopThread++;
     this.events.push(`${this.name} sync`);
     const covers = this.written;
     if (this.syncError !== null) {
