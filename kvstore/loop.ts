@@ -280,9 +280,9 @@ export class ReadyLoop {
     // itself only after its own write, docs/ready-contract.md), whether or not this member has written them yet:
     // applying them and answering their requests need not wait for the fsync of the new entries this Ready also
     // carries, which under load it nearly always does. So they are applied while that fsync runs in the thread
-    // pool, as etcd's server applies in parallel with its WAL write. A crash before the fsync loses only memory;
-    // snapshots are taken after it. A Ready with a snapshot keeps the order below: the snapshot is applied first,
-    // and only once its files are durable.
+    // pool, as etcd's server applies in parallel with its WAL write (on a quiet member, whose fsync ran on this
+    // thread, just after it). A crash before the fsync loses only memory; snapshots are taken after it. A Ready with
+    // a snapshot keeps the order below: the snapshot is applied first, and only once its files are durable.
     const applyEarly = isEmptySnapshot(rd.snapshot);
     if (applyEarly) {
       try {
