@@ -42,6 +42,8 @@ import type { SnapshotEncoding } from './snapshot';
 const SLICE_MS = 20;
 // Keys and events a snapshot encodes before it lets the event loop in (a millisecond or two of work).
 const SNAPSHOT_STEP_ITEMS = 256;
+// An fsync slower than this makes the next ones run in the thread pool (see isQuiet): 40 times a healthy one here.
+const SLOW_FSYNC_MICROS = 20_000;
 
 /** What the loop drives and whom it tells. */
 export interface LoopParts {
@@ -63,6 +65,8 @@ export class ReadyLoop {
   // Invariant: the term and vote last written to the WAL; a Ready that changes either sends nothing before its write.
   private durableTerm: number;
   private durableVote: NodeId;
+  // How long the last fsync took, wherever it ran.
+  private lastFsyncMicros = 0;
   private leader: NodeId = None;
   private role_: StateType = StateType.StateFollower;
 
@@ -342,8 +346,14 @@ export class ReadyLoop {
   // member holds at most one client request, the fdatasync runs on the loop's own thread, as etcd's raft loop
   // always runs it, and the wake-ups go. A request that does arrive meanwhile waits for the disk before it is read;
   // under load there is always more than one request, and the pool takes the fsync again.
+  //
+  // While its fsync runs on the loop's thread the member answers nothing: not the keep-alives of its peer streams,
+  // not `GET /health`. That is fine for the half millisecond a healthy disk takes, not for a disk in trouble, where
+  // one fdatasync can take seconds and the peers would drop streams silent for two. So after an fsync slower than
+  // `SLOW_FSYNC_MICROS` the pool takes them again until one is fast: a slow disk then delays the writes, not the
+  // member.
   private isQuiet(rd: Ready): boolean {
-    return rd.entries.length <= 1 && this.parts.requests.outstanding <= 1;
+    return rd.entries.length <= 1 && this.parts.requests.outstanding <= 1 && this.lastFsyncMicros < SLOW_FSYNC_MICROS;
   }
 
   // Waits until everything written so far is durable; see "Where the fdatasync runs".
@@ -352,7 +362,8 @@ export class ReadyLoop {
     if (onLoopThread) this.counts.fsyncsOnLoop++;
     const started = process.hrtime.bigint();
     await this.parts.persistence.sync(onLoopThread);
-    this.counts.fsyncMicros += Number((process.hrtime.bigint() - started) / 1000n);
+    this.lastFsyncMicros = Number((process.hrtime.bigint() - started) / 1000n);
+    this.counts.fsyncMicros += this.lastFsyncMicros;
   }
 
   /**

@@ -234,6 +234,31 @@ describe('batching and forwarding', () => {
     c.stopAll();
   });
 
+  test('after an fsync slower than 20 ms a quiet member syncs in the pool, until one is fast again', async () => {
+    const c = await ledByTwo();
+    const disk = c.member(1).disk;
+    const put = async (key: string): Promise<void> => {
+      const p = outcome(c.node(2).propose(CommandOp.Put, key, Buffer.from('v')));
+      await waitFor(() => p.settled && c.node(1).applied === c.node(2).applied && c.node(3).applied === c.node(2).applied, `${key} is applied everywhere`);
+    };
+    disk.holdSyncs = true;
+    const slow = outcome(c.node(2).propose(CommandOp.Put, 'slow', Buffer.from('v')));
+    await waitFor(() => disk.syncsWaiting === 1, 'member 1 syncs the entry');
+    const held = disk.syncsOnLoopThread;
+    await advance(30); // the disk takes 30 ms
+    disk.holdSyncs = false;
+    disk.finishSyncs();
+    await waitFor(() => slow.settled && c.node(1).applied === c.node(2).applied, 'the slow write is applied on member 1');
+
+    const other = c.member(3).disk.syncsOnLoopThread;
+    await put('after');
+    expect(disk.syncsOnLoopThread).toBe(held);
+    expect(c.member(3).disk.syncsOnLoopThread).toBe(other + 1);
+    await put('again');
+    expect(disk.syncsOnLoopThread).toBe(held + 1);
+    c.stopAll();
+  });
+
   test('a member whose election clock is advanced campaigns first', async () => {
     const c = new TestCluster([1, 2, 3], () => ({ electionTicks: 30 }));
     c.start();
