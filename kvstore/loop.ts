@@ -42,8 +42,8 @@ import type { SnapshotEncoding } from './snapshot';
 const SLICE_MS = 20;
 // Keys and events a snapshot encodes before it lets the event loop in (a millisecond or two of work).
 const SNAPSHOT_STEP_ITEMS = 256;
-// An fsync slower than this makes the next ones run in the thread pool (see isQuiet): 40 times a healthy one here.
-const SLOW_FSYNC_MICROS = 20_000;
+// An fsync slower than this makes the next ones run in the thread pool (see isQuiet): four times a healthy one here.
+const SLOW_FSYNC_MICROS = 2_000;
 
 /** What the loop drives and whom it tells. */
 export interface LoopParts {
@@ -348,10 +348,11 @@ export class ReadyLoop {
   // under load there is always more than one request, and the pool takes the fsync again.
   //
   // While its fsync runs on the loop's thread the member answers nothing: not the keep-alives of its peer streams,
-  // not `GET /health`. That is fine for the half millisecond a healthy disk takes, not for a disk in trouble, where
-  // one fdatasync can take seconds and the peers would drop streams silent for two. So after an fsync slower than
-  // `SLOW_FSYNC_MICROS` the pool takes them again until one is fast: a slow disk then delays the writes, not the
-  // member.
+  // not `GET /health`, not a request that arrives. That is fine for the half millisecond a healthy disk takes, not
+  // for a busy disk (several members restarting and replaying at once make fsyncs of 5 to 20 ms) and not for a disk
+  // in trouble, where one fdatasync can take seconds and the peers would drop streams silent for two. So after an
+  // fsync slower than `SLOW_FSYNC_MICROS` the pool takes them again until one is fast: a slow disk then delays the
+  // writes, not the member.
   private isQuiet(rd: Ready): boolean {
     return rd.entries.length <= 1 && this.parts.requests.outstanding <= 1 && this.lastFsyncMicros < SLOW_FSYNC_MICROS;
   }

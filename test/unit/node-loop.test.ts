@@ -234,7 +234,7 @@ describe('batching and forwarding', () => {
     c.stopAll();
   });
 
-  test('after an fsync slower than 20 ms a quiet member syncs in the pool, until one is fast again', async () => {
+  test('after an fsync slower than 2 ms a quiet member syncs in the pool, until one is fast again', async () => {
     const c = await ledByTwo();
     const disk = c.member(1).disk;
     const put = async (key: string): Promise<void> => {
