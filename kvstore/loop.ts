@@ -349,8 +349,8 @@ export class ReadyLoop {
   //
   // While its fsync runs on the loop's thread the member answers nothing: not the keep-alives of its peer streams,
   // not `GET /health`, not a request that arrives. That is fine for the half millisecond a healthy disk takes, not
-  // for a busy disk (several members restarting and replaying at once make fsyncs of 5 to 20 ms) and not for a disk
-  // in trouble, where one fdatasync can take seconds and the peers would drop streams silent for two. So after an
+  // for a busy shared disk (a traced put once waited 19 ms for one, docs/operations.md) and not for a disk in
+  // trouble, where one fdatasync can take seconds and the peers would drop streams silent for two. So after an
   // fsync slower than `SLOW_FSYNC_MICROS` the pool takes them again until one is fast: a slow disk then delays the
   // writes, not the member.
   private isQuiet(rd: Ready): boolean {
