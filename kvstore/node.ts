@@ -250,16 +250,15 @@ export class RaftNode {
   }
 
   // A leader that crashed is found out by the election timeout (§5.2): a second or more of a cluster that takes no
-  // writes, though each follower could tell at once. Its dial to the leader's peer address was refused, and a
-  // refusal means no process listens there: the leader's process is gone, and with it the leadership of its term
-  // (a restarted process comes back a follower). So the follower forgets its leader, which lets it grant the other
-  // followers' pre-votes at once (with CheckQuorum a follower refuses them while it believes in a leader, thesis
-  // §4.2.3), and moves its
-  // election clock to one tick short of the timeout's lower bound, as a starting member does (advanceTicks). What
-  // is left to wait is one tick plus the randomised part of the timeout, still there to keep the survivors from
+  // writes, though each follower could tell at once. Its dial to the leader's peer address was refused, and a refusal
+  // means no process listens there: the leader's process is gone, and with it the leadership of its term (a restarted
+  // process comes back a follower). So the follower forgets its leader, which lets it grant the other followers'
+  // pre-votes at once (with CheckQuorum a follower refuses them while it believes in a leader, thesis §4.2.3), and
+  // moves its election clock to one tick short of the timeout's lower bound, as a starting member does (advanceTicks).
+  // What is left to wait is one tick plus the randomised part of the timeout, still there to keep the survivors from
   // splitting the vote. Safety never rests on timing; at worst a follower that was wrong about the leader runs a
-  // pre-vote that the others, still hearing from the leader, turn down. A peer that is merely slow or cut off keeps
-  // its connections open or drops them silently; only a refusal counts.
+  // pre-vote that the others, still hearing from the leader, turn down. A peer that is merely slow or cut off keeps its
+  // connections open or drops them silently; only a refusal counts.
   reportGone(id: NodeId): void {
     this.loop.report(() => {
       const { raftState, lead } = this.raw.basicStatus();

@@ -1,10 +1,11 @@
 // Power-loss sweep of a member's storage (kvstore/disk.ts over wal/ and snap/), driven the way the Ready loop drives
-// it: appends with and without an fdatasync (in the thread pool or on the calling thread), segment cuts, local snapshots with purges, a snapshot received from a
-// leader, overwritten suffixes after a term change, restarts (lock, replay, repair). The life is replayed once per
-// crash point: a crash before every counted file operation, then at seeded random points with seeded choices of
-// what the disk kept. After each crash the directory is opened as a restarting member opens it, and either it
-// recovers everything acknowledged (a write is acknowledged once an fdatasync covering it returned), or it refuses
-// with an error naming a file. A power loss never loses synced data, so here a refusal is a failure too.
+// it: appends with and without an fdatasync (in the thread pool or on the calling thread), segment cuts, local
+// snapshots with purges, a snapshot received from a leader, overwritten suffixes after a term change, restarts (lock,
+// replay, repair). The life is replayed once per crash point: a crash before every counted file operation, then at
+// seeded random points with seeded choices of what the disk kept. After each crash the directory is opened as a
+// restarting member opens it, and either it recovers everything acknowledged (a write is acknowledged once an fdatasync
+// covering it returned), or it refuses with an error naming a file. A power loss never loses synced data, so here a
+// refusal is a failure too.
 import * as fs from 'fs';
 import * as path from 'path';
 import { Entry, EntryType, HardState, Snapshot } from '../../raft/types';
