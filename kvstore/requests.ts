@@ -27,6 +27,8 @@ import { Command, CommandOp, encodeCommand } from './command';
 import { KvError } from './errors';
 import { ApplyResult } from './kv';
 
+const ARRIVED_ALONE_CAP = 1_000_000;
+
 interface Waiter<T> {
   resolve(value: T): void;
   reject(err: KvError): void;
@@ -82,6 +84,9 @@ export class Requests {
   private readonly proposals = new Map<number, Waiter<ApplyResult>>();
   private readonly confChanges = new Map<string, Waiter<void>>();
   private readonly transfers: Transfer[] = [];
+  // How many requests in a row arrived while this member held no other (kvstore/loop.ts, "Where the fdatasync
+  // runs"), capped. It starts at the cap: a member that has never held two requests at once is quiet.
+  private arrivedAlone = ARRIVED_ALONE_CAP;
   private readonly reads = new Map<string, ReadBatch>();
 
   constructor(
@@ -96,6 +101,11 @@ export class Requests {
     let reads = this.queuedReads.length;
     for (const b of this.reads.values()) reads += b.waiters.length;
     return this.proposals.size + this.confChanges.size + this.queuedTransfers.length + this.transfers.length + reads;
+  }
+
+  /** How many requests in a row arrived while this member held no other request (capped at a million). */
+  get arrivedAloneInARow(): number {
+    return this.arrivedAlone;
   }
 
   // ## Accepting requests (from HTTP handlers, any time)
@@ -394,6 +404,7 @@ export class Requests {
 
   // A waiter whose timer fails it with what `onTimeout` answers for its stage at that moment.
   private waiter<T>(resolve: (v: T) => void, reject: (e: KvError) => void, onTimeout: (handedOver: boolean) => KvError): Waiter<T> {
+    this.arrivedAlone = this.outstanding === 0 ? Math.min(this.arrivedAlone + 1, ARRIVED_ALONE_CAP) : 0;
     const w: Waiter<T> = { resolve, reject, handedOver: false, since: performance.now(), timer: setTimeout(() => reject(onTimeout(w.handedOver)), this.timeoutMs) };
     return w;
   }

@@ -234,6 +234,26 @@ describe('batching and forwarding', () => {
     c.stopAll();
   });
 
+  test('a member that held two requests at once syncs in the pool until 16 requests in a row have arrived alone', async () => {
+    const c = await ledByTwo();
+    const onLoop = (): number[] => [1, 2, 3].map((id) => c.member(id).disk.syncsOnLoopThread);
+    const putThroughLeader = async (key: string): Promise<void> => {
+      const p = outcome(c.node(2).propose(CommandOp.Put, key, Buffer.from('v')));
+      await waitFor(() => p.settled && c.node(1).applied === c.node(2).applied && c.node(3).applied === c.node(2).applied, `${key} is applied everywhere`);
+    };
+    // Two writes at the leader at once: the second arrives beside the first.
+    const pair = ['a', 'b'].map((k) => outcome(c.node(2).propose(CommandOp.Put, k, Buffer.from('v'))));
+    await waitFor(() => pair.every((p) => p.settled) && c.node(3).applied === c.node(2).applied, 'the pair is applied everywhere');
+
+    const before = onLoop();
+    for (let i = 1; i <= 15; i++) await putThroughLeader(`alone-${i}`);
+    // The followers held no request and stayed quiet; the leader's 15 single writes still went to the pool.
+    expect(onLoop().map((n, i) => n - (before[i] ?? 0))).toEqual([15, 0, 15]);
+    await putThroughLeader('alone-16');
+    expect(onLoop().map((n, i) => n - (before[i] ?? 0))).toEqual([16, 1, 16]);
+    c.stopAll();
+  });
+
   test('after an fsync slower than 2 ms a quiet member syncs in the pool, until one is fast again', async () => {
     const c = await ledByTwo();
     const disk = c.member(1).disk;

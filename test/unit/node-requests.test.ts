@@ -4,6 +4,7 @@
 
 import { CommandOp } from '../../kvstore/command';
 import { encodeMemberContext } from '../../kvstore/members';
+import { Requests } from '../../kvstore/requests';
 import { ConfChangeType } from '../../raft/types';
 import { TestCluster, advance, outcome, runLoop, waitFor } from './node_fakes';
 
@@ -202,5 +203,26 @@ describe('failures after the core has the request: the outcome is unknown', () =
     expect(leader.disk.closed).toBe(true);
     expect(w.error).toMatchObject({ code: 'OutcomeUnknown', status: 504 });
     c.stopAll();
+  });
+});
+
+describe('how many requests in a row arrived while the member held no other', () => {
+  test('counts from a million down to nothing at the first overlap, and up again one alone at a time', async () => {
+    const r = new Requests(1, 1000, 0);
+    expect(r.arrivedAloneInARow).toBe(1_000_000);
+    const first = outcome(r.readBarrier());
+    expect(r.arrivedAloneInARow).toBe(1_000_000);
+    const beside = outcome(r.propose(...put('k')));
+    expect(r.outstanding).toBe(2);
+    expect(r.arrivedAloneInARow).toBe(0);
+
+    await advance(1000); // both time out while queued: nothing is held any more
+    expect([first.error?.code, beside.error?.code, r.outstanding]).toEqual(['Unavailable', 'Unavailable', 0]);
+    for (let i = 1; i <= 3; i++) {
+      const alone = outcome(r.readBarrier());
+      expect(r.arrivedAloneInARow).toBe(i);
+      await advance(1000);
+      expect(alone.settled).toBe(true);
+    }
   });
 });
