@@ -426,6 +426,8 @@ function labelled(what: string, label: Label): string {
 /** Reads one message's fields from `buf[pos, end)`. Offsets in errors are positions in the whole buffer. */
 class Reader {
   pos: number;
+  /** The wire type of the field whose tag `nextField` read last. */
+  wireType = 0;
 
   constructor(
     readonly buf: Uint8Array,
@@ -471,16 +473,20 @@ class Reader {
     throw new CodecError('Malformed', `Varint in ${labelled(what, label)} at offset ${start} is longer than 10 bytes`);
   }
 
-  /** Returns the field number and wire type of the next field. */
-  tag(what: string): [number, number] {
+  /**
+   * Reads the next field's tag: returns its field number and leaves its wire type in `wireType`. (No pair is
+   * returned: until V8 has optimised the readers, unpacking one allocates an iterator and its results for every
+   * field, and a restarting member decodes tens of thousands of records before it serves.)
+   */
+  nextField(what: string): number {
     const at = this.pos;
     const t = this.varint(what, Label.Tag);
     const field = Math.floor(t / 8);
-    const wireType = t % 8;
+    this.wireType = t % 8;
     if (field === 0) {
       throw new CodecError('Malformed', `Field number 0 in ${what} at offset ${at}`);
     }
-    return [field, wireType];
+    return field;
   }
 
   expect(wireType: number, want: number, what: string): void {
@@ -489,8 +495,11 @@ class Reader {
     }
   }
 
-  /** The extent of a length-delimited field, checked against the enclosing message. */
-  span(what: string): [number, number] {
+  /**
+   * Steps over a length-delimited field, checked against the enclosing message; returns where its bytes start
+   * (they end at `pos`).
+   */
+  span(what: string): number {
     const at = this.pos;
     const len = this.varint(what, Label.Length);
     if (len > this.end - this.pos) {
@@ -501,21 +510,21 @@ class Reader {
     }
     const start = this.pos;
     this.pos += len;
-    return [start, this.pos];
+    return start;
   }
 
   /** A copy, so the decoded value does not alias (and pin) the input buffer. */
   bytes(what: string): Uint8Array {
-    const [start, end] = this.span(what);
-    return start === end ? EMPTY : this.buf.slice(start, end);
+    const start = this.span(what);
+    return start === this.pos ? EMPTY : this.buf.slice(start, this.pos);
   }
 
   nested(what: string): Reader {
     if (this.depth >= MAX_DEPTH) {
       throw new CodecError('Malformed', `${what} at offset ${this.pos} is nested more than ${MAX_DEPTH} deep`);
     }
-    const [start, end] = this.span(what);
-    return new Reader(this.buf, start, end, this.depth + 1);
+    const start = this.span(what);
+    return new Reader(this.buf, start, this.pos, this.depth + 1);
   }
 
   fixed(n: number, what: string): void {
@@ -558,7 +567,8 @@ class Reader {
       if (!inner.more()) {
         throw new CodecError('Truncated', `Group ${group} in ${what} at offset ${at} has no end`);
       }
-      const [field, wireType] = inner.tag(what);
+      const field = inner.nextField(what);
+      const wireType = inner.wireType;
       if (wireType === END_GROUP) {
         if (field !== group) {
           throw new CodecError('Malformed', `Group ${group} in ${what} at offset ${at} ends with group ${field}`);
@@ -592,7 +602,8 @@ function readEntry(r: Reader): Entry {
   let index = 0;
   let data: Uint8Array = EMPTY;
   while (r.more()) {
-    const [field, wt] = r.tag('Entry');
+    const field = r.nextField('Entry');
+    const wt = r.wireType;
     switch (field) {
       case 1:
         r.expect(wt, VARINT, 'Entry.type');
@@ -622,7 +633,8 @@ function readEntry(r: Reader): Entry {
 
 function readHardState(r: Reader, hs: HardState): void {
   while (r.more()) {
-    const [field, wt] = r.tag('HardState');
+    const field = r.nextField('HardState');
+    const wt = r.wireType;
     switch (field) {
       case 1:
         r.expect(wt, VARINT, 'HardState.term');
@@ -655,7 +667,8 @@ function readIds(r: Reader, wt: number, into: number[], what: string): void {
 
 function readConfState(r: Reader, cs: ConfState): void {
   while (r.more()) {
-    const [field, wt] = r.tag('ConfState');
+    const field = r.nextField('ConfState');
+    const wt = r.wireType;
     switch (field) {
       case 1:
         readIds(r, wt, cs.voters, 'ConfState.voters');
@@ -682,7 +695,8 @@ function readConfState(r: Reader, cs: ConfState): void {
 // A message field that occurs twice is merged into, not replaced, per protobuf's rules; hence the `into` targets.
 function readSnapshotMetadata(r: Reader, s: Snapshot): void {
   while (r.more()) {
-    const [field, wt] = r.tag('SnapshotMetadata');
+    const field = r.nextField('SnapshotMetadata');
+    const wt = r.wireType;
     switch (field) {
       case 1:
         r.expect(wt, BYTES, 'SnapshotMetadata.confState');
@@ -704,7 +718,8 @@ function readSnapshotMetadata(r: Reader, s: Snapshot): void {
 
 function readSnapshot(r: Reader, s: Snapshot): void {
   while (r.more()) {
-    const [field, wt] = r.tag('Snapshot');
+    const field = r.nextField('Snapshot');
+    const wt = r.wireType;
     switch (field) {
       case 1:
         r.expect(wt, BYTES, 'Snapshot.data');
@@ -722,7 +737,8 @@ function readSnapshot(r: Reader, s: Snapshot): void {
 
 function readMessage(r: Reader, m: Message): void {
   while (r.more()) {
-    const [field, wt] = r.tag('Message');
+    const field = r.nextField('Message');
+    const wt = r.wireType;
     switch (field) {
       case 1:
         r.expect(wt, VARINT, 'Message.type');
@@ -793,7 +809,8 @@ function readMessage(r: Reader, m: Message): void {
 
 function readConfChange(r: Reader, cc: ConfChange): void {
   while (r.more()) {
-    const [field, wt] = r.tag('ConfChange');
+    const field = r.nextField('ConfChange');
+    const wt = r.wireType;
     switch (field) {
       case 1:
         r.expect(wt, VARINT, 'ConfChange.id');
@@ -819,7 +836,8 @@ function readConfChange(r: Reader, cc: ConfChange): void {
 
 function readConfChangeSingle(r: Reader, c: ConfChangeSingle): void {
   while (r.more()) {
-    const [field, wt] = r.tag('ConfChangeSingle');
+    const field = r.nextField('ConfChangeSingle');
+    const wt = r.wireType;
     switch (field) {
       case 1:
         r.expect(wt, VARINT, 'ConfChangeSingle.type');
@@ -837,7 +855,8 @@ function readConfChangeSingle(r: Reader, c: ConfChangeSingle): void {
 
 function readConfChangeV2(r: Reader, cc: ConfChangeV2): void {
   while (r.more()) {
-    const [field, wt] = r.tag('ConfChangeV2');
+    const field = r.nextField('ConfChangeV2');
+    const wt = r.wireType;
     switch (field) {
       case 1:
         r.expect(wt, VARINT, 'ConfChangeV2.transition');
