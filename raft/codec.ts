@@ -513,7 +513,12 @@ class Reader {
     return start;
   }
 
-  /** A copy, so the decoded value does not alias (and pin) the input buffer. */
+  /**
+   * The field's bytes. From a plain Uint8Array this is a copy; from a Buffer (what the WAL, the snapshot files and
+   * the peer streams are read into) Buffer's `slice` is a view, so the value shares the input's memory and keeps it
+   * alive. Either is safe because no input is written again once decoded: each segment, file and stream piece is
+   * read into a buffer of its own.
+   */
   bytes(what: string): Uint8Array {
     const start = this.span(what);
     return start === this.pos ? EMPTY : this.buf.slice(start, this.pos);
