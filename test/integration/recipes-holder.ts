@@ -39,7 +39,8 @@ async function campaign(client: Client, prefix: string, ttlSeconds: number, valu
     }
   }
   const held = leadership;
-  report('elected', { value, revision: held.revision });
+  // The handler goes in before the report: the test may send SIGTERM as soon as it reads "elected", and a
+  // descheduled process that had reported first would die of the signal's default action instead of resigning.
   process.once('SIGTERM', () => {
     held.resign().then(
       () => {
@@ -52,6 +53,7 @@ async function campaign(client: Client, prefix: string, ttlSeconds: number, valu
       },
     );
   });
+  report('elected', { value, revision: held.revision });
   const lost = await held.lost;
   report('lost', { reason: lost.message });
 }
