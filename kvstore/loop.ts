@@ -344,9 +344,9 @@ export class ReadyLoop {
   // A member that is quiet has nothing to overlap. Take one client writing through a follower: the follower's
   // append, the leader's and the other follower's each carry one entry, and no other request waits anywhere. What
   // could arrive during the fsync is the acknowledgement or the commit index this very entry waits for, and the
-  // loop steps no message before its fsync returns anyway. So when this Ready appends at most one entry and this
-  // member holds at most one client request, the fdatasync runs on the loop's own thread, as etcd's raft loop
-  // always runs it, and the wake-ups go.
+  // loop steps no message before its fsync returns anyway. So when this Ready appends at most one entry, this
+  // member holds at most one client request and it has been quiet for a while (next paragraph), the fdatasync runs
+  // on the loop's own thread, as etcd's raft loop always runs it, and the wake-ups go.
   //
   // "Holds at most one request now" is not yet quiet. Eight clients spread over three members leave each member
   // holding one request or none much of the time, and a quarter to a third of its fsyncs then blocked the loop while
