@@ -15,7 +15,6 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { DurableFs, isErrno, nodeFs } from './durablefs';
-import { FaultFs, faultFsOptionsFromEnv } from './faultfs';
 
 export type { DurableFs } from './durablefs';
 
@@ -23,6 +22,9 @@ let installed: DurableFs = fromEnvironment(process.env.TSRAFT_FAULTFS);
 
 function fromEnvironment(setting: string | undefined): DurableFs {
   if (setting === undefined || setting === '') return nodeFs;
+  // Loaded only here: a member that is not under fault testing never needs the model, and every start pays for
+  // each module it loads.
+  const { FaultFs, faultFsOptionsFromEnv } = require('./faultfs') as typeof import('./faultfs');
   const faults = new FaultFs(faultFsOptionsFromEnv(setting));
   process.on('SIGUSR2', () => {
     const report = faults.crash();
