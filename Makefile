@@ -60,9 +60,9 @@ NODE3_PEER ?= 22380
 SERVE_ARGS ?=
 PORT ?= $(NODE1_CLIENT)
 TSRAFT := node dist/kvstore/cli.js
-# Members make no TLS connection: NODE_EXTRA_CA_CERTS would only make every start parse a certificate bundle
-# (kvstore/defaults.ts, memberProcessEnv).
-MEMBER := env -u NODE_EXTRA_CA_CERTS $(TSRAFT)
+# Members make no TLS connection: NODE_EXTRA_CA_CERTS would only make every start parse a certificate bundle; and
+# each runs with one V8 worker thread (kvstore/defaults.ts, memberProcessEnv).
+MEMBER := env -u NODE_EXTRA_CA_CERTS node --v8-pool-size=1 dist/kvstore/cli.js
 INITIAL_CLUSTER = 1=http://$(HOST):$(NODE1_PEER),2=http://$(HOST):$(NODE2_PEER),3=http://$(HOST):$(NODE3_PEER)
 ALL_ENDPOINTS = http://$(HOST):$(NODE1_CLIENT),http://$(HOST):$(NODE2_CLIENT),http://$(HOST):$(NODE3_CLIENT)
 

@@ -20,13 +20,26 @@ export const serveDefaults = {
 // bundle named by NODE_EXTRA_CA_CERTS when its process starts, before any of tsraft runs. With Debian's bundle that
 // is about 40 ms of CPU, paid again at every restart before the member can bind its ports. Whatever launches members
 // (the Makefile, the benchmarks, the test clusters) leaves the variable out.
+//
+// The launchers also give Node one setting that a member cannot make for itself, because V8 reads it once, as the
+// process starts: the size of V8's pool of worker threads, which run the optimising compiler's jobs and the
+// collector's concurrent and parallel work. Node's default is four. Three members and their clients on a machine
+// of two cores then have a dozen such threads that wake, all at once, exactly when the members are busiest: after a
+// restart, while every member compiles its hot path. With one worker each, that work queues inside each member
+// instead of taking the cores from the members' own threads; measured in docs/operations.md ("One V8 worker thread
+// per member"). A pool size already in NODE_OPTIONS is left as it is.
+
+/** The V8 worker pool size launchers give a member process. */
+export const MEMBER_V8_POOL_SIZE = 1;
 
 /**
  * The environment for a member process started from `base` with its log going to a file: the same, without
- * NODE_EXTRA_CA_CERTS, with NO_COLOR set, plus `extra`.
+ * NODE_EXTRA_CA_CERTS, with NO_COLOR set and V8's worker pool sized in NODE_OPTIONS, plus `extra`.
  */
 export function memberProcessEnv(base: NodeJS.ProcessEnv, extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...base, NO_COLOR: '1', ...extra };
   delete env.NODE_EXTRA_CA_CERTS;
+  const options = env.NODE_OPTIONS ?? '';
+  if (!options.includes('--v8-pool-size')) env.NODE_OPTIONS = `${options} --v8-pool-size=${MEMBER_V8_POOL_SIZE}`.trim();
   return env;
 }
