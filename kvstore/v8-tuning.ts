@@ -2,7 +2,9 @@
 //
 // Two settings of the JavaScript engine decide much of a member's latency, and neither default suits a server that
 // restarts under load and keeps part of what it allocates. Both are set at run time, so they hold however the
-// member was launched; either one given to Node itself (its command line, or NODE_OPTIONS) is left as it is.
+// member was launched; either one given to Node itself (its command line, or NODE_OPTIONS) is left as it is. A third,
+// the size of V8's pool of worker threads, is read only as the process starts, so the launchers set it
+// (`memberProcessEnv` in kvstore/defaults.ts).
 
 import v8 from 'node:v8';
 
