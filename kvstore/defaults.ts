@@ -23,11 +23,11 @@ export const serveDefaults = {
 //
 // The launchers also give Node one setting that a member cannot make for itself, because V8 reads it once, as the
 // process starts: the size of V8's pool of worker threads, which run the optimising compiler's jobs and the
-// collector's concurrent and parallel work. Node's default is four. Three members and their clients on a machine
-// of two cores then have a dozen such threads that wake, all at once, exactly when the members are busiest: after a
-// restart, while every member compiles its hot path. With one worker each, that work queues inside each member
-// instead of taking the cores from the members' own threads; measured in docs/operations.md ("One V8 worker thread
-// per member"). A pool size already in NODE_OPTIONS is left as it is.
+// collector's concurrent and parallel work. Node's default is four. Three members on a machine of two cores then
+// have a dozen such threads, busy exactly when the members are: after a restart, while every member compiles its
+// hot path. With one worker each, that work queues inside each member instead of taking the cores from the members'
+// own threads; measured in docs/operations.md ("One V8 worker thread per member"). A pool size already in
+// NODE_OPTIONS is left as it is.
 
 /** The V8 worker pool size launchers give a member process. */
 export const MEMBER_V8_POOL_SIZE = 1;
