@@ -59,10 +59,11 @@ NODE3_CLIENT ?= 22379
 NODE3_PEER ?= 22380
 SERVE_ARGS ?=
 PORT ?= $(NODE1_CLIENT)
-TSRAFT := node dist/kvstore/cli.js
+CLI := dist/kvstore/cli.js
+TSRAFT := node $(CLI)
 # Members make no TLS connection: NODE_EXTRA_CA_CERTS would only make every start parse a certificate bundle; and
 # each runs with one V8 worker thread (kvstore/defaults.ts, memberProcessEnv).
-MEMBER := env -u NODE_EXTRA_CA_CERTS node --v8-pool-size=1 dist/kvstore/cli.js
+MEMBER := env -u NODE_EXTRA_CA_CERTS node --v8-pool-size=1 $(CLI)
 INITIAL_CLUSTER = 1=http://$(HOST):$(NODE1_PEER),2=http://$(HOST):$(NODE2_PEER),3=http://$(HOST):$(NODE3_PEER)
 ALL_ENDPOINTS = http://$(HOST):$(NODE1_CLIENT),http://$(HOST):$(NODE2_CLIENT),http://$(HOST):$(NODE3_CLIENT)
 

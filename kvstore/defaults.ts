@@ -29,8 +29,8 @@ export const serveDefaults = {
 // own threads; measured in docs/operations.md ("One V8 worker thread per member"). A pool size already in
 // NODE_OPTIONS is left as it is.
 
-/** The V8 worker pool size launchers give a member process. */
-export const MEMBER_V8_POOL_SIZE = 1;
+// The V8 worker pool size launchers give a member process.
+const MEMBER_V8_POOL_SIZE = 1;
 
 /**
  * The environment for a member process started from `base` with its log going to a file: the same, without
