@@ -147,7 +147,7 @@ annotated: install
 	@echo "Open $(ANNOTATED_DIR)/raft/raft.html"
 
 # tsraft beside etcd 3.4 (Debian's etcd-server), same load generator, same run, alternating (bench/vs-etcd.ts;
-# BENCH_ARGS: --seconds, --warmup, --rounds, --rows). Installs etcd with apt-get if it is missing and it can.
+# BENCH_ARGS: --seconds, --warmup, --settle, --rounds, --rows). Installs etcd with apt-get if it is missing and it can.
 .PHONY: bench-vs-etcd bench-failover bench-scale etcd-installed
 BENCH_TARGETS += bench-vs-etcd
 etcd-installed:

@@ -146,10 +146,16 @@ export function argValue(args: readonly string[], name: string): string | undefi
 
 /**
  * Checks a benchmark's command line before anything runs: `--help` prints `usage` and exits; an unknown argument, a
- * flag of `valued` without its value, or a value of `numeric` that is not a positive number is refused with the
- * usage and exit status 2. A mistyped flag would otherwise be ignored, and a run of minutes made with the defaults.
+ * flag of `valued` without its value, a value of `numeric` that is not a positive number, or a value of `zeroOrMore`
+ * that is not a number of at least zero is refused with the usage and exit status 2. A mistyped flag would otherwise
+ * be ignored, and a run of minutes made with the defaults.
  */
-export function checkArgs(args: readonly string[], usage: string, valued: readonly string[], opts: { switches?: readonly string[]; numeric?: readonly string[] } = {}): void {
+export function checkArgs(
+  args: readonly string[],
+  usage: string,
+  valued: readonly string[],
+  opts: { switches?: readonly string[]; numeric?: readonly string[]; zeroOrMore?: readonly string[] } = {},
+): void {
   const refuse = (problem: string): never => {
     process.stderr.write(`${problem}\nusage: ${usage}\n`);
     process.exit(2);
@@ -165,6 +171,7 @@ export function checkArgs(args: readonly string[], usage: string, valued: readon
     const value = args[i + 1];
     if (value === undefined || value.startsWith('--')) refuse(`${arg} needs a value`);
     if (opts.numeric?.includes(arg) === true && !(Number(value) > 0)) refuse(`${arg} must be a positive number, not "${value}"`);
+    if (opts.zeroOrMore?.includes(arg) === true && !(Number(value) >= 0)) refuse(`${arg} must be a number of at least 0, not "${value}"`);
     i++;
   }
 }

@@ -1,6 +1,6 @@
 // A benchmark checks its command line before it starts anything: `--help` prints the usage, and a mistyped flag, a
-// flag without its value or a value that is not a number is refused with the usage and exit status 2, instead of
-// being ignored by a run of minutes made with the defaults. Runs the compiled scripts, as `make bench-*` does.
+// flag without its value or a value out of range is refused with the usage and exit status 2, instead of being
+// ignored by a run of minutes made with the defaults. Runs the compiled scripts, as `make bench-*` does.
 
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
@@ -21,7 +21,7 @@ test('--help prints the usage and runs nothing', () => {
   }
 });
 
-test('an unknown flag, a missing value or a value that is not a positive number is refused with exit status 2', () => {
+test('an unknown flag, a missing value or a value out of range is refused with exit status 2', () => {
   for (const script of scripts) {
     const unknown = run(script, ['--secnds', '3']);
     expect([script, unknown.status, unknown.stderr]).toEqual([script, 2, expect.stringContaining('Unknown argument "--secnds"') as unknown]);
@@ -30,6 +30,8 @@ test('an unknown flag, a missing value or a value that is not a positive number 
   expect([missing.status, missing.stderr]).toEqual([2, expect.stringContaining('--rounds needs a value') as unknown]);
   const notNumber = run('warmup.js', ['--phase-ms', 'fast']);
   expect([notNumber.status, notNumber.stderr]).toEqual([2, expect.stringContaining('--phase-ms must be a positive number, not "fast"') as unknown]);
+  const settle = run('vs-etcd.js', ['--settle', '-1']);
+  expect([settle.status, settle.stderr]).toEqual([2, expect.stringContaining('--settle must be a number of at least 0, not "-1"') as unknown]);
   const snapshots = run('vs-etcd.js', ['--snapshot-count', '0']);
   expect([snapshots.status, snapshots.stderr]).toEqual([2, expect.stringContaining('--snapshot-count must be a positive number, not "0"') as unknown]);
 });
