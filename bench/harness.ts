@@ -171,7 +171,7 @@ export function checkArgs(
     const value = args[i + 1];
     if (value === undefined || value.startsWith('--')) refuse(`${arg} needs a value`);
     if (opts.numeric?.includes(arg) === true && !(Number(value) > 0)) refuse(`${arg} must be a positive number, not "${value}"`);
-    if (opts.zeroOrMore?.includes(arg) === true && !(Number(value) >= 0)) refuse(`${arg} must be a number of at least 0, not "${value}"`);
+    if (opts.zeroOrMore?.includes(arg) === true && !(value.trim() !== '' && Number(value) >= 0)) refuse(`${arg} must be a number of at least 0, not "${value}"`);
     i++;
   }
 }

@@ -32,6 +32,8 @@ test('an unknown flag, a missing value or a value out of range is refused with e
   expect([notNumber.status, notNumber.stderr]).toEqual([2, expect.stringContaining('--phase-ms must be a positive number, not "fast"') as unknown]);
   const settle = run('vs-etcd.js', ['--settle', '-1']);
   expect([settle.status, settle.stderr]).toEqual([2, expect.stringContaining('--settle must be a number of at least 0, not "-1"') as unknown]);
+  const emptyWarmup = run('vs-etcd.js', ['--warmup', '']);
+  expect([emptyWarmup.status, emptyWarmup.stderr]).toEqual([2, expect.stringContaining('--warmup must be a number of at least 0, not ""') as unknown]);
   const snapshots = run('vs-etcd.js', ['--snapshot-count', '0']);
   expect([snapshots.status, snapshots.stderr]).toEqual([2, expect.stringContaining('--snapshot-count must be a positive number, not "0"') as unknown]);
 });
